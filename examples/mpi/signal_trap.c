@@ -1,0 +1,40 @@
+/* signal_trap: every rank waits for SIGTERM or SIGINT and reports it, so tests can check that a
+ * launcher delivers its signals to all ranks. */
+#include <mpi.h>
+#include <signal.h>
+#include <stdio.h>
+#include <unistd.h>
+
+static volatile sig_atomic_t caught;
+
+static void record(int sig) { caught = sig; }
+
+int main(int argc, char** argv) {
+  MPI_Init(&argc, &argv);
+  int rank;
+  MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+
+  /* Installed after MPI_Init so that ours, not any the MPI library set, are the ones in force. */
+  struct sigaction sa = {0};
+  sa.sa_handler = record;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGTERM, &sa, NULL);
+  sigaction(SIGINT, &sa, NULL);
+
+  /* Block both until sigsuspend so a signal between the check and the wait cannot be lost. */
+  sigset_t block, old;
+  sigemptyset(&block);
+  sigaddset(&block, SIGTERM);
+  sigaddset(&block, SIGINT);
+  sigprocmask(SIG_BLOCK, &block, &old);
+
+  MPI_Barrier(MPI_COMM_WORLD);
+  printf("rank %d ready\n", rank);
+  fflush(stdout);
+  while (!caught) sigsuspend(&old);
+
+  printf("rank %d got signal %d\n", rank, (int)caught);
+  fflush(stdout);
+  /* No MPI_Finalize: peers are being killed too, and finalize would wait on them. */
+  _exit(128 + caught);
+}

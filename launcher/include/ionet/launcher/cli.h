@@ -1,0 +1,24 @@
+// ionet-run's command line: mpirun's interface with mpirun's meaning (single-dash long names
+// such as -np included), parsed with CLI11. Options mpirun has and ionet-run does not are
+// refused by name, never ignored.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "ionet/launcher/job_spec.h"
+
+namespace ionet::launcher {
+
+struct CommandLine {
+  JobSpec spec;
+  bool exitNow = false;   // --help or --version was answered
+  std::string message;    // what to print for --help/--version
+};
+
+// Throws UsageError with a one-line message naming the option and what is wrong.
+// environment: lookup for -x NAME without a value.
+CommandLine parseCommandLine(const std::vector<std::string>& args,
+                             const std::vector<std::string>& environment);
+
+}  // namespace ionet::launcher

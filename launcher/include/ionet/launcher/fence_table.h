@@ -1,0 +1,39 @@
+// Completes fences across hosts: each participating host contributes its blob; when all have,
+// the release carries the blobs concatenated in node order (what libpmix expects back).
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace ionet::launcher {
+
+class FenceTable {
+ public:
+  // ranksByHost[h]: the ranks on host h (node order).
+  explicit FenceTable(const std::vector<std::vector<std::uint32_t>>& ranksByHost);
+
+  struct Release {
+    std::vector<std::size_t> hosts;  // participants, ascending
+    std::string data;
+  };
+
+  // Records host's contribution to fence (signature, id); returns the release once complete.
+  // Throws ionet::Error on a signature naming unknown ranks or a host that is not a
+  // participant or contributes twice.
+  std::optional<Release> contribute(std::size_t host, const std::string& signature,
+                                    std::uint64_t id, std::string data);
+
+  std::size_t pending() const { return open_.size(); }
+
+ private:
+  std::vector<std::size_t> participants(const std::string& signature) const;
+
+  std::vector<std::size_t> hostOfRank_;
+  std::size_t hostCount_;
+  std::map<std::pair<std::string, std::uint64_t>, std::map<std::size_t, std::string>> open_;
+};
+
+}  // namespace ionet::launcher

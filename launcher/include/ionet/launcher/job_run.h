@@ -1,0 +1,25 @@
+// One job, driven from ionet-run: start the agents, wait for their hello, launch, relay fences
+// and direct-modex requests, print output, watch exits, and tear down on the first failure,
+// a signal, a timeout or a lost agent. Returns mpirun's exit status.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "ionet/launcher/job_spec.h"
+#include "ionet/launcher/placement.h"
+
+namespace ionet::launcher {
+
+struct RunSettings {
+  std::string agentPath;            // ionet-agent binary
+  unsigned killGraceMs = 500;       // SIGTERM -> SIGKILL ($IONET_KILL_GRACE_MS)
+  unsigned connectTimeoutMs = 60000;  // agents must say hello within this
+  std::vector<std::string> environment;  // ionet-run's own, for defaults
+};
+
+// Exit status: 0 when every rank exited 0; else the first failing rank's code (128+signal for
+// a signal), the MPI_Abort status, 124 on --timeout.
+int runJob(const JobSpec& spec, const Placement& placement, const RunSettings& settings);
+
+}  // namespace ionet::launcher

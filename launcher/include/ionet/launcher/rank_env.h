@@ -1,0 +1,37 @@
+// The environment contract: every variable ionet sets in a rank, built in one place.
+// docs/environment.md lists them; keep the two in step.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace ionet::launcher {
+
+// Where one rank sits in the job.
+struct RankPlace {
+  std::uint32_t rank = 0;
+  std::uint32_t worldSize = 1;
+  std::uint32_t localRank = 0;   // index among the ranks of its host
+  std::uint32_t localSize = 1;   // ranks on its host
+  std::uint32_t nodeRank = 0;    // index of its host in the job's node order
+  std::string hostName;
+};
+
+struct JobEnvInputs {
+  std::string jobId;
+  std::string masterAddr;        // rank 0's host
+  std::uint32_t masterPort = 0;  // free on rank 0's host
+  std::string vaderDir;          // per-job, per-host Open MPI shared-memory backing directory
+};
+
+// Variables for one rank ("NAME=value"), excluding PMIx's own (setup_fork adds those) and the
+// user's -x / --mca ones (the launcher adds those to the job and they win over the agent's
+// environment, not over these).
+std::vector<std::string> rankEnvironment(const RankPlace& place, const JobEnvInputs& job);
+
+// Merges assignments into a "NAME=value" environment: later entries replace earlier ones.
+std::vector<std::string> mergeEnvironment(std::vector<std::string> base,
+                                          const std::vector<std::string>& overrides);
+
+}  // namespace ionet::launcher

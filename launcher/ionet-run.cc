@@ -1,0 +1,51 @@
+// ionet-run: mpirun's interface, ionet's launcher. Thin: parse, place, run, map to exit code.
+#include <signal.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <iostream>
+#include <thread>
+
+#include "ionet/error.h"
+#include "ionet/launcher/cli.h"
+#include "ionet/launcher/job_run.h"
+#include "ionet/launcher/local_pool.h"
+#include "ionet/launcher/placement.h"
+#include "ionet/log.h"
+
+extern char** environ;
+
+int main(int argc, char** argv) {
+  using namespace ionet;
+  log::prefix() = "ionet-run";
+  ::signal(SIGPIPE, SIG_IGN);
+  std::vector<std::string> environment;
+  for (char** e = environ; *e; ++e) environment.emplace_back(*e);
+  try {
+    auto cmd = launcher::parseCommandLine({argv + 1, argv + argc}, environment);
+    if (cmd.exitNow) {
+      std::cout << cmd.message << std::flush;
+      return 0;
+    }
+    char host[256] = "localhost";
+    ::gethostname(host, sizeof(host) - 1);
+    const auto cores = std::max(1u, std::thread::hardware_concurrency());
+    auto pool = launcher::resolvePool(cmd.spec, cores, host);
+    auto placement = launcher::placeRanks(cmd.spec, pool);
+
+    launcher::RunSettings settings;
+    settings.agentPath = launcher::defaultAgentPath();
+    settings.environment = environment;
+    if (const char* g = std::getenv("IONET_KILL_GRACE_MS")) settings.killGraceMs = std::atoi(g);
+    int status = launcher::runJob(cmd.spec, placement, settings);
+    std::fflush(stdout);
+    // The stdin reader may still be blocked in read(2): leave without waiting for it.
+    ::_exit(status);
+  } catch (const UsageError& e) {
+    log::error(e.what());
+    return 2;
+  } catch (const std::exception& e) {
+    log::error(e.what());
+    return 1;
+  }
+}

@@ -1,0 +1,435 @@
+// ionet-agent's job lifecycle: hello -> launch -> relay fences/output/exits -> teardown -> done.
+// Everything runs on one asio loop; PMIx callbacks are posted onto it.
+#include "ionet/launcher/agent.h"
+
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <asio.hpp>
+#include <filesystem>
+#include <map>
+#include <thread>
+
+#include "control.h"
+#include "ionet/bridge/pmix_server.h"
+#include "ionet/error.h"
+#include "ionet/launcher/rank_env.h"
+#include "ionet/launcher/rank_process.h"
+#include "ionet/log.h"
+#include "tcp/channel.h"
+
+extern char** environ;
+
+namespace ionet::launcher {
+namespace fs = std::filesystem;
+
+namespace {
+
+std::string makePrivateDir(const std::string& root, const std::string& stem) {
+  std::string tmpl = root + "/" + stem + "XXXXXX";
+  IONET_ENFORCE(::mkdtemp(tmpl.data()) != nullptr, "cannot create a directory in ", root, ": ",
+                std::strerror(errno));
+  return tmpl;
+}
+
+// A TCP port nobody listens on right now (torchrun's MASTER_PORT when rank 0 is here).
+std::uint32_t freeTcpPort() {
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  socklen_t len = sizeof(addr);
+  std::uint32_t port = 0;
+  if (fd >= 0 && ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0 &&
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0) {
+    port = ntohs(addr.sin_port);
+  }
+  if (fd >= 0) ::close(fd);
+  return port;
+}
+
+std::vector<std::string> currentEnvironment() {
+  std::vector<std::string> env;
+  for (char** e = environ; *e; ++e) env.emplace_back(*e);
+  return env;
+}
+
+std::string lookup(const std::vector<std::string>& env, const std::string& name) {
+  for (const auto& e : env) {
+    if (e.size() > name.size() && e.compare(0, name.size(), name) == 0 && e[name.size()] == '=')
+      return e.substr(name.size() + 1);
+  }
+  return {};
+}
+
+}  // namespace
+
+struct Agent::Impl {
+  explicit Impl(AgentOptions o)
+      : options(std::move(o)), signals(io, SIGCHLD, SIGTERM, SIGINT), killTimer(io) {
+    signals.add(SIGHUP);
+  }
+
+  AgentOptions options;
+  asio::io_context io;
+  asio::signal_set signals;
+  asio::steady_timer killTimer;
+  std::shared_ptr<wan::Channel> channel;
+  std::unique_ptr<bridge::PmixServer> pmix;
+  std::string tmpDir, shmDir;
+
+  control::LaunchJob job;
+  bool launched = false;
+  bool tearingDown = false;
+  bool launcherGone = false;
+  bool finished = false;
+  std::vector<std::unique_ptr<RankProcess>> ranks;
+  std::map<std::uint32_t, std::pair<bool, bool>> mpiState;  // rank -> (connected, finalized)
+  std::map<std::string, std::uint64_t> fenceSeq;
+  std::map<std::pair<std::string, std::uint64_t>, bridge::ModexCompletion> pendingFences;
+  std::map<std::uint64_t, bridge::ModexCompletion> pendingDmodex;
+  std::uint64_t nextDmodex = 1;
+  int exitCode = 0;
+
+  void send(const control::Envelope& e) {
+    if (channel && !launcherGone) sendEnvelope(*channel, e);
+  }
+
+  bridge::PmixHooks hooks() {
+    bridge::PmixHooks h;
+    h.onFence = [this](bridge::FenceRequest req) {
+      asio::post(io, [this, req = std::move(req)]() mutable { onFence(std::move(req)); });
+    };
+    h.onDmodex = [this](bridge::DmodexRequest req) {
+      asio::post(io, [this, req = std::move(req)]() mutable { onDmodex(std::move(req)); });
+    };
+    h.onAbort = [this](std::uint32_t rank, int status, std::string msg) {
+      asio::post(io, [this, rank, status, msg = std::move(msg)] {
+        control::Envelope e;
+        auto* a = e.mutable_abort();
+        a->set_rank(rank);
+        a->set_status(status);
+        a->set_message(msg);
+        send(e);
+      });
+    };
+    h.onConnected = [this](std::uint32_t rank) {
+      asio::post(io, [this, rank] { mpiState[rank].first = true; });
+    };
+    h.onFinalized = [this](std::uint32_t rank) {
+      asio::post(io, [this, rank] { mpiState[rank].second = true; });
+    };
+    return h;
+  }
+
+  int run() {
+    tmpDir = makePrivateDir(options.tmpRoot, "ionet-agent-");
+    shmDir = makePrivateDir(options.shmRoot, "ionet-agent-");
+    fs::create_directory(tmpDir + "/pmix");
+    pmix = std::make_unique<bridge::PmixServer>(tmpDir + "/pmix", options.hostName, hooks());
+    channel = wan::tcp::connect(io, options.launcherHost, options.launcherPort);
+    channel->start({[this](std::string m) { onMessage(m); },
+                    [this](const std::string& why) { onChannelClosed(why); }});
+    sendHello();
+    waitSignals();
+    io.run();
+    cleanup();
+    return exitCode;
+  }
+
+  void sendHello() {
+    control::Envelope e;
+    auto* h = e.mutable_hello();
+    h->set_protocol_version(kProtocolVersion);
+    h->set_host_name(options.hostName);
+    h->set_address(options.address);
+    h->set_free_port(freeTcpPort());
+    h->set_cores(std::thread::hardware_concurrency());
+    h->set_pid(::getpid());
+    h->set_tmp_dir(tmpDir);
+    h->set_shm_dir(shmDir);
+    h->set_token(options.token);
+    send(e);
+  }
+
+  void waitSignals() {
+    signals.async_wait([this](asio::error_code ec, int signum) {
+      if (ec) return;
+      if (signum == SIGCHLD) {
+        reap();
+      } else {
+        log::warn("host ", options.hostName, ": received signal ", signum,
+                  ", tearing the job down");
+        launcherGone = true;
+        exitCode = 1;
+        teardown(false);
+      }
+      if (!finished) waitSignals();
+    });
+  }
+
+  void onMessage(const std::string& bytes) {
+    control::Envelope e;
+    if (!parseEnvelope(bytes, &e)) {
+      log::error("host ", options.hostName, ": malformed control message from launcher ",
+                 channel->peer(), "; ignoring it");
+      return;
+    }
+    switch (e.body_case()) {
+      case control::Envelope::kLaunch: return launch(e.launch());
+      case control::Envelope::kFenceRelease: return onFenceRelease(e.fence_release());
+      case control::Envelope::kDmodexRequest: return answerDmodex(e.dmodex_request());
+      case control::Envelope::kDmodexResponse: return onDmodexResponse(e.dmodex_response());
+      case control::Envelope::kSignal:
+        for (auto& r : ranks) {
+          if (!r->exited()) r->signal(e.signal().signum());
+        }
+        return;
+      case control::Envelope::kKill: return teardown(e.kill().immediately());
+      case control::Envelope::kStdinData: return onStdin(e.stdin_data());
+      default:
+        log::warn("host ", options.hostName, ": unexpected control message ", e.body_case(),
+                  " from launcher; ignoring it");
+    }
+  }
+
+  void onChannelClosed(const std::string& why) {
+    if (finished) return io.stop();
+    log::warn("host ", options.hostName, ": lost the launcher (", why,
+              "); tearing the job down");
+    launcherGone = true;
+    exitCode = 1;
+    teardown(false);
+  }
+
+  void launch(const control::LaunchJob& j) {
+    if (launched) {
+      log::warn("host ", options.hostName, ": second launch request ignored");
+      return;
+    }
+    launched = true;
+    job = j;
+    try {
+      startRanks();
+    } catch (const std::exception& ex) {
+      control::Envelope e;
+      e.mutable_launch_failed()->set_message(ex.what());
+      send(e);
+      teardown(true);
+    }
+  }
+
+  void startRanks() {
+    bridge::JobLayout layout;
+    layout.nspace = job.nspace();
+    for (const auto& h : job.hosts()) {
+      layout.hostNames.push_back(h.host_name());
+      layout.ranks.emplace_back(h.ranks().begin(), h.ranks().end());
+    }
+    layout.hostIndex = job.host_index();
+    IONET_ENFORCE(layout.hostIndex < layout.hostNames.size(), "host index out of range");
+    layout.sessionDir = tmpDir + "/job-" + job.job_id();
+    const std::string vaderDir = shmDir + "/job-" + job.job_id();
+    fs::create_directories(layout.sessionDir);
+    fs::create_directories(vaderDir);
+    pmix->registerJob(layout);
+
+    std::vector<std::string> jobEnv(job.env_size());
+    for (int i = 0; i < job.env_size(); ++i) {
+      jobEnv[i] = job.env(i).name() + "=" + job.env(i).value();
+    }
+    const auto base = mergeEnvironment(currentEnvironment(), jobEnv);
+    const std::string& program = job.argv(0);
+    const std::string path = resolveExecutable(program, lookup(base, "PATH"), job.work_dir());
+    IONET_ENFORCE(!path.empty(), "host ", options.hostName, ": cannot find executable '",
+                  program, "' (not found or not executable)");
+
+    JobEnvInputs inputs{job.job_id(), job.master_addr(), job.master_port(), vaderDir};
+    const auto& local = layout.ranks[layout.hostIndex];
+    std::uint32_t worldSize = 0;
+    for (const auto& r : layout.ranks) worldSize += static_cast<std::uint32_t>(r.size());
+
+    control::Envelope started;
+    for (std::uint32_t i = 0; i < local.size(); ++i) {
+      RankPlace place{local[i], worldSize, i, static_cast<std::uint32_t>(local.size()),
+                      layout.hostIndex, options.hostName};
+      RankSpec spec;
+      spec.rank = local[i];
+      spec.path = path;
+      spec.argv.assign(job.argv().begin(), job.argv().end());
+      spec.env = mergeEnvironment(mergeEnvironment(base, rankEnvironment(place, inputs)),
+                                  jobEnv);
+      spec.env = mergeEnvironment(std::move(spec.env), pmix->setupFork(local[i]));
+      spec.workDir = job.work_dir();
+      spec.withStdin = local[i] == job.stdin_rank();
+      ranks.push_back(std::make_unique<RankProcess>(
+          io, spec, [this](std::uint32_t rank, StreamId stream, std::string data) {
+            control::Envelope e;
+            auto* o = e.mutable_output();
+            o->set_rank(rank);
+            o->set_stream(stream == StreamId::kStdout ? control::STDOUT : control::STDERR);
+            o->set_data(std::move(data));
+            send(e);
+          }));
+      started.mutable_started()->add_pids(ranks.back()->pid());
+    }
+    send(started);
+  }
+
+  void reap() {
+    for (;;) {
+      int status = 0;
+      pid_t pid = ::waitpid(-1, &status, WNOHANG);
+      if (pid <= 0) break;
+      for (auto& r : ranks) {
+        if (r->pid() != pid) continue;
+        r->markExited(status);
+        control::Envelope e;
+        auto* x = e.mutable_rank_exit();
+        x->set_rank(r->rank());
+        x->set_exit_code(WIFEXITED(status) ? WEXITSTATUS(status) : 0);
+        x->set_signal(WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+        x->set_connected(mpiState[r->rank()].first);
+        x->set_finalized(mpiState[r->rank()].second);
+        send(e);
+      }
+    }
+    maybeFinish();
+  }
+
+  bool allExited() const {
+    for (const auto& r : ranks) {
+      if (!r->exited()) return false;
+    }
+    return true;
+  }
+
+  // SIGTERM (after SIGCONT, for stopped ranks), then SIGKILL after the grace period.
+  void teardown(bool immediately) {
+    if (immediately) {
+      for (auto& r : ranks) r->signal(SIGKILL);
+    } else if (!tearingDown) {
+      for (auto& r : ranks) {
+        if (r->exited()) continue;
+        r->signal(SIGCONT);
+        r->signal(SIGTERM);
+      }
+      const unsigned grace = job.kill_grace_ms() ? job.kill_grace_ms() : 500;
+      killTimer.expires_after(std::chrono::milliseconds(grace));
+      killTimer.async_wait([this](asio::error_code ec) {
+        if (ec) return;
+        for (auto& r : ranks) {
+          if (!r->exited()) r->signal(SIGKILL);
+        }
+      });
+    }
+    tearingDown = true;
+    maybeFinish();
+  }
+
+  void maybeFinish() {
+    if (finished || !allExited()) return;
+    if (!launched && !tearingDown) return;
+    finished = true;
+    killTimer.cancel();
+    // Whatever a rank left running in its process group goes with it.
+    for (auto& r : ranks) r->signal(SIGKILL);
+    for (auto& [key, complete] : pendingFences) complete(-1, {});
+    pendingFences.clear();
+    for (auto& [id, complete] : pendingDmodex) complete(-1, {});
+    pendingDmodex.clear();
+    signals.cancel();
+    if (launcherGone || !channel) return io.stop();
+    control::Envelope e;
+    e.mutable_job_done();
+    send(e);
+    channel->close();  // flushes, then onChannelClosed stops the loop
+  }
+
+  void onFence(bridge::FenceRequest req) {
+    if (finished) return req.complete(-1, {});
+    if (job.hosts_size() == 1) return req.complete(0, std::move(req.data));  // nothing to relay
+    const std::uint64_t id = fenceSeq[req.signature]++;
+    control::Envelope e;
+    auto* f = e.mutable_fence();
+    f->set_fence_id(id);
+    f->set_signature(req.signature);
+    f->set_data(std::move(req.data));
+    pendingFences.emplace(std::make_pair(req.signature, id), std::move(req.complete));
+    send(e);
+  }
+
+  void onFenceRelease(const control::FenceRelease& r) {
+    auto it = pendingFences.find({r.signature(), r.fence_id()});
+    if (it == pendingFences.end()) {
+      log::warn("host ", options.hostName, ": release of unknown fence ", r.signature(), "#",
+                r.fence_id(), "; ignoring it");
+      return;
+    }
+    auto complete = std::move(it->second);
+    pendingFences.erase(it);
+    complete(r.status(), r.data());
+  }
+
+  void onDmodex(bridge::DmodexRequest req) {
+    if (finished) return req.complete(-1, {});
+    const std::uint64_t id = nextDmodex++;
+    pendingDmodex.emplace(id, std::move(req.complete));
+    control::Envelope e;
+    e.mutable_dmodex_request()->set_request_id(id);
+    e.mutable_dmodex_request()->set_rank(req.rank);
+    send(e);
+  }
+
+  // Another host asks for one of our ranks' data (relayed by the launcher).
+  void answerDmodex(const control::DmodexRequest& r) {
+    auto id = r.request_id();
+    auto requester = r.requester_host();
+    pmix->dmodexRequest(r.rank(), [this, id, requester](int status, std::string data) {
+      asio::post(io, [this, id, requester, status, data = std::move(data)]() mutable {
+        control::Envelope e;
+        auto* d = e.mutable_dmodex_response();
+        d->set_request_id(id);
+        d->set_status(status);
+        d->set_data(std::move(data));
+        d->set_requester_host(requester);
+        send(e);
+      });
+    });
+  }
+
+  void onDmodexResponse(const control::DmodexResponse& r) {
+    auto it = pendingDmodex.find(r.request_id());
+    if (it == pendingDmodex.end()) return;
+    auto complete = std::move(it->second);
+    pendingDmodex.erase(it);
+    complete(r.status(), r.data());
+  }
+
+  void onStdin(const control::StdinData& s) {
+    for (auto& r : ranks) {
+      if (r->rank() != job.stdin_rank()) continue;
+      if (!s.data().empty()) r->writeStdin(s.data());
+      if (s.eof()) r->closeStdin();
+    }
+  }
+
+  void cleanup() {
+    ranks.clear();
+    if (pmix) {
+      pmix->deregisterJob();
+      pmix.reset();
+    }
+    std::error_code ignored;
+    fs::remove_all(tmpDir, ignored);
+    fs::remove_all(shmDir, ignored);
+  }
+};
+
+Agent::Agent(AgentOptions options) : impl_(std::make_unique<Impl>(std::move(options))) {}
+Agent::~Agent() = default;
+int Agent::run() { return impl_->run(); }
+
+}  // namespace ionet::launcher

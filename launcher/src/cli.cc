@@ -1,0 +1,250 @@
+// ionet-run's command line. CLI11 holds the option table; a pre-scan finds where the program
+// starts (everything after it belongs to the program) and accepts mpirun's single-dash long
+// names (-np, -host, -mca ...).
+#include "ionet/launcher/cli.h"
+
+#include <CLI/CLI.hpp>
+#include <map>
+#include <set>
+
+#include "ionet/error.h"
+
+namespace ionet::launcher {
+namespace {
+
+// mpirun options with no ionet-run equivalent: refused by name (never silently ignored).
+const std::set<std::string>& unsupportedOptions() {
+  static const std::set<std::string> names = {
+      "--rank-by", "--cpus-per-proc", "--cpus-per-rank", "--report-bindings", "--display-map",
+      "--display-devel-map", "--display-allocation", "--display-devel-allocation",
+      "--npersocket", "--prefix", "--noprefix", "--preload-binary", "--preload-files", "--app",
+      "--enable-recovery", "--disable-recovery", "--max-restarts", "--xml", "--debug",
+      "--debug-daemons", "--debug-daemons-file", "--debugger", "--tv", "--report-pid",
+      "--report-uri", "--ompi-server", "--wait-for-server", "--server-wait-time", "--gmca",
+      "--tune", "--am", "--stdin", "--path", "--set-sid", "--show-progress", "--continuous",
+      "--novm", "--use-hwthread-cpus", "--hetero-nodes", "--report-child-jobs-separately",
+      "--nolocal", "--default-hostfile", "--rankfile", "--use-regexp", "--personality",
+      "--dvm", "--launch-agent", "--leave-session-attached", "--report-state-on-timeout",
+      "--get-stack-traces", "--index-argv-by-rank", "--mca-param-file", "--enable-instant-on-support",
+      "--fwd-mpirun-port", "--ppr", "--bynode", "--byslot", "--bycore", "--bysocket",
+      "--bind-to-core", "--bind-to-socket", "--do-not-launch", "--do-not-resolve",
+      "--allow-run-as-root-confirm", "--output-proctable", "--initial-errhandler", "--timestamp",
+      "--xterm", "--mca-base", "-s", "-d", "-v", "-rf", "-am", "-tv", "-nolocal"};
+  return names;
+}
+
+std::string lookupEnv(const std::vector<std::string>& env, const std::string& name,
+                      bool* found) {
+  for (const auto& e : env) {
+    if (e.size() > name.size() && e.compare(0, name.size(), name) == 0 && e[name.size()] == '=') {
+      *found = true;
+      return e.substr(name.size() + 1);
+    }
+  }
+  *found = false;
+  return {};
+}
+
+struct Flags {
+  std::uint32_t np = 0, perHost = 0, localHosts = 0, timeout = 0;
+  bool allowRoot = false, pernode = false, oversubscribe = false, noOversubscribe = false, version = false;
+  std::string mapBy = "slot", bindTo = "none";
+  std::vector<std::string> exports;
+  std::vector<std::vector<std::string>> mca;
+  std::string machinefile;
+};
+
+void defineOptions(CLI::App& app, JobSpec& s, Flags& f) {
+  app.set_help_flag("-h,--help", "Show this help and exit");
+  app.add_flag("-V,--version", f.version, "Show the version and exit");
+  app.add_option("-n,--np,-c", f.np, "Number of ranks to start (default: all slots)");
+  app.add_option("-N,--npernode", f.perHost, "Ranks per host");
+  app.add_flag("--pernode", f.pernode, "One rank per host (same as -N 1)");
+  app.add_option("-H,--host", s.hostLists, "Hosts, e.g. a,b:2 (repeatable)")->take_first();
+  app.add_option("--hostfile", s.hostfile, "Open MPI hostfile: 'host slots=N' per line");
+  app.add_option("--machinefile", f.machinefile, "Same as --hostfile");
+  app.add_option("--local-hosts", f.localHosts,
+                 "Emulate H hosts on this machine (one agent and PMIx server each)");
+  app.add_option("-x", f.exports, "Export VAR (from this environment) or VAR=value to ranks");
+  app.add_option("--mca", f.mca, "Set an Open MPI MCA parameter in the ranks: --mca key value")
+      ->expected(2)
+      ->take_all();
+  app.add_option("--map-by", f.mapBy, "slot (default), node, or ppr:N:node [:OVERSUBSCRIBE]");
+  app.add_option("--bind-to", f.bindTo, "Only 'none' (ionet does not bind ranks)");
+  app.add_flag("--oversubscribe", f.oversubscribe, "Allow more ranks than slots");
+  app.add_flag("--nooversubscribe", f.noOversubscribe, "Refuse more ranks than slots");
+  app.add_flag("--tag-output", s.tagOutput, "Prefix each output line with [1,rank]<stream>:");
+  app.add_flag("--timestamp-output", s.timestampOutput, "Prefix each output line with the time");
+  app.add_option("--output-filename", s.outputDir,
+                 "Write rank R's output to DIR/1/rank.R/stdout and stderr instead");
+  app.add_flag("--merge-stderr-to-stdout", s.mergeStderrToStdout, "Send stderr to stdout");
+  app.add_option("--wdir", s.workDir, "Working directory of the ranks");
+  app.add_option("--timeout", f.timeout, "Kill the job after SECONDS (exit status 124)");
+  app.add_flag("-q,--quiet", s.quiet, "Suppress ionet-run's own informational messages");
+  app.add_flag("--allow-run-as-root", f.allowRoot, "Accepted: ionet-run does not refuse root");
+}
+
+// Options CLI11 knows, keyed by every name they answer to, with how many values they take.
+std::map<std::string, int> optionArity(const CLI::App& app) {
+  std::map<std::string, int> arity;
+  for (const CLI::Option* opt : app.get_options()) {
+    int n = opt->get_type_size() * opt->get_expected_min();
+    if (opt->get_items_expected_max() == 0) n = 0;
+    for (const auto& l : opt->get_lnames()) arity["--" + l] = n;
+    for (const auto& sname : opt->get_snames()) arity["-" + sname] = n;
+  }
+  arity["-h"] = arity["--help"] = 0;
+  return arity;
+}
+
+void applyMapBy(const std::string& value, JobSpec& s) {
+  std::string policy = value;
+  std::string modifier;
+  if (auto colon = value.find(':'); colon != std::string::npos && value.rfind("ppr:", 0) != 0) {
+    policy = value.substr(0, colon);
+    modifier = value.substr(colon + 1);
+  } else if (value.rfind("ppr:", 0) == 0) {
+    // ppr:N:node[:MODIFIER]
+    std::vector<std::string> parts;
+    std::stringstream in(value);
+    for (std::string p; std::getline(in, p, ':');) parts.push_back(p);
+    if (parts.size() < 3 || parts[2] != "node") {
+      throw UsageError("--map-by " + value + " is not supported (only ppr:N:node)");
+    }
+    try {
+      s.perHost = static_cast<std::uint32_t>(std::stoul(parts[1]));
+    } catch (const std::exception&) {
+      throw UsageError("--map-by " + value + ": N must be a positive integer");
+    }
+    if (*s.perHost == 0) throw UsageError("--map-by " + value + ": N must be at least 1");
+    policy = "slot";
+    if (parts.size() > 3) modifier = parts[3];
+  }
+  if (policy == "slot") {
+    s.mapBy = MapBy::kSlot;
+  } else if (policy == "node") {
+    s.mapBy = MapBy::kNode;
+  } else {
+    throw UsageError("--map-by " + value +
+                     " is not supported (supported: slot, node, ppr:N:node)");
+  }
+  if (modifier == "OVERSUBSCRIBE") {
+    s.oversubscribe = true;
+  } else if (modifier == "NOOVERSUBSCRIBE") {
+    s.oversubscribe = false;
+  } else if (!modifier.empty()) {
+    throw UsageError("--map-by modifier '" + modifier + "' is not supported");
+  }
+}
+
+}  // namespace
+
+CommandLine parseCommandLine(const std::vector<std::string>& args,
+                             const std::vector<std::string>& environment) {
+  CommandLine result;
+  JobSpec& s = result.spec;
+  Flags f;
+  CLI::App app("ionet-run: start an MPI program on an ionet pool, as mpirun does",
+               "ionet-run");
+  app.footer("Usage: ionet-run [options] PROGRAM [ARGS...]\n"
+             "mpirun's single-dash spellings (-np, -host, -mca, -wdir ...) are accepted.");
+  defineOptions(app, s, f);
+  const auto arity = optionArity(app);
+
+  // Split ionet-run's options from the program; normalise -np style names to --np.
+  std::vector<std::string> own;
+  std::size_t i = 0;
+  for (; i < args.size(); ++i) {
+    std::string a = args[i];
+    if (a == "--") {
+      ++i;
+      break;
+    }
+    if (a.size() < 2 || a[0] != '-') break;
+    std::string inlineValue;
+    bool hasInline = false;
+    if (a.rfind("--", 0) == 0) {
+      if (auto eq = a.find('='); eq != std::string::npos) {
+        inlineValue = a.substr(eq + 1);
+        a = a.substr(0, eq);
+        hasInline = true;
+      }
+    } else if (a.size() > 2 && !arity.count(a) && arity.count("-" + a)) {
+      a = "-" + a;  // mpirun's single-dash long option: -np, -host, -mca, -wdir ...
+    }
+    auto it = arity.find(a);
+    if (it == arity.end()) {
+      const std::string asLong = a.rfind("--", 0) == 0 ? a : "-" + a;
+      if (unsupportedOptions().count(a) || unsupportedOptions().count(asLong)) {
+        throw UsageError("option " + args[i] + " is not supported by ionet-run");
+      }
+      throw UsageError("unknown option " + args[i] + " (see ionet-run --help)");
+    }
+    own.push_back(a);
+    int need = it->second;
+    if (hasInline) {
+      own.push_back(inlineValue);
+      --need;
+    }
+    for (; need > 0; --need) {
+      if (++i >= args.size()) throw UsageError("option " + a + " needs a value");
+      own.push_back(args[i]);
+    }
+  }
+  s.argv.assign(args.begin() + static_cast<std::ptrdiff_t>(std::min(i, args.size())),
+                args.end());
+
+  try {
+    std::vector<std::string> reversed(own.rbegin(), own.rend());
+    app.parse(reversed);
+  } catch (const CLI::CallForHelp&) {
+    result.exitNow = true;
+    result.message = app.help();
+    return result;
+  } catch (const CLI::ParseError& e) {
+    throw UsageError(e.what());
+  }
+  if (f.version) {
+    result.exitNow = true;
+    result.message = std::string("ionet-run (ionet) ") + IONET_VERSION + "\n";
+    return result;
+  }
+  if (s.argv.empty()) throw UsageError("no program given (usage: ionet-run [options] PROGRAM)");
+
+  if (app.count("--np")) s.np = f.np;
+  if (app.count("--npernode")) s.perHost = f.perHost;
+  if (f.pernode) s.perHost = 1;
+  if (s.perHost && *s.perHost == 0) throw UsageError("-N must be at least 1");
+  if (app.count("--local-hosts")) s.localHosts = f.localHosts;
+  if (app.count("--timeout")) s.timeoutSeconds = f.timeout;
+  if (!f.machinefile.empty()) {
+    if (!s.hostfile.empty()) throw UsageError("give --hostfile or --machinefile, not both");
+    s.hostfile = f.machinefile;
+  }
+  if (f.oversubscribe && f.noOversubscribe) {
+    throw UsageError("--oversubscribe and --nooversubscribe contradict each other");
+  }
+  if (f.oversubscribe) s.oversubscribe = true;
+  if (f.noOversubscribe) s.oversubscribe = false;
+  applyMapBy(f.mapBy, s);
+  if (f.bindTo != "none") {
+    throw UsageError("--bind-to " + f.bindTo + " is not supported (ionet does not bind ranks)");
+  }
+  for (const auto& x : f.exports) {
+    if (x.empty() || x[0] == '=') throw UsageError("-x " + x + ": missing variable name");
+    if (x.find('=') != std::string::npos) {
+      s.exports.push_back(x);
+      continue;
+    }
+    bool found = false;
+    std::string value = lookupEnv(environment, x, &found);
+    if (found) s.exports.push_back(x + "=" + value);
+  }
+  for (const auto& pair : f.mca) {
+    if (pair.size() != 2 || pair[0].empty()) throw UsageError("--mca needs a key and a value");
+    s.mca.emplace_back(pair[0], pair[1]);
+  }
+  return result;
+}
+
+}  // namespace ionet::launcher

@@ -1,0 +1,482 @@
+// The launcher's side of the control protocol (control.proto), for one job.
+#include "ionet/launcher/job_run.h"
+
+#include <signal.h>
+#include <sys/wait.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include <asio.hpp>
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <mutex>
+#include <thread>
+
+#include "control.h"
+#include "ionet/error.h"
+#include "ionet/launcher/fence_table.h"
+#include "ionet/launcher/local_pool.h"
+#include "ionet/launcher/output.h"
+#include "ionet/log.h"
+#include "tcp/channel.h"
+
+namespace ionet::launcher {
+namespace {
+
+std::string randomHex(std::size_t bytes) {
+  std::random_device rd;
+  std::string out;
+  const char* digits = "0123456789abcdef";
+  for (std::size_t i = 0; i < bytes; ++i) {
+    unsigned v = rd() & 0xff;
+    out += digits[v >> 4];
+    out += digits[v & 15];
+  }
+  return out;
+}
+
+std::string currentDirectory() {
+  std::error_code ec;
+  auto p = std::filesystem::current_path(ec);
+  return ec ? std::string("/") : p.string();
+}
+
+class JobRun {
+ public:
+  JobRun(const JobSpec& spec, const Placement& placement, const RunSettings& settings)
+      : spec_(spec),
+        placement_(placement),
+        settings_(settings),
+        output_({spec.tagOutput, spec.timestampOutput, spec.mergeStderrToStdout,
+                 spec.outputDir}),
+        pool_(settings.agentPath),
+        signals_(io_, SIGINT, SIGTERM, SIGCHLD),
+        connectTimer_(io_),
+        jobTimer_(io_),
+        watchdog_(io_),
+        fences_(ranksByHost()) {
+    signals_.add(SIGHUP);
+    jobId_ = randomHex(6);
+    token_ = randomHex(16);
+    hosts_.resize(placement.hosts.size());
+  }
+
+  int run() {
+    listener_ = wan::tcp::listen(io_, "127.0.0.1", 0);
+    listener_->accept([this](std::shared_ptr<wan::Channel> c) { onConnection(std::move(c)); });
+    std::vector<std::string> names;
+    for (const auto& h : placement_.hosts) names.push_back(h.name);
+    pool_.start(names, listener_->port(), token_);
+    waitSignals();
+    connectTimer_.expires_after(std::chrono::milliseconds(settings_.connectTimeoutMs));
+    connectTimer_.async_wait([this](asio::error_code ec) {
+      if (ec) return;
+      for (std::size_t h = 0; h < hosts_.size(); ++h) {
+        if (!hosts_[h].channel) {
+          return fail(1, "agent for host " + placement_.hosts[h].name + " did not connect within " +
+                             std::to_string(settings_.connectTimeoutMs / 1000) + " s");
+        }
+      }
+    });
+    if (spec_.timeoutSeconds > 0) {
+      jobTimer_.expires_after(std::chrono::seconds(spec_.timeoutSeconds));
+      jobTimer_.async_wait([this](asio::error_code ec) {
+        if (ec) return;
+        fail(124, "job exceeded --timeout " + std::to_string(spec_.timeoutSeconds) +
+                      " s; terminating it");
+      });
+    }
+    io_.run();
+    removeAgentLeftovers();
+    if (failure_) log::error(failure_->second);
+    return failure_ ? failure_->first : 0;
+  }
+
+ private:
+  struct HostState {
+    std::shared_ptr<wan::Channel> channel;
+    control::Hello hello;
+    bool done = false;       // JobDone received, or the agent is gone
+    bool exited = false;     // the agent process was reaped
+  };
+
+  std::vector<std::vector<std::uint32_t>> ranksByHost() const {
+    std::vector<std::vector<std::uint32_t>> out;
+    for (const auto& h : placement_.hosts) out.push_back(h.ranks);
+    return out;
+  }
+
+  const std::string& hostOfRank(std::uint32_t rank) const {
+    for (const auto& h : placement_.hosts) {
+      if (std::find(h.ranks.begin(), h.ranks.end(), rank) != h.ranks.end()) return h.name;
+    }
+    static const std::string unknown = "?";
+    return unknown;
+  }
+
+  std::size_t hostIndexOfRank(std::uint32_t rank) const {
+    for (std::size_t h = 0; h < placement_.hosts.size(); ++h) {
+      const auto& r = placement_.hosts[h].ranks;
+      if (std::find(r.begin(), r.end(), rank) != r.end()) return h;
+    }
+    return SIZE_MAX;
+  }
+
+  void send(std::size_t host, const control::Envelope& e) {
+    auto& h = hosts_[host];
+    if (h.channel && !h.done) sendEnvelope(*h.channel, e);
+  }
+
+  void broadcast(const control::Envelope& e) {
+    for (std::size_t h = 0; h < hosts_.size(); ++h) send(h, e);
+  }
+
+  // --- connection and hello -------------------------------------------------------------
+  // A connection is anonymous until its hello names a host of the job (and shows the token).
+  void onConnection(std::shared_ptr<wan::Channel> channel) {
+    auto host = std::make_shared<std::size_t>(SIZE_MAX);
+    std::weak_ptr<wan::Channel> weak = channel;
+    channel->start({[this, host, weak](std::string m) {
+                      if (*host != SIZE_MAX) return onMessage(*host, m);
+                      if (auto c = weak.lock()) *host = onHello(c, m);
+                    },
+                    [this, host, weak](const std::string& why) {
+                      if (*host != SIZE_MAX) return onClosed(*host, why);
+                      if (auto c = weak.lock()) {
+                        log::debug("connection from ", c->peer(), " closed before hello: ", why);
+                      }
+                    }});
+    pending_.push_back(std::move(channel));
+  }
+
+  // Returns the host index, or SIZE_MAX after rejecting the connection.
+  std::size_t onHello(const std::shared_ptr<wan::Channel>& channel, const std::string& bytes) {
+    control::Envelope e;
+    auto reject = [&](const std::string& why) {
+      log::warn("rejecting connection from ", channel->peer(), ": ", why);
+      channel->close();
+      return SIZE_MAX;
+    };
+    if (!parseEnvelope(bytes, &e) || !e.has_hello()) return reject("first message is not a hello");
+    const auto& hello = e.hello();
+    if (hello.token() != token_) return reject("wrong token");
+    if (hello.protocol_version() != kProtocolVersion) {
+      return reject("protocol version " + std::to_string(hello.protocol_version()) +
+                    ", expected " + std::to_string(kProtocolVersion));
+    }
+    std::size_t index = SIZE_MAX;
+    for (std::size_t h = 0; h < placement_.hosts.size(); ++h) {
+      if (placement_.hosts[h].name == hello.host_name() && !hosts_[h].channel) index = h;
+    }
+    if (index == SIZE_MAX) return reject("unexpected host '" + hello.host_name() + "'");
+    hosts_[index].channel = channel;
+    hosts_[index].hello = hello;
+    if (++connected_ == hosts_.size()) {
+      connectTimer_.cancel();
+      if (!tearingDown_) launch();
+    }
+    return index;
+  }
+
+  void launch() {
+    const auto& rank0Host = hosts_[hostIndexOfRank(0)].hello;
+    control::LaunchJob job;
+    job.set_job_id(jobId_);
+    job.set_nspace("ionet." + jobId_);
+    for (const auto& h : placement_.hosts) {
+      auto* hr = job.add_hosts();
+      hr->set_host_name(h.name);
+      for (auto r : h.ranks) hr->add_ranks(r);
+    }
+    for (const auto& a : spec_.argv) job.add_argv(a);
+    for (const auto& entry : jobEnvironment()) {
+      auto* v = job.add_env();
+      auto eq = entry.find('=');
+      v->set_name(entry.substr(0, eq));
+      v->set_value(entry.substr(eq + 1));
+    }
+    job.set_work_dir(spec_.workDir.empty() ? currentDirectory() : spec_.workDir);
+    job.set_stdin_rank(0);
+    job.set_master_addr(rank0Host.address());
+    job.set_master_port(rank0Host.free_port());
+    job.set_kill_grace_ms(settings_.killGraceMs);
+    for (std::size_t h = 0; h < hosts_.size(); ++h) {
+      job.set_host_index(static_cast<std::uint32_t>(h));
+      control::Envelope e;
+      *e.mutable_launch() = job;
+      send(h, e);
+    }
+    launched_ = true;
+    startStdin();
+  }
+
+  // Variables every rank gets from the job: pool defaults first, the user's -x/--mca last.
+  std::vector<std::string> jobEnvironment() const {
+    std::vector<std::string> env;
+    if (placement_.hosts.size() > 1) {
+      // Emulated hosts share this machine: their ranks meet over loopback.
+      env.push_back("OMPI_MCA_btl_tcp_if_include=lo");
+    }
+    for (const auto& [key, value] : spec_.mca) env.push_back("OMPI_MCA_" + key + "=" + value);
+    for (const auto& x : spec_.exports) env.push_back(x);
+    return env;
+  }
+
+  // --- messages from agents ---------------------------------------------------------------
+  void onMessage(std::size_t host, const std::string& bytes) {
+    control::Envelope e;
+    const std::string& name = placement_.hosts[host].name;
+    if (!parseEnvelope(bytes, &e)) {
+      log::warn("malformed control message from host ", name, "; ignoring it");
+      return;
+    }
+    try {
+      dispatch(host, e);
+    } catch (const std::exception& ex) {
+      log::warn("bad control message from host ", name, ": ", ex.what());
+    }
+  }
+
+  void dispatch(std::size_t host, const control::Envelope& e) {
+    const std::string& name = placement_.hosts[host].name;
+    switch (e.body_case()) {
+      case control::Envelope::kOutput:
+        return output_.write(e.output().rank(),
+                             e.output().stream() == control::STDERR ? StreamId::kStderr
+                                                                    : StreamId::kStdout,
+                             e.output().data());
+      case control::Envelope::kStarted:
+        return;
+      case control::Envelope::kRankExit:
+        return onRankExit(host, e.rank_exit());
+      case control::Envelope::kLaunchFailed:
+        return fail(1, "cannot start the job on host " + name + ": " + e.launch_failed().message());
+      case control::Envelope::kFence:
+        return onFence(host, e.fence());
+      case control::Envelope::kDmodexRequest: {
+        auto target = hostIndexOfRank(e.dmodex_request().rank());
+        IONET_ENFORCE(target != SIZE_MAX, "direct modex for unknown rank ",
+                      e.dmodex_request().rank());
+        control::Envelope relay = e;
+        relay.mutable_dmodex_request()->set_requester_host(static_cast<std::uint32_t>(host));
+        return send(target, relay);
+      }
+      case control::Envelope::kDmodexResponse: {
+        auto requester = e.dmodex_response().requester_host();
+        IONET_ENFORCE(requester < hosts_.size(), "direct modex answer for unknown host");
+        return send(requester, e);
+      }
+      case control::Envelope::kAbort: {
+        const auto& a = e.abort();
+        return fail(a.status(), "rank " + std::to_string(a.rank()) + " on host " + name +
+                                    " called MPI_Abort with status " +
+                                    std::to_string(a.status()) +
+                                    (a.message().empty() ? "" : ": " + a.message()));
+      }
+      case control::Envelope::kJobDone:
+        hosts_[host].done = true;
+        return maybeStop();
+      default:
+        log::warn("unexpected control message ", e.body_case(), " from host ", name);
+    }
+  }
+
+  void onRankExit(std::size_t host, const control::RankExit& x) {
+    ++exitedRanks_;
+    const std::string where =
+        "rank " + std::to_string(x.rank()) + " on host " + placement_.hosts[host].name;
+    if (x.signal() != 0) {
+      fail(128 + x.signal(), where + " " + describeWaitStatus(0, x.signal()));
+    } else if (x.exit_code() != 0) {
+      fail(x.exit_code(), where + " " + describeWaitStatus(x.exit_code(), 0));
+    } else if (x.connected() && !x.finalized()) {
+      fail(1, where + " exited without calling MPI_Finalize");
+    }
+  }
+
+  void onFence(std::size_t host, const control::FenceContribution& f) {
+    auto release = fences_.contribute(host, f.signature(), f.fence_id(), f.data());
+    if (!release) return;
+    control::Envelope e;
+    auto* r = e.mutable_fence_release();
+    r->set_fence_id(f.fence_id());
+    r->set_signature(f.signature());
+    r->set_data(std::move(release->data));
+    r->set_status(0);
+    for (auto h : release->hosts) send(h, e);
+  }
+
+  void onClosed(std::size_t host, const std::string& why) {
+    auto& h = hosts_[host];
+    if (h.done) return;
+    h.done = true;
+    fail(1, "lost the agent of host " + placement_.hosts[host].name + " (" + why + ")");
+    maybeStop();
+  }
+
+  // --- ending ---------------------------------------------------------------------------
+  // The first failure decides the exit status and message; later ones are consequences.
+  void fail(int status, const std::string& message) {
+    if (!failure_) failure_ = std::make_pair(status, message);
+    teardown(false);
+  }
+
+  void teardown(bool immediately) {
+    if (tearingDown_ && !immediately) return;
+    tearingDown_ = true;
+    jobTimer_.cancel();
+    for (std::size_t h = 0; h < hosts_.size(); ++h) {
+      if (hosts_[h].channel || hosts_[h].done) continue;
+      hosts_[h].done = true;  // never connected: nothing to tell it, just stop it
+      if (!hosts_[h].exited) ::kill(pool_.pid(h), SIGTERM);
+    }
+    control::Envelope e;
+    e.mutable_kill()->set_immediately(immediately);
+    broadcast(e);
+    // Agents that do not finish in time are killed; their ranks die with them (PDEATHSIG).
+    watchdog_.expires_after(std::chrono::milliseconds(settings_.killGraceMs + 5000));
+    watchdog_.async_wait([this](asio::error_code ec) {
+      if (ec) return;
+      log::warn("agents did not finish in time; killing them");
+      pool_.signalAll(SIGKILL);
+    });
+    maybeStop();
+  }
+
+  void waitSignals() {
+    signals_.async_wait([this](asio::error_code ec, int signum) {
+      if (ec) return;
+      if (signum == SIGCHLD) {
+        onAgentsExited();
+      } else {
+        onUserSignal(signum);
+      }
+      if (!stopped_) waitSignals();
+    });
+  }
+
+  void onUserSignal(int signum) {
+    ++userSignals_;
+    if (!launched_ || userSignals_ > 1) {
+      if (!failure_) failure_ = std::make_pair(128 + signum, "killed by signal " +
+                                                                 std::to_string(signum));
+      return teardown(true);
+    }
+    if (!spec_.quiet) {
+      log::warn("forwarding signal ", signum, " to all ranks",
+                signum == SIGINT ? " (press ^C again to kill the job)" : "");
+    }
+    control::Envelope e;
+    e.mutable_signal()->set_signum(signum);
+    broadcast(e);
+  }
+
+  void onAgentsExited() {
+    for (const auto& x : pool_.reap()) {
+      auto& h = hosts_[x.host];
+      h.exited = true;
+      if (!h.done) {
+        h.done = true;
+        const int sig = WIFSIGNALED(x.waitStatus) ? WTERMSIG(x.waitStatus) : 0;
+        const int code = WIFEXITED(x.waitStatus) ? WEXITSTATUS(x.waitStatus) : 0;
+        fail(1, "the agent of host " + placement_.hosts[x.host].name + " died (" +
+                    describeWaitStatus(code, sig) + ")");
+      }
+    }
+    maybeStop();
+  }
+
+  void maybeStop() {
+    if (stopped_) return;
+    for (const auto& h : hosts_) {
+      if (!h.done) return;
+    }
+    if (!pool_.allExited()) return;  // SIGCHLD brings us back
+    stopped_ = true;
+    connectTimer_.cancel();
+    jobTimer_.cancel();
+    watchdog_.cancel();
+    signals_.cancel();
+    listener_->close();
+    io_.stop();
+  }
+
+  // An agent killed with -9 cannot clean up: its private directories are removed here.
+  void removeAgentLeftovers() {
+    std::error_code ignored;
+    for (const auto& h : hosts_) {
+      if (!h.hello.tmp_dir().empty()) std::filesystem::remove_all(h.hello.tmp_dir(), ignored);
+      if (!h.hello.shm_dir().empty()) std::filesystem::remove_all(h.hello.shm_dir(), ignored);
+    }
+  }
+
+  // --- stdin to rank 0 --------------------------------------------------------------------
+  // A blocking reader thread (stdin may be a regular file, which epoll refuses) posts chunks
+  // while the job lives; it may outlive the job, so it reaches the loop only through stdin_.
+  struct StdinLink {
+    std::mutex mutex;
+    JobRun* run = nullptr;
+  };
+
+  void startStdin() {
+    if (::isatty(STDIN_FILENO) && ::tcgetpgrp(STDIN_FILENO) != ::getpgrp()) return;  // bg job
+    stdin_ = std::make_shared<StdinLink>();
+    stdin_->run = this;
+    const std::size_t host = hostIndexOfRank(0);
+    std::thread([link = stdin_, host] {
+      char buf[65536];
+      for (;;) {
+        ssize_t n = ::read(STDIN_FILENO, buf, sizeof(buf));
+        if (n < 0 && errno == EINTR) continue;
+        control::Envelope e;
+        auto* s = e.mutable_stdin_data();
+        if (n > 0) s->set_data(buf, static_cast<std::size_t>(n));
+        s->set_eof(n <= 0);
+        std::lock_guard<std::mutex> lock(link->mutex);
+        if (!link->run) return;
+        JobRun* run = link->run;
+        asio::post(run->io_, [run, host, e] { run->send(host, e); });
+        if (n <= 0) return;
+      }
+    }).detach();
+  }
+
+ public:
+  ~JobRun() {
+    if (!stdin_) return;
+    std::lock_guard<std::mutex> lock(stdin_->mutex);
+    stdin_->run = nullptr;
+  }
+
+ private:
+  std::shared_ptr<StdinLink> stdin_;
+
+  const JobSpec& spec_;
+  const Placement& placement_;
+  const RunSettings& settings_;
+  asio::io_context io_;
+  OutputSink output_;
+  LocalPool pool_;
+  asio::signal_set signals_;
+  asio::steady_timer connectTimer_, jobTimer_, watchdog_;
+  std::unique_ptr<wan::Listener> listener_;
+  std::vector<std::shared_ptr<wan::Channel>> pending_;  // connections, hello'd or not
+  FenceTable fences_;
+  std::string jobId_, token_;
+  std::vector<HostState> hosts_;
+  std::size_t connected_ = 0;
+  std::uint32_t exitedRanks_ = 0;
+  bool launched_ = false, tearingDown_ = false, stopped_ = false;
+  int userSignals_ = 0;
+  std::optional<std::pair<int, std::string>> failure_;
+};
+
+}  // namespace
+
+int runJob(const JobSpec& spec, const Placement& placement, const RunSettings& settings) {
+  JobRun run(spec, placement, settings);
+  return run.run();
+}
+
+}  // namespace ionet::launcher

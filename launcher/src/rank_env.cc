@@ -1,0 +1,58 @@
+// The environment contract (see docs/environment.md).
+#include "ionet/launcher/rank_env.h"
+
+#include <unordered_map>
+
+namespace ionet::launcher {
+
+std::vector<std::string> rankEnvironment(const RankPlace& p, const JobEnvInputs& job) {
+  auto kv = [](const char* name, const auto& value) {
+    if constexpr (std::is_convertible_v<decltype(value), std::string>) {
+      return std::string(name) + "=" + std::string(value);
+    } else {
+      return std::string(name) + "=" + std::to_string(value);
+    }
+  };
+  return {
+      // Open MPI's names: programs read them before MPI_Init to pick a GPU.
+      kv("OMPI_COMM_WORLD_RANK", p.rank),
+      kv("OMPI_COMM_WORLD_SIZE", p.worldSize),
+      kv("OMPI_COMM_WORLD_LOCAL_RANK", p.localRank),
+      kv("OMPI_COMM_WORLD_LOCAL_SIZE", p.localSize),
+      kv("OMPI_COMM_WORLD_NODE_RANK", p.nodeRank),
+      // Without schizo=ompi every rank silently becomes a singleton (DESIGN.md section 3).
+      kv("OMPI_MCA_schizo", "ompi"),
+      // Emulated hosts share one kernel: each needs its own vader segment directory.
+      kv("OMPI_MCA_btl_vader_backing_directory", job.vaderDir),
+      // torchrun's names, for PyTorch's env:// rendezvous.
+      kv("RANK", p.rank),
+      kv("LOCAL_RANK", p.localRank),
+      kv("WORLD_SIZE", p.worldSize),
+      kv("LOCAL_WORLD_SIZE", p.localSize),
+      kv("GROUP_RANK", p.nodeRank),
+      kv("MASTER_ADDR", job.masterAddr),
+      kv("MASTER_PORT", job.masterPort),
+      // ionet's own.
+      kv("IONET_JOB_ID", job.jobId),
+      kv("IONET_RANK", p.rank),
+      kv("IONET_HOST", p.hostName),
+  };
+}
+
+std::vector<std::string> mergeEnvironment(std::vector<std::string> base,
+                                          const std::vector<std::string>& overrides) {
+  std::unordered_map<std::string, std::size_t> index;
+  auto nameOf = [](const std::string& entry) { return entry.substr(0, entry.find('=')); };
+  for (std::size_t i = 0; i < base.size(); ++i) index[nameOf(base[i])] = i;
+  for (const auto& entry : overrides) {
+    auto [it, inserted] = index.try_emplace(nameOf(entry), base.size());
+    if (inserted) {
+      base.push_back(entry);
+    } else {
+      base[it->second] = entry;
+    }
+  }
+  return base;
+}
+
+}  // namespace ionet::launcher

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Installs every Debian package that ionet's build, tests, demo and benches need.
+# Idempotent: when all are present it does nothing (no apt-get update, no network).
+set -euo pipefail
+
+packages=(
+  build-essential cmake pkg-config git
+  openmpi-bin libopenmpi-dev libpmix-dev   # Open MPI 4.1 built against external OpenPMIx 4.2
+  libcli11-dev                             # command-line parsing
+  libgtest-dev googletest                  # unit and integration tests
+  protobuf-compiler libprotobuf-dev        # launcher<->agent control messages
+  libasio-dev                              # standalone Asio event loop
+  python3 python3-mpi4py                   # mpi4py test program, bench driver
+  iproute2 procps                          # ss / ps used by tests
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q '^install ok installed$' || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+echo "install-deps: installing ${missing[*]}"
+SUDO=""
+[ "$(id -u)" -ne 0 ] && SUDO=sudo
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq "${missing[@]}"
