@@ -68,7 +68,9 @@ pmix_status_t onClientFinalized(const pmix_proc_t* proc, void*, pmix_op_cbfunc_t
 
 pmix_status_t onAbort(const pmix_proc_t* proc, void*, int status, const char msg[], pmix_proc_t*,
                       size_t, pmix_op_cbfunc_t, void*) {
-  if (g_hooks && g_hooks->onAbort) g_hooks->onAbort(proc->rank, status, msg ? msg : "");
+  // Open MPI passes "N/A" when MPI_Abort has no message.
+  std::string text = msg && std::strcmp(msg, "N/A") != 0 ? msg : "";
+  if (g_hooks && g_hooks->onAbort) g_hooks->onAbort(proc->rank, status, std::move(text));
   return PMIX_OPERATION_SUCCEEDED;
 }
 

@@ -1,0 +1,95 @@
+// The environment contract, checked in real ranks on two emulated hosts (-np 5 by node, so
+// the hosts hold ranks 0,2,4 and 1,3).
+#include <map>
+#include <regex>
+
+#include "fixture.h"
+
+namespace ionet::test {
+namespace {
+
+// rank -> (name -> value) from envdump's "env[R] NAME=value" lines.
+std::map<int, std::map<std::string, std::string>> parse(const std::string& out) {
+  std::map<int, std::map<std::string, std::string>> env;
+  std::regex line(R"(env\[(\d+)\] ([A-Za-z0-9_]+)=(.*))");
+  std::istringstream in(out);
+  for (std::string l; std::getline(in, l);) {
+    std::smatch m;
+    if (std::regex_match(l, m, line)) env[std::stoi(m[1])][m[2]] = m[3];
+  }
+  return env;
+}
+
+TEST_F(IonetTest, EnvironmentContract) {
+  auto r = ionetRun({"--local-hosts", "2", "--map-by", "node", "-np", "5", "-x", "IONET_T1=one",
+                     "-x", "IONET_T2", "--mca", "btl_base_verbose", "0", example("envdump"),
+                     "IONET_T1", "IONET_T2", "OMPI_MCA_btl_base_verbose", "OMPI_MCA_schizo",
+                     "PMIX_RANK", "PMIX_NAMESPACE"},
+                    {"IONET_T2=two"});
+  EXPECT_FINISHED(r);
+  ASSERT_EQ(r.exitCode, 0) << r.err;
+  auto env = parse(r.out);
+  ASSERT_EQ(env.size(), 5u) << r.out;
+  const std::map<int, std::pair<int, int>> where = {  // rank -> (host, local rank)
+      {0, {0, 0}}, {1, {1, 0}}, {2, {0, 1}}, {3, {1, 1}}, {4, {0, 2}}};
+  const std::string jobId = env[0]["IONET_JOB_ID"];
+  EXPECT_FALSE(jobId.empty());
+  for (const auto& [rank, place] : where) {
+    auto& e = env[rank];
+    const auto [host, local] = place;
+    const std::string localSize = host == 0 ? "3" : "2";
+    const std::string rs = std::to_string(rank);
+    EXPECT_EQ(e["OMPI_COMM_WORLD_RANK"], rs);
+    EXPECT_EQ(e["OMPI_COMM_WORLD_SIZE"], "5");
+    EXPECT_EQ(e["OMPI_COMM_WORLD_LOCAL_RANK"], std::to_string(local));
+    EXPECT_EQ(e["OMPI_COMM_WORLD_LOCAL_SIZE"], localSize);
+    EXPECT_EQ(e["OMPI_COMM_WORLD_NODE_RANK"], std::to_string(host));
+    EXPECT_EQ(e["RANK"], rs);
+    EXPECT_EQ(e["LOCAL_RANK"], std::to_string(local));
+    EXPECT_EQ(e["WORLD_SIZE"], "5");
+    EXPECT_EQ(e["LOCAL_WORLD_SIZE"], localSize);
+    EXPECT_EQ(e["GROUP_RANK"], std::to_string(host));
+    EXPECT_EQ(e["MASTER_ADDR"], "127.0.0.1");
+    EXPECT_EQ(e["MASTER_PORT"], env[0]["MASTER_PORT"]);
+    EXPECT_EQ(e["IONET_JOB_ID"], jobId);
+    EXPECT_EQ(e["IONET_RANK"], rs);
+    EXPECT_EQ(e["IONET_HOST"], host == 0 ? "node0" : "node1");
+    EXPECT_EQ(e["IONET_T1"], "one");
+    EXPECT_EQ(e["IONET_T2"], "two");
+    EXPECT_EQ(e["OMPI_MCA_btl_base_verbose"], "0");
+    EXPECT_EQ(e["OMPI_MCA_schizo"], "ompi");
+    EXPECT_EQ(e["PMIX_RANK"], rs);
+    EXPECT_EQ(e["PMIX_NAMESPACE"], "ionet." + jobId);
+  }
+  const int port = std::stoi(env[0]["MASTER_PORT"]);
+  EXPECT_GT(port, 0);
+  EXPECT_LT(port, 65536);
+}
+
+// torchrun-style rendezvous: rank 0 listens on MASTER_PORT, the others connect to it.
+TEST_F(IonetTest, MasterPortIsUsableByRankZero) {
+  const std::string script = R"(
+import os, socket, time
+rank = int(os.environ['RANK']); port = int(os.environ['MASTER_PORT'])
+addr = os.environ['MASTER_ADDR']
+if rank == 0:
+    s = socket.socket(); s.bind((addr, port)); s.listen(8)
+    for _ in range(int(os.environ['WORLD_SIZE']) - 1): s.accept()[0].close()
+    print('rendezvous OK')
+else:
+    deadline = time.time() + 20
+    while True:
+        try:
+            socket.create_connection((addr, port)).close(); break
+        except OSError:
+            if time.time() > deadline: raise
+            time.sleep(0.05)
+)";
+  auto r = ionetRun({"--local-hosts", "2", "-np", "3", kPython, "-c", script});
+  EXPECT_FINISHED(r);
+  EXPECT_EQ(r.exitCode, 0) << r.err;
+  EXPECT_EQ(r.out, "rendezvous OK\n");
+}
+
+}  // namespace
+}  // namespace ionet::test

@@ -1,0 +1,70 @@
+// Signals: SIGTERM/SIGINT to ionet-run reach every rank; a second SIGINT kills; kill -9 of
+// ionet-run leaves nothing behind (the fixture checks processes and files).
+#include <signal.h>
+
+#include "fixture.h"
+
+namespace ionet::test {
+namespace {
+
+bool allReady(const std::string& out, int np) {
+  for (int r = 0; r < np; ++r) {
+    if (countLines(out, "rank " + std::to_string(r) + " ready") != 1) return false;
+  }
+  return true;
+}
+
+TEST_F(IonetTest, SigtermIsForwardedToEveryRank) {
+  auto c = start({"--local-hosts", "2", "-np", "4", example("signal_trap")});
+  ASSERT_TRUE(c.waitForOutput([](const std::string& o) { return allReady(o, 4); },
+                              std::chrono::seconds(30)));
+  c.signal(SIGTERM);
+  auto r = c.wait(std::chrono::seconds(20));
+  EXPECT_FINISHED(r);
+  for (int rank = 0; rank < 4; ++rank) {
+    EXPECT_EQ(countLines(r.out, "rank " + std::to_string(rank) + " got signal 15"), 1) << r.out;
+  }
+  EXPECT_EQ(r.exitCode, 128 + SIGTERM);
+}
+
+TEST_F(IonetTest, SigintIsForwardedAndASecondOneKills) {
+  auto c = start({"-np", "2", example("signal_trap")});
+  ASSERT_TRUE(c.waitForOutput([](const std::string& o) { return allReady(o, 2); },
+                              std::chrono::seconds(30)));
+  c.signal(SIGINT);
+  ASSERT_TRUE(c.waitForOutput(
+      [](const std::string& o) { return countContaining(o, "got signal 2") == 2; },
+      std::chrono::seconds(10)));
+  auto r = c.wait(std::chrono::seconds(20));
+  EXPECT_EQ(r.exitCode, 128 + SIGINT);
+
+  // A rank that ignores the first SIGINT: the second one kills the job.
+  auto sleeper = start({"-np", "2", "/bin/sh", "-c", "trap '' INT; echo up; sleep 60"});
+  ASSERT_TRUE(sleeper.waitForOutput([](const std::string& o) { return countLines(o, "up") == 2; },
+                                    std::chrono::seconds(30)));
+  sleeper.signal(SIGINT);
+  // Wait until the forward is logged before the second ^C, as a person would.
+  ASSERT_TRUE(sleeper.waitForStderr(
+      [](const std::string& e) { return e.find("forwarding signal 2") != std::string::npos; },
+      std::chrono::seconds(10)));
+  sleeper.signal(SIGINT);
+  auto killed = sleeper.wait(std::chrono::seconds(10));
+  EXPECT_FINISHED(killed);
+  EXPECT_NE(killed.exitCode, 0);
+  EXPECT_LT(killed.seconds(), 10.0);
+}
+
+TEST_F(IonetTest, KillNineOfIonetRunLeavesNothingBehind) {
+  auto c = start({"--local-hosts", "2", "-np", "4", example("signal_trap")});
+  ASSERT_TRUE(c.waitForOutput([](const std::string& o) { return allReady(o, 4); },
+                              std::chrono::seconds(30)));
+  c.signal(SIGKILL);
+  auto r = c.wait(std::chrono::seconds(10));
+  EXPECT_EQ(r.signal, SIGKILL);
+  // Agents and ranks must be gone within a few seconds: the fixture checks it.
+  auto alive = leftovers_.survivors(std::chrono::seconds(5));
+  EXPECT_TRUE(alive.empty()) << ::testing::PrintToString(alive);
+}
+
+}  // namespace
+}  // namespace ionet::test
