@@ -246,8 +246,10 @@ struct Agent::Impl {
     IONET_ENFORCE(!path.empty(), "host ", options.hostName, ": cannot find executable '",
                   program, "' (not found or not executable)");
 
-    JobEnvInputs inputs{job.job_id(), job.master_addr(), job.master_port(), vaderDir};
     const auto& local = layout.ranks[layout.hostIndex];
+    const bool oversubscribed = local.size() > std::max(1u, std::thread::hardware_concurrency());
+    JobEnvInputs inputs{job.job_id(), job.master_addr(), job.master_port(), vaderDir,
+                        oversubscribed};
     std::uint32_t worldSize = 0;
     for (const auto& r : layout.ranks) worldSize += static_cast<std::uint32_t>(r.size());
 

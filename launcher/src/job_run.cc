@@ -213,7 +213,9 @@ class JobRun {
 
   // Variables every rank gets from the job: pool defaults first, the user's -x/--mca last.
   std::vector<std::string> jobEnvironment() const {
-    std::vector<std::string> env;
+    // Open MPI's per-job key for transports that need one (PSM2, OFI), as mpirun sets it.
+    std::vector<std::string> env = {"OMPI_MCA_orte_precondition_transports=" + randomHex(8) +
+                                    "-" + randomHex(8)};
     if (placement_.hosts.size() > 1) {
       // Emulated hosts share this machine: their ranks meet over loopback.
       env.push_back("OMPI_MCA_btl_tcp_if_include=lo");
@@ -311,8 +313,21 @@ class JobRun {
     auto& h = hosts_[host];
     if (h.done) return;
     h.done = true;
-    fail(1, "lost the agent of host " + placement_.hosts[host].name + " (" + why + ")");
+    // A local agent whose channel dropped is usually dying: name how it died if it does.
+    if (auto status = pool_.awaitExit(host, 200)) {
+      h.exited = true;
+      fail(1, "the agent of host " + placement_.hosts[host].name + " died (" +
+                  describeWait(*status) + ")");
+    } else {
+      fail(1, "lost the agent of host " + placement_.hosts[host].name + " (" + why + ")");
+    }
     maybeStop();
+  }
+
+  static std::string describeWait(int waitStatus) {
+    const int sig = WIFSIGNALED(waitStatus) ? WTERMSIG(waitStatus) : 0;
+    const int code = WIFEXITED(waitStatus) ? WEXITSTATUS(waitStatus) : 0;
+    return describeWaitStatus(code, sig);
   }
 
   // --- ending ---------------------------------------------------------------------------
@@ -378,10 +393,8 @@ class JobRun {
       h.exited = true;
       if (!h.done) {
         h.done = true;
-        const int sig = WIFSIGNALED(x.waitStatus) ? WTERMSIG(x.waitStatus) : 0;
-        const int code = WIFEXITED(x.waitStatus) ? WEXITSTATUS(x.waitStatus) : 0;
         fail(1, "the agent of host " + placement_.hosts[x.host].name + " died (" +
-                    describeWaitStatus(code, sig) + ")");
+                    describeWait(x.waitStatus) + ")");
       }
     }
     maybeStop();

@@ -72,6 +72,20 @@ std::vector<LocalPool::Exit> LocalPool::reap() {
   return exits;
 }
 
+std::optional<int> LocalPool::awaitExit(std::size_t host, int timeoutMs) {
+  auto& a = agents_.at(host);
+  if (a.exited) return std::nullopt;
+  for (int waited = 0;; waited += 5) {
+    int status = 0;
+    if (::waitpid(a.pid, &status, WNOHANG) == a.pid) {
+      a.exited = true;
+      return status;
+    }
+    if (waited >= timeoutMs) return std::nullopt;
+    ::usleep(5000);
+  }
+}
+
 void LocalPool::signalAll(int signum) const {
   for (const auto& a : agents_) {
     if (!a.exited) ::kill(a.pid, signum);

@@ -2,6 +2,8 @@
 // ionet-run leaves nothing behind (the fixture checks processes and files).
 #include <signal.h>
 
+#include <fstream>
+
 #include "fixture.h"
 
 namespace ionet::test {
@@ -64,6 +66,29 @@ TEST_F(IonetTest, KillNineOfIonetRunLeavesNothingBehind) {
   // Agents and ranks must be gone within a few seconds: the fixture checks it.
   auto alive = leftovers_.survivors(std::chrono::seconds(5));
   EXPECT_TRUE(alive.empty()) << ::testing::PrintToString(alive);
+}
+
+std::vector<pid_t> childrenOf(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/task/" + std::to_string(pid) + "/children");
+  std::vector<pid_t> children;
+  for (pid_t c; in >> c;) children.push_back(c);
+  return children;
+}
+
+TEST_F(IonetTest, KillNineOfAnAgentTearsTheJobDown) {
+  auto c = start({"--local-hosts", "2", "-np", "4", example("signal_trap")});
+  ASSERT_TRUE(c.waitForOutput([](const std::string& o) { return allReady(o, 4); },
+                              std::chrono::seconds(30)));
+  auto agents = childrenOf(c.pid());
+  ASSERT_EQ(agents.size(), 2u);
+  ::kill(agents[1], SIGKILL);
+  const auto killedAt = Clock::now();
+  auto r = c.wait(std::chrono::seconds(20));
+  EXPECT_FINISHED(r);
+  EXPECT_EQ(r.exitCode, 1);
+  EXPECT_NE(r.err.find("the agent of host node1 died (killed by signal 9"), std::string::npos)
+      << r.err;
+  EXPECT_LT(std::chrono::duration<double>(r.endedAt - killedAt).count(), 3.0);
 }
 
 }  // namespace

@@ -5,6 +5,7 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -25,6 +26,10 @@ class LocalPool {
   };
   // Reaps agents that ended (non-blocking).
   std::vector<Exit> reap();
+
+  // Reaps host's agent if it ends within timeoutMs (its channel closing usually means it is
+  // exiting); the wait status, or nothing.
+  std::optional<int> awaitExit(std::size_t host, int timeoutMs);
 
   void signalAll(int signum) const;
   bool allExited() const;

@@ -23,6 +23,7 @@ struct JobEnvInputs {
   std::string masterAddr;        // rank 0's host
   std::uint32_t masterPort = 0;  // free on rank 0's host
   std::string vaderDir;          // per-job, per-host Open MPI shared-memory backing directory
+  bool oversubscribed = false;   // more ranks than cores on this host
 };
 
 // Variables for one rank ("NAME=value"), excluding PMIx's own (setup_fork adds those) and the
