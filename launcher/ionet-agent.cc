@@ -17,7 +17,8 @@ int main(int argc, char** argv) {
   CLI::App app("ionet-agent: runs the ranks of ionet jobs on this host", "ionet-agent");
   app.add_option("--connect", connect, "Launcher to serve, HOST:PORT")->required();
   app.add_option("--host-name", options.hostName, "Name of this host in the job")->required();
-  app.add_option("--token", options.token, "Token the launcher expects back")->required();
+  app.add_option("--token", options.token,
+                 "Token the launcher expects back (default: $IONET_AGENT_TOKEN)");
   app.add_option("--address", options.address, "Address ranks of other hosts reach us at");
   bool version = false;
   app.add_flag("-V,--version", version, "Show the version and exit");
@@ -31,6 +32,10 @@ int main(int argc, char** argv) {
     return app.exit(e);
   }
   log::prefix() = "ionet-agent[" + options.hostName + "]";
+  if (options.token.empty()) {
+    if (const char* t = std::getenv("IONET_AGENT_TOKEN")) options.token = t;
+    ::unsetenv("IONET_AGENT_TOKEN");  // not for the ranks
+  }
   auto colon = connect.rfind(':');
   if (colon == std::string::npos) {
     log::error("--connect ", connect, ": expected HOST:PORT");

@@ -27,6 +27,9 @@ int main(int argc, char** argv) {
       std::cout << cmd.message << std::flush;
       return 0;
     }
+    if (!cmd.spec.quiet) {
+      for (const auto& w : cmd.warnings) log::warn(w);
+    }
     char host[256] = "localhost";
     ::gethostname(host, sizeof(host) - 1);
     const auto cores = std::max(1u, std::thread::hardware_concurrency());
@@ -36,7 +39,15 @@ int main(int argc, char** argv) {
     launcher::RunSettings settings;
     settings.agentPath = launcher::defaultAgentPath();
     settings.environment = environment;
-    if (const char* g = std::getenv("IONET_KILL_GRACE_MS")) settings.killGraceMs = std::atoi(g);
+    if (const char* g = std::getenv("IONET_KILL_GRACE_MS")) {
+      char* end = nullptr;
+      const long ms = std::strtol(g, &end, 10);
+      if (*g == '\0' || *end != '\0' || ms < 1 || ms > 600000) {
+        throw UsageError(std::string("IONET_KILL_GRACE_MS=") + g +
+                         ": expected milliseconds between 1 and 600000");
+      }
+      settings.killGraceMs = static_cast<unsigned>(ms);
+    }
     int status = launcher::runJob(cmd.spec, placement, settings);
     std::fflush(stdout);
     // The stdin reader may still be blocked in read(2): leave without waiting for it.

@@ -30,8 +30,9 @@ namespace {
 
 std::string makePrivateDir(const std::string& root, const std::string& stem) {
   std::string tmpl = root + "/" + stem + "XXXXXX";
-  IONET_ENFORCE(::mkdtemp(tmpl.data()) != nullptr, "cannot create a directory in ", root, ": ",
-                std::strerror(errno));
+  if (::mkdtemp(tmpl.data()) == nullptr) {
+    throw Error("cannot create a directory in " + root + ": " + std::strerror(errno));
+  }
   return tmpl;
 }
 
@@ -125,6 +126,17 @@ struct Agent::Impl {
   }
 
   int run() {
+    try {
+      serve();
+    } catch (...) {
+      cleanup();
+      throw;
+    }
+    cleanup();
+    return exitCode;
+  }
+
+  void serve() {
     tmpDir = makePrivateDir(options.tmpRoot, "ionet-agent-");
     shmDir = makePrivateDir(options.shmRoot, "ionet-agent-");
     fs::create_directory(tmpDir + "/pmix");
@@ -135,8 +147,6 @@ struct Agent::Impl {
     sendHello();
     waitSignals();
     io.run();
-    cleanup();
-    return exitCode;
   }
 
   void sendHello() {
@@ -243,8 +253,9 @@ struct Agent::Impl {
     const auto base = mergeEnvironment(currentEnvironment(), jobEnv);
     const std::string& program = job.argv(0);
     const std::string path = resolveExecutable(program, lookup(base, "PATH"), job.work_dir());
-    IONET_ENFORCE(!path.empty(), "host ", options.hostName, ": cannot find executable '",
-                  program, "' (not found or not executable)");
+    if (path.empty()) {
+      throw Error("cannot find executable '" + program + "' (not found or not executable)");
+    }
 
     const auto& local = layout.ranks[layout.hostIndex];
     const bool oversubscribed = local.size() > std::max(1u, std::thread::hardware_concurrency());
@@ -376,6 +387,7 @@ struct Agent::Impl {
   }
 
   void onDmodex(bridge::DmodexRequest req) {
+    log::debug("direct modex request for rank ", req.rank);
     if (finished) return req.complete(-1, {});
     const std::uint64_t id = nextDmodex++;
     pendingDmodex.emplace(id, std::move(req.complete));
@@ -387,6 +399,7 @@ struct Agent::Impl {
 
   // Another host asks for one of our ranks' data (relayed by the launcher).
   void answerDmodex(const control::DmodexRequest& r) {
+    log::debug("answering direct modex for rank ", r.rank());
     auto id = r.request_id();
     auto requester = r.requester_host();
     pmix->dmodexRequest(r.rank(), [this, id, requester](int status, std::string data) {
@@ -419,14 +432,15 @@ struct Agent::Impl {
   }
 
   void cleanup() {
+    for (auto& r : ranks) r->signal(SIGKILL);  // only reached early when something threw
     ranks.clear();
     if (pmix) {
       pmix->deregisterJob();
       pmix.reset();
     }
     std::error_code ignored;
-    fs::remove_all(tmpDir, ignored);
-    fs::remove_all(shmDir, ignored);
+    if (!tmpDir.empty()) fs::remove_all(tmpDir, ignored);
+    if (!shmDir.empty()) fs::remove_all(shmDir, ignored);
   }
 };
 

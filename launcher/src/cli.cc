@@ -55,20 +55,26 @@ struct Flags {
 };
 
 void defineOptions(CLI::App& app, JobSpec& s, Flags& f) {
+  // mpirun takes the last of a repeated option (-np 2 -np 3 runs 3).
+  app.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
   app.set_help_flag("-h,--help", "Show this help and exit");
   app.add_flag("-V,--version", f.version, "Show the version and exit");
   app.add_option("-n,--np,-c", f.np, "Number of ranks to start (default: all slots)");
   app.add_option("-N,--npernode", f.perHost, "Ranks per host");
   app.add_flag("--pernode", f.pernode, "One rank per host (same as -N 1)");
-  app.add_option("-H,--host", s.hostLists, "Hosts, e.g. a,b:2 (repeatable)")->take_first();
+  app.add_option("-H,--host", s.hostLists, "Hosts, e.g. a,b:2 (repeatable)")
+      ->expected(1)
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
   app.add_option("--hostfile", s.hostfile, "Open MPI hostfile: 'host slots=N' per line");
   app.add_option("--machinefile", f.machinefile, "Same as --hostfile");
   app.add_option("--local-hosts", f.localHosts,
                  "Emulate H hosts on this machine (one agent and PMIx server each)");
-  app.add_option("-x", f.exports, "Export VAR (from this environment) or VAR=value to ranks");
+  app.add_option("-x", f.exports, "Export VAR (from this environment) or VAR=value to ranks")
+      ->expected(1)
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
   app.add_option("--mca", f.mca, "Set an Open MPI MCA parameter in the ranks: --mca key value")
       ->expected(2)
-      ->take_all();
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
   app.add_option("--map-by", f.mapBy, "slot (default), node, or ppr:N:node [:OVERSUBSCRIBE]");
   app.add_option("--bind-to", f.bindTo, "Only 'none' (ionet does not bind ranks)");
   app.add_flag("--oversubscribe", f.oversubscribe, "Allow more ranks than slots");
@@ -238,7 +244,11 @@ CommandLine parseCommandLine(const std::vector<std::string>& args,
     }
     bool found = false;
     std::string value = lookupEnv(environment, x, &found);
-    if (found) s.exports.push_back(x + "=" + value);
+    if (found) {
+      s.exports.push_back(x + "=" + value);
+    } else {
+      result.warnings.push_back("-x " + x + ": not set in this environment, not exported");
+    }
   }
   for (const auto& pair : f.mca) {
     if (pair.size() != 2 || pair[0].empty()) throw UsageError("--mca needs a key and a value");

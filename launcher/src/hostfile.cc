@@ -95,16 +95,17 @@ std::vector<HostEntry> parseHostList(const std::string& value) {
   std::string item;
   while (std::getline(in, item, ',')) {
     if (item.empty()) throw UsageError("-H " + value + ": empty host name");
-    HostEntry entry{item, 1, false, "-H " + value};
+    // As in mpirun 4.x, each mention is one slot the user stated (-H a,a: two slots on a).
+    HostEntry entry{item, 1, true, "-H " + value};
     if (auto colon = item.rfind(':'); colon != std::string::npos) {
       entry.name = item.substr(0, colon);
       entry.slots = positiveNumber(item.substr(colon + 1), "-H " + value, "slot count");
-      entry.slotsGiven = true;
       if (entry.name.empty()) throw UsageError("-H " + value + ": empty host name");
     }
     mergeHosts(hosts, {entry});
   }
   if (hosts.empty()) throw UsageError("-H: names no hosts");
+  if (value.back() == ',') throw UsageError("-H " + value + ": empty host name");
   return hosts;
 }
 

@@ -253,7 +253,8 @@ class JobRun {
       case control::Envelope::kRankExit:
         return onRankExit(host, e.rank_exit());
       case control::Envelope::kLaunchFailed:
-        return fail(1, "cannot start the job on host " + name + ": " + e.launch_failed().message());
+        return fail(1, "cannot start the job on host " + name + ": " +
+                           e.launch_failed().message());
       case control::Envelope::kFence:
         return onFence(host, e.fence());
       case control::Envelope::kDmodexRequest: {
@@ -433,10 +434,15 @@ class JobRun {
   };
 
   void startStdin() {
-    if (::isatty(STDIN_FILENO) && ::tcgetpgrp(STDIN_FILENO) != ::getpgrp()) return;  // bg job
+    const std::size_t host = hostIndexOfRank(0);
+    if (::isatty(STDIN_FILENO) && ::tcgetpgrp(STDIN_FILENO) != ::getpgrp()) {
+      // A background job must not read the terminal: rank 0 sees end of input at once.
+      control::Envelope e;
+      e.mutable_stdin_data()->set_eof(true);
+      return send(host, e);
+    }
     stdin_ = std::make_shared<StdinLink>();
     stdin_->run = this;
-    const std::size_t host = hostIndexOfRank(0);
     std::thread([link = stdin_, host] {
       char buf[65536];
       for (;;) {

@@ -13,6 +13,8 @@
 
 #include "ionet/error.h"
 
+extern char** environ;
+
 namespace ionet::launcher {
 
 std::string defaultAgentPath() {
@@ -29,9 +31,16 @@ void LocalPool::start(const std::vector<std::string>& hostNames, std::uint16_t p
                 agentPath_, ": ", std::strerror(errno));
   const std::string connect = "127.0.0.1:" + std::to_string(port);
   const pid_t parent = ::getpid();
+  // The token travels in the environment: argv is world-readable in /proc.
+  std::vector<std::string> env = {"IONET_AGENT_TOKEN=" + token};
+  for (char** e = environ; *e; ++e) {
+    if (std::strncmp(*e, "IONET_AGENT_TOKEN=", 18) != 0) env.emplace_back(*e);
+  }
+  std::vector<char*> envp;
+  for (auto& e : env) envp.push_back(e.data());
+  envp.push_back(nullptr);
   for (const auto& name : hostNames) {
-    std::vector<std::string> args = {agentPath_, "--connect", connect, "--host-name", name,
-                                     "--token", token};
+    std::vector<std::string> args = {agentPath_, "--connect", connect, "--host-name", name};
     std::vector<char*> argv;
     for (auto& a : args) argv.push_back(a.data());
     argv.push_back(nullptr);
@@ -50,7 +59,7 @@ void LocalPool::start(const std::vector<std::string>& hostNames, std::uint16_t p
       sigemptyset(&none);
       ::sigprocmask(SIG_SETMASK, &none, nullptr);
       ::signal(SIGPIPE, SIG_DFL);
-      ::execv(argv[0], argv.data());
+      ::execve(argv[0], argv.data(), envp.data());
       _exit(127);
     }
     ::setpgid(pid, pid);

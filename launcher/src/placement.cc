@@ -57,7 +57,7 @@ Pool resolvePool(const JobSpec& spec, std::uint32_t localCores, const std::strin
                        "' is not this machine and no pool is configured; use --local-hosts N "
                        "to emulate hosts here");
     }
-    here.slots += e.slotsGiven ? e.slots : 1;
+    here.slots += e.slotsGiven ? e.slots : localCores;
   }
   pool.hosts.push_back(here);
   pool.slotsGiven = true;
@@ -82,7 +82,8 @@ Placement placeRanks(const JobSpec& spec, const Pool& pool) {
                        std::to_string(*spec.perHost) + " ranks per host on " +
                        std::to_string(nHosts) + " hosts");
     }
-    for (std::uint32_t h = 0; h < nHosts && np > 0; ++h) {
+    const std::uint32_t used = (np + *spec.perHost - 1) / *spec.perHost;  // hosts given ranks
+    for (std::uint32_t h = 0; h < used; ++h) {
       if (*spec.perHost > pool.hosts[h].slots && !oversubscribe) {
         throw UsageError("-N " + std::to_string(*spec.perHost) + " exceeds the " +
                          std::to_string(pool.hosts[h].slots) + " slots of host '" +
@@ -116,10 +117,12 @@ Placement placeRanks(const JobSpec& spec, const Pool& pool) {
     }
   } else {
     // By slot: fill hosts in order; ranks beyond the slots are spread evenly, each host's
-    // ranks staying consecutive.
-    std::vector<std::uint32_t> quota(nHosts);
+    // ranks staying consecutive. Slots nobody stated (the embedded pool, emulated hosts) are
+    // no limit, so the ranks are spread evenly from the start: --local-hosts 2 -np 4 puts two
+    // ranks on each host whatever the core count.
+    std::vector<std::uint32_t> quota(nHosts, 0);
     std::uint64_t left = np;
-    for (std::uint32_t h = 0; h < nHosts; ++h) {
+    for (std::uint32_t h = 0; h < nHosts && pool.slotsGiven; ++h) {
       quota[h] = static_cast<std::uint32_t>(std::min<std::uint64_t>(pool.hosts[h].slots, left));
       left -= quota[h];
     }

@@ -19,7 +19,9 @@ std::vector<std::string> rankEnvironment(const RankPlace& p, const JobEnvInputs&
       kv("OMPI_COMM_WORLD_SIZE", p.worldSize),
       kv("OMPI_COMM_WORLD_LOCAL_RANK", p.localRank),
       kv("OMPI_COMM_WORLD_LOCAL_SIZE", p.localSize),
-      kv("OMPI_COMM_WORLD_NODE_RANK", p.nodeRank),
+      // Open MPI's node rank: the rank's index among the processes on its node (one job per
+      // agent, so the local rank).
+      kv("OMPI_COMM_WORLD_NODE_RANK", p.localRank),
       // Without schizo=ompi every rank silently becomes a singleton (DESIGN.md section 3).
       kv("OMPI_MCA_schizo", "ompi"),
       // Emulated hosts share one kernel: each needs its own vader segment directory.
@@ -29,7 +31,7 @@ std::vector<std::string> rankEnvironment(const RankPlace& p, const JobEnvInputs&
       kv("LOCAL_RANK", p.localRank),
       kv("WORLD_SIZE", p.worldSize),
       kv("LOCAL_WORLD_SIZE", p.localSize),
-      kv("GROUP_RANK", p.nodeRank),
+      kv("GROUP_RANK", p.hostIndex),
       kv("MASTER_ADDR", job.masterAddr),
       kv("MASTER_PORT", job.masterPort),
       // ionet's own.

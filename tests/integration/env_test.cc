@@ -43,7 +43,7 @@ TEST_F(IonetTest, EnvironmentContract) {
     EXPECT_EQ(e["OMPI_COMM_WORLD_SIZE"], "5");
     EXPECT_EQ(e["OMPI_COMM_WORLD_LOCAL_RANK"], std::to_string(local));
     EXPECT_EQ(e["OMPI_COMM_WORLD_LOCAL_SIZE"], localSize);
-    EXPECT_EQ(e["OMPI_COMM_WORLD_NODE_RANK"], std::to_string(host));
+    EXPECT_EQ(e["OMPI_COMM_WORLD_NODE_RANK"], std::to_string(local));  // mpirun's meaning
     EXPECT_EQ(e["RANK"], rs);
     EXPECT_EQ(e["LOCAL_RANK"], std::to_string(local));
     EXPECT_EQ(e["WORLD_SIZE"], "5");

@@ -14,6 +14,7 @@ struct CommandLine {
   JobSpec spec;
   bool exitNow = false;   // --help or --version was answered
   std::string message;    // what to print for --help/--version
+  std::vector<std::string> warnings;  // accepted, but worth a line on stderr
 };
 
 // Throws UsageError with a one-line message naming the option and what is wrong.

@@ -1,0 +1,230 @@
+// parseCommandLine: mpirun's spellings, where the program starts, and what is refused.
+#include "ionet/launcher/cli.h"
+
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+#include "ionet/error.h"
+
+namespace ionet::launcher {
+namespace {
+
+using Args = std::vector<std::string>;
+using Pairs = std::vector<std::pair<std::string, std::string>>;
+
+JobSpec parse(const Args& args, const Args& env = {}) {
+  auto cmd = parseCommandLine(args, env);
+  EXPECT_FALSE(cmd.exitNow);
+  return cmd.spec;
+}
+
+// The UsageError message for args; fails the test when they parse.
+std::string usageError(const Args& args, const Args& env = {}) {
+  try {
+    parseCommandLine(args, env);
+  } catch (const UsageError& e) {
+    return e.what();
+  }
+  ADD_FAILURE() << "no UsageError";
+  return {};
+}
+
+TEST(CommandLine, RankCountSpellings) {
+  EXPECT_EQ(parse({"-np", "4", "prog"}).np, 4u);
+  EXPECT_EQ(parse({"--np", "5", "prog"}).np, 5u);
+  EXPECT_EQ(parse({"-n", "6", "prog"}).np, 6u);
+  EXPECT_EQ(parse({"-c", "7", "prog"}).np, 7u);
+  EXPECT_EQ(parse({"--np=8", "prog"}).np, 8u);
+  EXPECT_FALSE(parse({"prog"}).np.has_value());
+}
+
+TEST(CommandLine, MpirunSingleDashLongNames) {
+  auto s = parse({"-host", "a,b:2", "-mca", "btl", "self,tcp", "-wdir", "/work", "-hostfile",
+                  "hosts.txt", "prog"});
+  EXPECT_EQ(s.hostLists, Args{"a,b:2"});
+  EXPECT_EQ(s.mca, (Pairs{{"btl", "self,tcp"}}));
+  EXPECT_EQ(s.workDir, "/work");
+  EXPECT_EQ(s.hostfile, "hosts.txt");
+  EXPECT_EQ(s.argv, Args{"prog"});
+}
+
+TEST(CommandLine, EqualsForm) {
+  auto s = parse({"--host=a,b", "--wdir=/tmp/w", "--map-by=node", "--timeout=30", "prog"});
+  EXPECT_EQ(s.hostLists, Args{"a,b"});
+  EXPECT_EQ(s.workDir, "/tmp/w");
+  EXPECT_EQ(s.mapBy, MapBy::kNode);
+  EXPECT_EQ(s.timeoutSeconds, 30u);
+}
+
+TEST(CommandLine, HostRepeatedKeepsEveryValue) {
+  auto s = parse({"-H", "a", "--host", "b:2", "-host", "c", "prog"});
+  EXPECT_EQ(s.hostLists, (Args{"a", "b:2", "c"}));
+}
+
+TEST(CommandLine, ProgramArgumentsThatLookLikeOptionsBelongToTheProgram) {
+  auto s = parse({"-np", "2", "./prog", "-np", "3", "--foo", "-x", "Y"});
+  EXPECT_EQ(s.np, 2u);
+  EXPECT_EQ(s.argv, (Args{"./prog", "-np", "3", "--foo", "-x", "Y"}));
+  EXPECT_TRUE(s.exports.empty());
+
+  // Even --help after the program is the program's.
+  auto cmd = parseCommandLine({"./prog", "--help"}, {});
+  EXPECT_FALSE(cmd.exitNow);
+  EXPECT_EQ(cmd.spec.argv, (Args{"./prog", "--help"}));
+}
+
+TEST(CommandLine, DoubleDashEndsOptions) {
+  auto s = parse({"-np", "2", "--", "-weird-name", "--np", "9"});
+  EXPECT_EQ(s.np, 2u);
+  EXPECT_EQ(s.argv, (Args{"-weird-name", "--np", "9"}));
+}
+
+TEST(CommandLine, ExportWithValueAndFromEnvironment) {
+  const Args env = {"PATH=/bin", "FOO=from-env", "FOOBAR=other", "EMPTY="};
+  auto s =
+      parse({"-x", "BAZ=1", "-x", "FOO", "-x", "ABSENT", "-x", "EMPTY", "-x", "FO", "prog"}, env);
+  // ABSENT and FO (a prefix of FOO only) are not in the environment: skipped, as mpirun does.
+  EXPECT_EQ(s.exports, (Args{"BAZ=1", "FOO=from-env", "EMPTY="}));
+}
+
+TEST(CommandLine, ExportWithoutNameRejected) {
+  EXPECT_NE(usageError({"-x", "=v", "prog"}).find("missing variable name"), std::string::npos);
+}
+
+TEST(CommandLine, McaTwiceKeepsBothInOrder) {
+  auto s = parse({"--mca", "btl", "self,vader", "--mca", "pml", "ob1", "-mca", "x", "y", "prog"});
+  EXPECT_EQ(s.mca, (Pairs{{"btl", "self,vader"}, {"pml", "ob1"}, {"x", "y"}}));
+}
+
+TEST(CommandLine, MapBy) {
+  auto slot = parse({"--map-by", "slot", "prog"});
+  EXPECT_EQ(slot.mapBy, MapBy::kSlot);
+  EXPECT_FALSE(slot.oversubscribe.has_value());
+  EXPECT_FALSE(slot.perHost.has_value());
+
+  EXPECT_EQ(parse({"--map-by", "node", "prog"}).mapBy, MapBy::kNode);
+  EXPECT_EQ(parse({"prog"}).mapBy, MapBy::kSlot);
+
+  auto ppr = parse({"--map-by", "ppr:2:node", "prog"});
+  EXPECT_EQ(ppr.mapBy, MapBy::kSlot);
+  EXPECT_EQ(ppr.perHost, 2u);
+
+  auto over = parse({"--map-by", "node:OVERSUBSCRIBE", "prog"});
+  EXPECT_EQ(over.mapBy, MapBy::kNode);
+  EXPECT_EQ(over.oversubscribe, true);
+
+  auto noOver = parse({"--map-by", "slot:NOOVERSUBSCRIBE", "prog"});
+  EXPECT_EQ(noOver.oversubscribe, false);
+}
+
+TEST(CommandLine, MapByUnsupportedPolicies) {
+  for (const char* value : {"core", "socket", "ppr:2:socket", "ppr:0:node", "node:PE=2"}) {
+    const auto msg = usageError({"--map-by", value, "prog"});
+    EXPECT_NE(msg.find("--map-by"), std::string::npos) << value << ": " << msg;
+  }
+}
+
+TEST(CommandLine, PerHost) {
+  EXPECT_EQ(parse({"-N", "2", "prog"}).perHost, 2u);
+  EXPECT_EQ(parse({"--npernode", "3", "prog"}).perHost, 3u);
+  EXPECT_EQ(parse({"-npernode", "3", "prog"}).perHost, 3u);
+  EXPECT_EQ(parse({"--pernode", "prog"}).perHost, 1u);
+  EXPECT_EQ(parse({"-pernode", "prog"}).perHost, 1u);
+  EXPECT_NE(usageError({"-N", "0", "prog"}).find("-N"), std::string::npos);
+}
+
+TEST(CommandLine, Oversubscribe) {
+  EXPECT_EQ(parse({"--oversubscribe", "prog"}).oversubscribe, true);
+  EXPECT_EQ(parse({"--nooversubscribe", "prog"}).oversubscribe, false);
+  EXPECT_FALSE(parse({"prog"}).oversubscribe.has_value());
+  EXPECT_NE(usageError({"--oversubscribe", "--nooversubscribe", "prog"}).find("contradict"),
+            std::string::npos);
+}
+
+TEST(CommandLine, HostfileAndMachinefile) {
+  EXPECT_EQ(parse({"--hostfile", "h1", "prog"}).hostfile, "h1");
+  EXPECT_EQ(parse({"--machinefile", "h2", "prog"}).hostfile, "h2");
+  EXPECT_EQ(parse({"-machinefile", "h3", "prog"}).hostfile, "h3");
+  EXPECT_NE(usageError({"--hostfile", "a", "--machinefile", "b", "prog"}).find("not both"),
+            std::string::npos);
+}
+
+TEST(CommandLine, OutputAndMiscOptions) {
+  auto s = parse({"--tag-output", "--timestamp-output", "--merge-stderr-to-stdout", "-q",
+                  "--output-filename", "/tmp/out", "--local-hosts", "3", "--timeout", "12",
+                  "--allow-run-as-root", "prog"});
+  EXPECT_TRUE(s.tagOutput);
+  EXPECT_TRUE(s.timestampOutput);
+  EXPECT_TRUE(s.mergeStderrToStdout);
+  EXPECT_TRUE(s.quiet);
+  EXPECT_EQ(s.outputDir, "/tmp/out");
+  EXPECT_EQ(s.localHosts, 3u);
+  EXPECT_EQ(s.timeoutSeconds, 12u);
+
+  auto plain = parse({"prog"});
+  EXPECT_FALSE(plain.tagOutput);
+  EXPECT_FALSE(plain.localHosts.has_value());
+  EXPECT_EQ(plain.timeoutSeconds, 0u);
+}
+
+TEST(CommandLine, BindToNoneOnly) {
+  EXPECT_EQ(parse({"--bind-to", "none", "prog"}).argv, Args{"prog"});
+  const auto msg = usageError({"--bind-to", "core", "prog"});
+  EXPECT_NE(msg.find("--bind-to core"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("not supported"), std::string::npos) << msg;
+}
+
+TEST(CommandLine, UnsupportedMpirunOptionsRefusedByName) {
+  for (const Args& args : {Args{"--rank-by", "core", "prog"}, Args{"--display-map", "prog"},
+                           Args{"-tv", "prog"}, Args{"--report-bindings", "prog"},
+                           Args{"-rf", "ranks.txt", "prog"}, Args{"-display-map", "prog"}}) {
+    const auto msg = usageError(args);
+    EXPECT_NE(msg.find("not supported"), std::string::npos) << args[0] << ": " << msg;
+    EXPECT_NE(msg.find(args[0]), std::string::npos) << args[0] << ": " << msg;
+  }
+}
+
+TEST(CommandLine, UnknownOptionRejected) {
+  for (const char* option : {"--frobnicate", "-z", "-frobnicate"}) {
+    const auto msg = usageError({option, "prog"});
+    EXPECT_NE(msg.find("unknown option"), std::string::npos) << msg;
+    EXPECT_NE(msg.find(option), std::string::npos) << msg;
+  }
+}
+
+TEST(CommandLine, MissingProgram) {
+  EXPECT_NE(usageError({"-np", "2"}).find("no program"), std::string::npos);
+  EXPECT_NE(usageError({}).find("no program"), std::string::npos);
+  EXPECT_NE(usageError({"-np", "2", "--"}).find("no program"), std::string::npos);
+}
+
+TEST(CommandLine, MissingOptionValue) {
+  const auto msg = usageError({"-np"});
+  EXPECT_NE(msg.find("np"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("needs a value"), std::string::npos) << msg;
+  EXPECT_NE(usageError({"--mca", "btl"}).find("needs a value"), std::string::npos);
+}
+
+TEST(CommandLine, BadNumberRejected) {
+  EXPECT_NE(usageError({"-np", "many", "prog"}).find("many"), std::string::npos);
+}
+
+TEST(CommandLine, HelpAndVersionExitNow) {
+  for (const char* flag : {"--help", "-h"}) {
+    auto cmd = parseCommandLine({flag}, {});
+    EXPECT_TRUE(cmd.exitNow) << flag;
+    EXPECT_NE(cmd.message.find("--np"), std::string::npos) << flag;
+    EXPECT_NE(cmd.message.find("--map-by"), std::string::npos) << flag;
+  }
+  for (const char* flag : {"--version", "-V"}) {
+    auto cmd = parseCommandLine({flag}, {});
+    EXPECT_TRUE(cmd.exitNow) << flag;
+    EXPECT_NE(cmd.message.find("ionet-run"), std::string::npos) << flag;
+    EXPECT_NE(cmd.message.find(IONET_VERSION), std::string::npos) << flag;
+  }
+}
+
+}  // namespace
+}  // namespace ionet::launcher
