@@ -24,7 +24,7 @@ def parse_args():
     p.add_argument("--build", default="build", help="CMake build directory (default: build)")
     p.add_argument("--sizes", default="1,8,64,256", help="comma-separated -np values")
     p.add_argument("--runs", type=int, default=5, help="runs per launcher and case (>= 1)")
-    p.add_argument("--timeout", type=float, default=120.0, help="per-run limit in seconds")
+    p.add_argument("--timeout", type=float, default=300.0, help="per-run limit in seconds")
     p.add_argument("--json", metavar="PATH", help="also write the results as JSON here")
     p.add_argument("--ionet-run", help="launcher to measure (default: BUILD/bin/ionet-run)")
     return p.parse_args()

@@ -57,14 +57,6 @@ std::vector<std::string> currentEnvironment() {
   return env;
 }
 
-std::string lookup(const std::vector<std::string>& env, const std::string& name) {
-  for (const auto& e : env) {
-    if (e.size() > name.size() && e.compare(0, name.size(), name) == 0 && e[name.size()] == '=')
-      return e.substr(name.size() + 1);
-  }
-  return {};
-}
-
 }  // namespace
 
 struct Agent::Impl {
@@ -252,7 +244,8 @@ struct Agent::Impl {
     }
     const auto base = mergeEnvironment(currentEnvironment(), jobEnv);
     const std::string& program = job.argv(0);
-    const std::string path = resolveExecutable(program, lookup(base, "PATH"), job.work_dir());
+    const std::string path = resolveExecutable(program, environmentValue(base, "PATH").value_or(""),
+                                                job.work_dir());
     if (path.empty()) {
       throw Error("cannot find executable '" + program + "' (not found or not executable)");
     }

@@ -8,6 +8,7 @@
 #include <set>
 
 #include "ionet/error.h"
+#include "ionet/launcher/rank_env.h"
 
 namespace ionet::launcher {
 namespace {
@@ -31,18 +32,6 @@ const std::set<std::string>& unsupportedOptions() {
       "--allow-run-as-root-confirm", "--output-proctable", "--initial-errhandler", "--timestamp",
       "--xterm", "--mca-base", "-s", "-d", "-v", "-rf", "-am", "-tv", "-nolocal"};
   return names;
-}
-
-std::string lookupEnv(const std::vector<std::string>& env, const std::string& name,
-                      bool* found) {
-  for (const auto& e : env) {
-    if (e.size() > name.size() && e.compare(0, name.size(), name) == 0 && e[name.size()] == '=') {
-      *found = true;
-      return e.substr(name.size() + 1);
-    }
-  }
-  *found = false;
-  return {};
 }
 
 struct Flags {
@@ -242,10 +231,8 @@ CommandLine parseCommandLine(const std::vector<std::string>& args,
       s.exports.push_back(x);
       continue;
     }
-    bool found = false;
-    std::string value = lookupEnv(environment, x, &found);
-    if (found) {
-      s.exports.push_back(x + "=" + value);
+    if (auto value = environmentValue(environment, x)) {
+      s.exports.push_back(x + "=" + *value);
     } else {
       result.warnings.push_back("-x " + x + ": not set in this environment, not exported");
     }

@@ -54,18 +54,18 @@ void OutputSink::write(std::uint32_t rank, StreamId stream, const std::string& d
     writeFully(fd, data);
     return;
   }
+  // mpirun's prefixes: "Wed Nov 25 07:07:46 2026[1,0]<stdout>:" (date and tag optional).
   std::string prefix;
   if (options_.timestamp) {
     char when[64];
     std::time_t now = std::time(nullptr);
     std::tm tm{};
     ::localtime_r(&now, &tm);
-    std::strftime(when, sizeof(when), "[%a %b %e %H:%M:%S %Y]", &tm);
+    std::strftime(when, sizeof(when), "%a %b %e %H:%M:%S %Y", &tm);
     prefix += when;
   }
-  if (options_.tag) {
-    prefix += "[1," + std::to_string(rank) + "]<" + (toStderr ? "stderr" : "stdout") + ">:";
-  }
+  if (options_.tag) prefix += "[1," + std::to_string(rank) + "]";
+  prefix += toStderr ? "<stderr>:" : "<stdout>:";
   std::string out;
   out.reserve(data.size() + prefix.size() * 4);
   std::size_t start = 0;

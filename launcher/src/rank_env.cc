@@ -45,6 +45,16 @@ std::vector<std::string> rankEnvironment(const RankPlace& p, const JobEnvInputs&
   return env;
 }
 
+std::optional<std::string> environmentValue(const std::vector<std::string>& env,
+                                            const std::string& name) {
+  for (const auto& e : env) {
+    if (e.size() > name.size() && e.compare(0, name.size(), name) == 0 && e[name.size()] == '=') {
+      return e.substr(name.size() + 1);
+    }
+  }
+  return std::nullopt;
+}
+
 std::vector<std::string> mergeEnvironment(std::vector<std::string> base,
                                           const std::vector<std::string>& overrides) {
   std::unordered_map<std::string, std::size_t> index;

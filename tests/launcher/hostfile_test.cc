@@ -9,19 +9,11 @@
 #include <functional>
 
 #include "ionet/error.h"
+#include "usage_error.h"
 
 namespace ionet::launcher {
 namespace {
 
-std::string usageError(const std::function<void()>& fn) {
-  try {
-    fn();
-  } catch (const UsageError& e) {
-    return e.what();
-  }
-  ADD_FAILURE() << "no UsageError";
-  return {};
-}
 
 std::string hostfileError(const std::string& text) {
   return usageError([&] { parseHostfileText(text, "hosts.txt"); });

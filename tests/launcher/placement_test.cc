@@ -10,6 +10,7 @@
 #include <functional>
 
 #include "ionet/error.h"
+#include "usage_error.h"
 
 namespace ionet::launcher {
 namespace {
@@ -30,15 +31,6 @@ JobSpec emulated(std::uint32_t nHosts, const std::string& hostList = "") {
   return spec;
 }
 
-std::string usageError(const std::function<void()>& fn) {
-  try {
-    fn();
-  } catch (const UsageError& e) {
-    return e.what();
-  }
-  ADD_FAILURE() << "no UsageError";
-  return {};
-}
 
 TEST(ResolvePool, DefaultIsThisMachineWithOneSlotPerCore) {
   const auto pool = resolvePool(JobSpec{}, 8, "myhost");

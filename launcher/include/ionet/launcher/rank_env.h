@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -30,6 +31,10 @@ struct JobEnvInputs {
 // user's -x / --mca ones (the launcher adds those to the job and they win over the agent's
 // environment, not over these).
 std::vector<std::string> rankEnvironment(const RankPlace& place, const JobEnvInputs& job);
+
+// The value of name in a "NAME=value" environment, if set.
+std::optional<std::string> environmentValue(const std::vector<std::string>& env,
+                                            const std::string& name);
 
 // Merges assignments into a "NAME=value" environment: later entries replace earlier ones.
 std::vector<std::string> mergeEnvironment(std::vector<std::string> base,
