@@ -314,6 +314,7 @@ struct Agent::Impl {
 
   // SIGTERM (after SIGCONT, for stopped ranks), then SIGKILL after the grace period.
   void teardown(bool immediately) {
+    log::debug("teardown", immediately ? " (immediately)" : "");
     if (immediately) {
       for (auto& r : ranks) r->signal(SIGKILL);
     } else if (!tearingDown) {
@@ -339,6 +340,7 @@ struct Agent::Impl {
     if (finished || !allExited()) return;
     if (!launched && !tearingDown) return;
     finished = true;
+    log::debug("all ", ranks.size(), " ranks ended");
     killTimer.cancel();
     // Whatever a rank left running in its process group goes with it.
     for (auto& r : ranks) r->signal(SIGKILL);
@@ -424,16 +426,20 @@ struct Agent::Impl {
     }
   }
 
+  // Files first, libpmix last: libpmix has crashed in deregistration when its clients were
+  // killed in the middle of MPI_Init (seen with 256 ranks), and must not leave files behind.
   void cleanup() {
     for (auto& r : ranks) r->signal(SIGKILL);  // only reached early when something threw
     ranks.clear();
+    std::error_code ignored;
+    if (!tmpDir.empty()) fs::remove_all(tmpDir, ignored);
+    if (!shmDir.empty()) fs::remove_all(shmDir, ignored);
+    log::debug("files removed; releasing the PMIx server");
     if (pmix) {
       pmix->deregisterJob();
       pmix.reset();
     }
-    std::error_code ignored;
-    if (!tmpDir.empty()) fs::remove_all(tmpDir, ignored);
-    if (!shmDir.empty()) fs::remove_all(shmDir, ignored);
+    log::debug("PMIx server released");
   }
 };
 

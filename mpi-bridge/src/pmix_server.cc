@@ -253,13 +253,7 @@ void PmixServer::dmodexRequest(std::uint32_t rank, ModexCompletion complete) {
 
 void PmixServer::deregisterJob() {
   if (nspace_.empty()) return;
-  for (std::uint32_t rank : localRanks_) {
-    pmix_proc_t proc;
-    loadProc(&proc, nspace_, rank);
-    OpWait w;
-    PMIx_server_deregister_client(&proc, OpWait::callback, &w);
-    w.wait();
-  }
+  // Deregistering the namespace purges its clients too: one call instead of one per rank.
   OpWait w;
   PMIx_server_deregister_nspace(nspace_.c_str(), OpWait::callback, &w);
   w.wait();
