@@ -30,12 +30,11 @@ std::string concat(const Args&... args) {
 }  // namespace ionet
 
 // Throws ionet::Error("file:line: message") unless cond holds.
-#define IONET_ENFORCE(cond, ...)                                                           \
-  do {                                                                                     \
-    if (!(cond)) {                                                                         \
-      throw ::ionet::Error(::ionet::detail::concat(__FILE__, ":", __LINE__, ": ",          \
-                                                   ##__VA_ARGS__));                        \
-    }                                                                                      \
+#define IONET_ENFORCE(cond, ...)                                                                   \
+  do {                                                                                             \
+    if (!(cond)) {                                                                                 \
+      throw ::ionet::Error(::ionet::detail::concat(__FILE__, ":", __LINE__, ": ", ##__VA_ARGS__)); \
+    }                                                                                              \
   } while (0)
 
 #define IONET_THROW(...) IONET_ENFORCE(false, ##__VA_ARGS__)

@@ -39,12 +39,20 @@ void write(Level level, const Args&... args) {
 }
 
 template <typename... Args>
-void debug(const Args&... args) { write(Level::kDebug, args...); }
+void debug(const Args&... args) {
+  write(Level::kDebug, args...);
+}
 template <typename... Args>
-void info(const Args&... args) { write(Level::kInfo, args...); }
+void info(const Args&... args) {
+  write(Level::kInfo, args...);
+}
 template <typename... Args>
-void warn(const Args&... args) { write(Level::kWarn, args...); }
+void warn(const Args&... args) {
+  write(Level::kWarn, args...);
+}
 template <typename... Args>
-void error(const Args&... args) { write(Level::kError, args...); }
+void error(const Args&... args) {
+  write(Level::kError, args...);
+}
 
 }  // namespace ionet::log

@@ -180,17 +180,23 @@ struct Agent::Impl {
       return;
     }
     switch (e.body_case()) {
-      case control::Envelope::kLaunch: return launch(e.launch());
-      case control::Envelope::kFenceRelease: return onFenceRelease(e.fence_release());
-      case control::Envelope::kDmodexRequest: return answerDmodex(e.dmodex_request());
-      case control::Envelope::kDmodexResponse: return onDmodexResponse(e.dmodex_response());
+      case control::Envelope::kLaunch:
+        return launch(e.launch());
+      case control::Envelope::kFenceRelease:
+        return onFenceRelease(e.fence_release());
+      case control::Envelope::kDmodexRequest:
+        return answerDmodex(e.dmodex_request());
+      case control::Envelope::kDmodexResponse:
+        return onDmodexResponse(e.dmodex_response());
       case control::Envelope::kSignal:
         for (auto& r : ranks) {
           if (!r->exited()) r->signal(e.signal().signum());
         }
         return;
-      case control::Envelope::kKill: return teardown(e.kill().immediately());
-      case control::Envelope::kStdinData: return onStdin(e.stdin_data());
+      case control::Envelope::kKill:
+        return teardown(e.kill().immediately());
+      case control::Envelope::kStdinData:
+        return onStdin(e.stdin_data());
       default:
         log::warn("host ", options.hostName, ": unexpected control message ", e.body_case(),
                   " from launcher; ignoring it");
@@ -199,8 +205,7 @@ struct Agent::Impl {
 
   void onChannelClosed(const std::string& why) {
     if (finished) return io.stop();
-    log::warn("host ", options.hostName, ": lost the launcher (", why,
-              "); tearing the job down");
+    log::warn("host ", options.hostName, ": lost the launcher (", why, "); tearing the job down");
     launcherGone = true;
     exitCode = 1;
     teardown(false);
@@ -244,8 +249,8 @@ struct Agent::Impl {
     }
     const auto base = mergeEnvironment(currentEnvironment(), jobEnv);
     const std::string& program = job.argv(0);
-    const std::string path = resolveExecutable(program, environmentValue(base, "PATH").value_or(""),
-                                                job.work_dir());
+    const std::string path =
+        resolveExecutable(program, environmentValue(base, "PATH").value_or(""), job.work_dir());
     if (path.empty()) {
       throw Error("cannot find executable '" + program + "' (not found or not executable)");
     }
@@ -259,14 +264,14 @@ struct Agent::Impl {
 
     control::Envelope started;
     for (std::uint32_t i = 0; i < local.size(); ++i) {
-      RankPlace place{local[i], worldSize, i, static_cast<std::uint32_t>(local.size()),
-                      layout.hostIndex, options.hostName};
+      RankPlace place{
+          local[i],         worldSize,       i, static_cast<std::uint32_t>(local.size()),
+          layout.hostIndex, options.hostName};
       RankSpec spec;
       spec.rank = local[i];
       spec.path = path;
       spec.argv.assign(job.argv().begin(), job.argv().end());
-      spec.env = mergeEnvironment(mergeEnvironment(base, rankEnvironment(place, inputs)),
-                                  jobEnv);
+      spec.env = mergeEnvironment(mergeEnvironment(base, rankEnvironment(place, inputs)), jobEnv);
       spec.env = mergeEnvironment(std::move(spec.env), pmix->setupFork(local[i]));
       spec.workDir = job.work_dir();
       spec.withStdin = local[i] == job.stdin_rank();

@@ -15,28 +15,89 @@ namespace {
 
 // mpirun options with no ionet-run equivalent: refused by name (never silently ignored).
 const std::set<std::string>& unsupportedOptions() {
-  static const std::set<std::string> names = {
-      "--rank-by", "--cpus-per-proc", "--cpus-per-rank", "--report-bindings", "--display-map",
-      "--display-devel-map", "--display-allocation", "--display-devel-allocation",
-      "--npersocket", "--prefix", "--noprefix", "--preload-binary", "--preload-files", "--app",
-      "--enable-recovery", "--disable-recovery", "--max-restarts", "--xml", "--debug",
-      "--debug-daemons", "--debug-daemons-file", "--debugger", "--tv", "--report-pid",
-      "--report-uri", "--ompi-server", "--wait-for-server", "--server-wait-time", "--gmca",
-      "--tune", "--am", "--stdin", "--path", "--set-sid", "--show-progress", "--continuous",
-      "--novm", "--use-hwthread-cpus", "--hetero-nodes", "--report-child-jobs-separately",
-      "--nolocal", "--default-hostfile", "--rankfile", "--use-regexp", "--personality",
-      "--dvm", "--launch-agent", "--leave-session-attached", "--report-state-on-timeout",
-      "--get-stack-traces", "--index-argv-by-rank", "--mca-param-file", "--enable-instant-on-support",
-      "--fwd-mpirun-port", "--ppr", "--bynode", "--byslot", "--bycore", "--bysocket",
-      "--bind-to-core", "--bind-to-socket", "--do-not-launch", "--do-not-resolve",
-      "--allow-run-as-root-confirm", "--output-proctable", "--initial-errhandler", "--timestamp",
-      "--xterm", "--mca-base", "-s", "-d", "-v", "-rf", "-am", "-tv", "-nolocal"};
+  static const std::set<std::string> names = {"--rank-by",
+                                              "--cpus-per-proc",
+                                              "--cpus-per-rank",
+                                              "--report-bindings",
+                                              "--display-map",
+                                              "--display-devel-map",
+                                              "--display-allocation",
+                                              "--display-devel-allocation",
+                                              "--npersocket",
+                                              "--prefix",
+                                              "--noprefix",
+                                              "--preload-binary",
+                                              "--preload-files",
+                                              "--app",
+                                              "--enable-recovery",
+                                              "--disable-recovery",
+                                              "--max-restarts",
+                                              "--xml",
+                                              "--debug",
+                                              "--debug-daemons",
+                                              "--debug-daemons-file",
+                                              "--debugger",
+                                              "--tv",
+                                              "--report-pid",
+                                              "--report-uri",
+                                              "--ompi-server",
+                                              "--wait-for-server",
+                                              "--server-wait-time",
+                                              "--gmca",
+                                              "--tune",
+                                              "--am",
+                                              "--stdin",
+                                              "--path",
+                                              "--set-sid",
+                                              "--show-progress",
+                                              "--continuous",
+                                              "--novm",
+                                              "--use-hwthread-cpus",
+                                              "--hetero-nodes",
+                                              "--report-child-jobs-separately",
+                                              "--nolocal",
+                                              "--default-hostfile",
+                                              "--rankfile",
+                                              "--use-regexp",
+                                              "--personality",
+                                              "--dvm",
+                                              "--launch-agent",
+                                              "--leave-session-attached",
+                                              "--report-state-on-timeout",
+                                              "--get-stack-traces",
+                                              "--index-argv-by-rank",
+                                              "--mca-param-file",
+                                              "--enable-instant-on-support",
+                                              "--fwd-mpirun-port",
+                                              "--ppr",
+                                              "--bynode",
+                                              "--byslot",
+                                              "--bycore",
+                                              "--bysocket",
+                                              "--bind-to-core",
+                                              "--bind-to-socket",
+                                              "--do-not-launch",
+                                              "--do-not-resolve",
+                                              "--allow-run-as-root-confirm",
+                                              "--output-proctable",
+                                              "--initial-errhandler",
+                                              "--timestamp",
+                                              "--xterm",
+                                              "--mca-base",
+                                              "-s",
+                                              "-d",
+                                              "-v",
+                                              "-rf",
+                                              "-am",
+                                              "-tv",
+                                              "-nolocal"};
   return names;
 }
 
 struct Flags {
   std::uint32_t np = 0, perHost = 0, localHosts = 0, timeout = 0;
-  bool allowRoot = false, pernode = false, oversubscribe = false, noOversubscribe = false, version = false;
+  bool allowRoot = false, pernode = false, oversubscribe = false, noOversubscribe = false,
+       version = false;
   std::string mapBy = "slot", bindTo = "none";
   std::vector<std::string> exports;
   std::vector<std::vector<std::string>> mca;
@@ -120,8 +181,7 @@ void applyMapBy(const std::string& value, JobSpec& s) {
   } else if (policy == "node") {
     s.mapBy = MapBy::kNode;
   } else {
-    throw UsageError("--map-by " + value +
-                     " is not supported (supported: slot, node, ppr:N:node)");
+    throw UsageError("--map-by " + value + " is not supported (supported: slot, node, ppr:N:node)");
   }
   if (modifier == "OVERSUBSCRIBE") {
     s.oversubscribe = true;
@@ -139,10 +199,10 @@ CommandLine parseCommandLine(const std::vector<std::string>& args,
   CommandLine result;
   JobSpec& s = result.spec;
   Flags f;
-  CLI::App app("ionet-run: start an MPI program on an ionet pool, as mpirun does",
-               "ionet-run");
-  app.footer("Usage: ionet-run [options] PROGRAM [ARGS...]\n"
-             "mpirun's single-dash spellings (-np, -host, -mca, -wdir ...) are accepted.");
+  CLI::App app("ionet-run: start an MPI program on an ionet pool, as mpirun does", "ionet-run");
+  app.footer(
+      "Usage: ionet-run [options] PROGRAM [ARGS...]\n"
+      "mpirun's single-dash spellings (-np, -host, -mca, -wdir ...) are accepted.");
   defineOptions(app, s, f);
   const auto arity = optionArity(app);
 
@@ -186,8 +246,7 @@ CommandLine parseCommandLine(const std::vector<std::string>& args,
       own.push_back(args[i]);
     }
   }
-  s.argv.assign(args.begin() + static_cast<std::ptrdiff_t>(std::min(i, args.size())),
-                args.end());
+  s.argv.assign(args.begin() + static_cast<std::ptrdiff_t>(std::min(i, args.size())), args.end());
 
   try {
     std::vector<std::string> reversed(own.rbegin(), own.rend());

@@ -33,9 +33,8 @@ std::vector<std::size_t> FenceTable::participants(const std::string& signature) 
     } catch (const std::exception&) {
       IONET_THROW("fence signature '", signature, "': '", item, "' is not a rank");
     }
-    IONET_ENFORCE(rank < hostOfRank_.size() && hostOfRank_[rank] != SIZE_MAX,
-                  "fence signature '", signature, "' names rank ", rank,
-                  " which is not in the job");
+    IONET_ENFORCE(rank < hostOfRank_.size() && hostOfRank_[rank] != SIZE_MAX, "fence signature '",
+                  signature, "' names rank ", rank, " which is not in the job");
     hosts.insert(hostOfRank_[rank]);
   }
   IONET_ENFORCE(!hosts.empty(), "empty fence signature");

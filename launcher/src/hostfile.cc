@@ -3,8 +3,8 @@
 
 #include <charconv>
 #include <cstring>
-#include <optional>
 #include <fstream>
+#include <optional>
 #include <sstream>
 
 #include "ionet/error.h"
@@ -67,8 +67,7 @@ std::vector<HostEntry> parseHostfileText(const std::string& text, const std::str
       } else if (key == "max_slots" || key == "max-slots") {
         maxSlots = positiveNumber(value, where, key);
       } else {
-        throw UsageError(where + ": unknown attribute '" + key +
-                         "' (known: slots, max_slots)");
+        throw UsageError(where + ": unknown attribute '" + key + "' (known: slots, max_slots)");
       }
     }
     if (maxSlots && *maxSlots < entry.slots) {

@@ -9,8 +9,8 @@
 #include <asio.hpp>
 #include <filesystem>
 #include <fstream>
-#include <random>
 #include <mutex>
+#include <random>
 #include <thread>
 
 #include "control.h"
@@ -48,8 +48,7 @@ class JobRun {
       : spec_(spec),
         placement_(placement),
         settings_(settings),
-        output_({spec.tagOutput, spec.timestampOutput, spec.mergeStderrToStdout,
-                 spec.outputDir}),
+        output_({spec.tagOutput, spec.timestampOutput, spec.mergeStderrToStdout, spec.outputDir}),
         pool_(settings.agentPath),
         signals_(io_, SIGINT, SIGTERM, SIGCHLD),
         connectTimer_(io_),
@@ -97,8 +96,8 @@ class JobRun {
   struct HostState {
     std::shared_ptr<wan::Channel> channel;
     control::Hello hello;
-    bool done = false;       // JobDone received, or the agent is gone
-    bool exited = false;     // the agent process was reaped
+    bool done = false;    // JobDone received, or the agent is gone
+    bool exited = false;  // the agent process was reaped
   };
 
   std::vector<std::vector<std::uint32_t>> ranksByHost() const {
@@ -162,8 +161,8 @@ class JobRun {
     const auto& hello = e.hello();
     if (hello.token() != token_) return reject("wrong token");
     if (hello.protocol_version() != kProtocolVersion) {
-      return reject("protocol version " + std::to_string(hello.protocol_version()) +
-                    ", expected " + std::to_string(kProtocolVersion));
+      return reject("protocol version " + std::to_string(hello.protocol_version()) + ", expected " +
+                    std::to_string(kProtocolVersion));
     }
     std::size_t index = SIZE_MAX;
     for (std::size_t h = 0; h < placement_.hosts.size(); ++h) {
@@ -214,8 +213,8 @@ class JobRun {
   // Variables every rank gets from the job: pool defaults first, the user's -x/--mca last.
   std::vector<std::string> jobEnvironment() const {
     // Open MPI's per-job key for transports that need one (PSM2, OFI), as mpirun sets it.
-    std::vector<std::string> env = {"OMPI_MCA_orte_precondition_transports=" + randomHex(8) +
-                                    "-" + randomHex(8)};
+    std::vector<std::string> env = {"OMPI_MCA_orte_precondition_transports=" + randomHex(8) + "-" +
+                                    randomHex(8)};
     // ionet carries traffic between hosts on Open MPI's TCP BTL, which runs under the ob1 PML;
     // naming it spares every rank probing and initialising UCX (13% of MPI_Init's CPU here).
     // --mca pml ... overrides it.
@@ -248,17 +247,16 @@ class JobRun {
     const std::string& name = placement_.hosts[host].name;
     switch (e.body_case()) {
       case control::Envelope::kOutput:
-        return output_.write(e.output().rank(),
-                             e.output().stream() == control::STDERR ? StreamId::kStderr
-                                                                    : StreamId::kStdout,
-                             e.output().data());
+        return output_.write(
+            e.output().rank(),
+            e.output().stream() == control::STDERR ? StreamId::kStderr : StreamId::kStdout,
+            e.output().data());
       case control::Envelope::kStarted:
         return;
       case control::Envelope::kRankExit:
         return onRankExit(host, e.rank_exit());
       case control::Envelope::kLaunchFailed:
-        return fail(1, "cannot start the job on host " + name + ": " +
-                           e.launch_failed().message());
+        return fail(1, "cannot start the job on host " + name + ": " + e.launch_failed().message());
       case control::Envelope::kFence:
         return onFence(host, e.fence());
       case control::Envelope::kDmodexRequest: {
@@ -277,8 +275,7 @@ class JobRun {
       case control::Envelope::kAbort: {
         const auto& a = e.abort();
         return fail(a.status(), "rank " + std::to_string(a.rank()) + " on host " + name +
-                                    " called MPI_Abort with status " +
-                                    std::to_string(a.status()) +
+                                    " called MPI_Abort with status " + std::to_string(a.status()) +
                                     (a.message().empty() ? "" : ": " + a.message()));
       }
       case control::Envelope::kJobDone:
@@ -379,8 +376,8 @@ class JobRun {
   void onUserSignal(int signum) {
     ++userSignals_;
     if (!launched_ || userSignals_ > 1) {
-      if (!failure_) failure_ = std::make_pair(128 + signum, "killed by signal " +
-                                                                 std::to_string(signum));
+      if (!failure_)
+        failure_ = std::make_pair(128 + signum, "killed by signal " + std::to_string(signum));
       return teardown(true);
     }
     if (!spec_.quiet) {

@@ -27,8 +27,8 @@ std::string defaultAgentPath() {
 
 void LocalPool::start(const std::vector<std::string>& hostNames, std::uint16_t port,
                       const std::string& token) {
-  IONET_ENFORCE(::access(agentPath_.c_str(), X_OK) == 0, "cannot execute the agent ",
-                agentPath_, ": ", std::strerror(errno));
+  IONET_ENFORCE(::access(agentPath_.c_str(), X_OK) == 0, "cannot execute the agent ", agentPath_,
+                ": ", std::strerror(errno));
   const std::string connect = "127.0.0.1:" + std::to_string(port);
   const pid_t parent = ::getpid();
   // The token travels in the environment: argv is world-readable in /proc.

@@ -31,8 +31,8 @@ Pool resolvePool(const JobSpec& spec, std::uint32_t localCores, const std::strin
     const std::uint32_t h = *spec.localHosts;
     if (h == 0) throw UsageError("--local-hosts must be at least 1");
     if (named.empty()) {
-      for (std::uint32_t i = 0; i < h; ++i) pool.hosts.push_back({"node" + std::to_string(i),
-                                                                  localCores, true});
+      for (std::uint32_t i = 0; i < h; ++i)
+        pool.hosts.push_back({"node" + std::to_string(i), localCores, true});
       return pool;
     }
     if (named.size() != h) {

@@ -39,8 +39,8 @@ void writeAll(int fd, const char* s) {
   (void)n;
 }
 
-[[noreturn]] void execChild(const RankSpec& spec, char** argv, char** envp, PipeFds in,
-                            PipeFds out, PipeFds err, pid_t parent) {
+[[noreturn]] void execChild(const RankSpec& spec, char** argv, char** envp, PipeFds in, PipeFds out,
+                            PipeFds err, pid_t parent) {
   ::setpgid(0, 0);
   ::prctl(PR_SET_PDEATHSIG, SIGKILL);
   if (::getppid() != parent) _exit(127);
@@ -195,8 +195,7 @@ void RankProcess::pumpStdin() {
   stdinWriting_ = true;
   auto chunk = std::make_shared<std::string>(std::move(stdinPending_));
   stdinPending_.clear();
-  asio::async_write(*stdin_, asio::buffer(*chunk), [this, chunk](asio::error_code ec,
-                                                                  std::size_t) {
+  asio::async_write(*stdin_, asio::buffer(*chunk), [this, chunk](asio::error_code ec, std::size_t) {
     if (ec) {  // the rank closed its stdin or died: drop the rest, as a shell pipe would
       stdinPending_.clear();
       stdinWriting_ = false;

@@ -7,10 +7,10 @@
 #include <pmix_server.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <condition_variable>
 #include <cstdlib>
 #include <cstring>
-#include <algorithm>
 #include <memory>
 #include <mutex>
 
@@ -51,8 +51,9 @@ class OpWait {
 ModexCompletion modexCompletion(pmix_modex_cbfunc_t cbfunc, void* cbdata) {
   return [cbfunc, cbdata](int status, std::string data) {
     auto* owned = new std::string(std::move(data));
-    cbfunc(status, owned->data(), owned->size(), cbdata,
-           [](void* p) { delete static_cast<std::string*>(p); }, owned);
+    cbfunc(
+        status, owned->data(), owned->size(), cbdata,
+        [](void* p) { delete static_cast<std::string*>(p); }, owned);
   };
 }
 
@@ -138,13 +139,15 @@ std::string fenceSignature(const std::vector<std::uint32_t>& ranks, bool wholeJo
 PmixServer::PmixServer(const std::string& tmpDir, const std::string& hostName, PmixHooks hooks) {
   IONET_ENFORCE(g_hooks == nullptr, "one PMIx server per process");
   g_hooks = new PmixHooks(std::move(hooks));
-  pmix_info_t info[4];
+  pmix_info_t info[5];
   bool no = false;
+  bool yes = true;
   PMIX_INFO_LOAD(&info[0], PMIX_SERVER_TMPDIR, tmpDir.c_str(), PMIX_STRING);
   PMIX_INFO_LOAD(&info[1], PMIX_SYSTEM_TMPDIR, tmpDir.c_str(), PMIX_STRING);
   PMIX_INFO_LOAD(&info[2], PMIX_HOSTNAME, hostName.c_str(), PMIX_STRING);
   PMIX_INFO_LOAD(&info[3], PMIX_SERVER_TOOL_SUPPORT, &no, PMIX_BOOL);
-  pmix_status_t rc = PMIx_server_init(&g_module, info, 4);
+  PMIX_INFO_LOAD(&info[4], PMIX_SERVER_SHARE_TOPOLOGY, &yes, PMIX_BOOL);
+  pmix_status_t rc = PMIx_server_init(&g_module, info, 5);
   for (auto& i : info) PMIX_INFO_DESTRUCT(&i);
   IONET_ENFORCE(rc == PMIX_SUCCESS, "PMIx_server_init failed: ", PMIx_Error_string(rc));
 }
@@ -207,8 +210,8 @@ void PmixServer::registerJob(const JobLayout& layout) {
   for (size_t i = 0; i < localRanks_.size(); ++i) {
     pmix_proc_t proc;
     loadProc(&proc, nspace_, localRanks_[i]);
-    started[i] = PMIx_server_register_client(&proc, getuid(), getgid(), nullptr,
-                                             OpWait::callback, &waits[i]);
+    started[i] = PMIx_server_register_client(&proc, getuid(), getgid(), nullptr, OpWait::callback,
+                                             &waits[i]);
   }
   for (size_t i = 0; i < localRanks_.size(); ++i) {
     rc = started[i] == PMIX_SUCCESS ? waits[i].wait() : started[i];

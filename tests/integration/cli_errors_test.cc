@@ -51,8 +51,8 @@ TEST_F(IonetTest, HostfileNamesTheEmulatedHosts) {
   EXPECT_EQ(r.sortedLines(), (std::vector<std::string>{"0 on alpha", "1 on beta", "2 on beta"}));
   // Explicit slots are a limit, as for mpirun.
   std::ofstream(file) << "alpha slots=1\n";
-  auto over = ionetRun({"--hostfile", file.string(), "--local-hosts", "1", "-np", "2",
-                        "/bin/true"});
+  auto over =
+      ionetRun({"--hostfile", file.string(), "--local-hosts", "1", "-np", "2", "/bin/true"});
   expectUsageError(over, "not enough slots");
   auto ok = ionetRun({"--hostfile", file.string(), "--local-hosts", "1", "-np", "2",
                       "--oversubscribe", "/bin/true"});

@@ -21,17 +21,37 @@ std::map<int, std::map<std::string, std::string>> parse(const std::string& out) 
 }
 
 TEST_F(IonetTest, EnvironmentContract) {
-  auto r = ionetRun({"--local-hosts", "2", "--map-by", "node", "-np", "5", "-x", "IONET_T1=one",
-                     "-x", "IONET_T2", "--mca", "btl_base_verbose", "0", example("envdump"),
-                     "IONET_T1", "IONET_T2", "OMPI_MCA_btl_base_verbose", "OMPI_MCA_schizo",
-                     "PMIX_RANK", "PMIX_NAMESPACE"},
+  auto r = ionetRun({"--local-hosts",
+                     "2",
+                     "--map-by",
+                     "node",
+                     "-np",
+                     "5",
+                     "-x",
+                     "IONET_T1=one",
+                     "-x",
+                     "IONET_T2",
+                     "--mca",
+                     "btl_base_verbose",
+                     "0",
+                     example("envdump"),
+                     "IONET_T1",
+                     "IONET_T2",
+                     "OMPI_MCA_btl_base_verbose",
+                     "OMPI_MCA_schizo",
+                     "PMIX_RANK",
+                     "PMIX_NAMESPACE"},
                     {"IONET_T2=two"});
   EXPECT_FINISHED(r);
   ASSERT_EQ(r.exitCode, 0) << r.err;
   auto env = parse(r.out);
   ASSERT_EQ(env.size(), 5u) << r.out;
-  const std::map<int, std::pair<int, int>> where = {  // rank -> (host, local rank)
-      {0, {0, 0}}, {1, {1, 0}}, {2, {0, 1}}, {3, {1, 1}}, {4, {0, 2}}};
+  const std::map<int, std::pair<int, int>> where = {// rank -> (host, local rank)
+                                                    {0, {0, 0}},
+                                                    {1, {1, 0}},
+                                                    {2, {0, 1}},
+                                                    {3, {1, 1}},
+                                                    {4, {0, 2}}};
   const std::string jobId = env[0]["IONET_JOB_ID"];
   EXPECT_FALSE(jobId.empty());
   for (const auto& [rank, place] : where) {

@@ -72,8 +72,7 @@ TEST_F(IonetTest, MissingProgramIsReportedByName) {
   auto r = ionetRun({"--local-hosts", "2", "-np", "2", "./no-such-program"});
   EXPECT_FINISHED(r);
   EXPECT_NE(r.exitCode, 0);
-  EXPECT_NE(r.err.find("cannot find executable './no-such-program'"), std::string::npos)
-      << r.err;
+  EXPECT_NE(r.err.find("cannot find executable './no-such-program'"), std::string::npos) << r.err;
 }
 
 TEST_F(IonetTest, SuccessfulJobExitsZero) {

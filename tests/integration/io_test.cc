@@ -61,9 +61,8 @@ TEST_F(IonetTest, MergeStderrToStdout) {
 TEST_F(IonetTest, OutputFilenameWritesPerRankFiles) {
   const fs::path dir = fs::temp_directory_path() / ("ionet-io-test-" + std::to_string(::getpid()));
   fs::remove_all(dir);
-  auto r = ionetRun({"--output-filename", dir.string(), "--local-hosts", "2", "-np", "3",
-                     "/bin/sh", "-c",
-                     "echo out-$OMPI_COMM_WORLD_RANK; echo err-$OMPI_COMM_WORLD_RANK >&2"});
+  auto r = ionetRun({"--output-filename", dir.string(), "--local-hosts", "2", "-np", "3", "/bin/sh",
+                     "-c", "echo out-$OMPI_COMM_WORLD_RANK; echo err-$OMPI_COMM_WORLD_RANK >&2"});
   EXPECT_EQ(r.exitCode, 0) << r.err;
   EXPECT_EQ(r.out, "");
   for (int rank = 0; rank < 3; ++rank) {

@@ -92,12 +92,11 @@ TEST_P(MpiPrograms, CommSplitSumsEachColor) {
 }
 
 INSTANTIATE_TEST_SUITE_P(SingleHost, MpiPrograms,
-                         ::testing::Values(Layout{1, 0}, Layout{2, 0}, Layout{3, 0},
-                                           Layout{4, 0}, Layout{8, 0}),
+                         ::testing::Values(Layout{1, 0}, Layout{2, 0}, Layout{3, 0}, Layout{4, 0},
+                                           Layout{8, 0}),
                          name);
 INSTANTIATE_TEST_SUITE_P(TwoEmulatedHosts, MpiPrograms,
-                         ::testing::Values(Layout{2, 2}, Layout{4, 2}, Layout{5, 2},
-                                           Layout{8, 2}),
+                         ::testing::Values(Layout{2, 2}, Layout{4, 2}, Layout{5, 2}, Layout{8, 2}),
                          name);
 
 TEST_F(IonetTest, Mpi4pyHelloOnTwoHosts) {
@@ -114,9 +113,9 @@ TEST_F(IonetTest, Mpi4pyHelloOnTwoHosts) {
 TEST_F(IonetTest, SameResultsAsMpirun) {
   if (::access("/usr/bin/mpirun", X_OK) != 0) GTEST_SKIP() << "mpirun not installed";
   for (const auto& program : {"allreduce", "ring", "comm_split", "hello"}) {
-    auto ref = run({"mpirun", "--allow-run-as-root", "--oversubscribe", "-np", "4",
-                    example(program)},
-                   {leftovers_.markerEnv()}, "", std::chrono::seconds(120));
+    auto ref =
+        run({"mpirun", "--allow-run-as-root", "--oversubscribe", "-np", "4", example(program)},
+            {leftovers_.markerEnv()}, "", std::chrono::seconds(120));
     ASSERT_TRUE(ref.finished && ref.exitCode == 0) << program << ": mpirun failed\n" << ref.err;
     auto single = ionetRun({"-np", "4", example(program)});
     EXPECT_EQ(single.sortedLines(), ref.sortedLines()) << program;

@@ -34,9 +34,9 @@ TEST_F(IonetTest, SigintIsForwardedAndASecondOneKills) {
   ASSERT_TRUE(c.waitForOutput([](const std::string& o) { return allReady(o, 2); },
                               std::chrono::seconds(30)));
   c.signal(SIGINT);
-  ASSERT_TRUE(c.waitForOutput(
-      [](const std::string& o) { return countContaining(o, "got signal 2") == 2; },
-      std::chrono::seconds(10)));
+  ASSERT_TRUE(
+      c.waitForOutput([](const std::string& o) { return countContaining(o, "got signal 2") == 2; },
+                      std::chrono::seconds(10)));
   auto r = c.wait(std::chrono::seconds(20));
   EXPECT_EQ(r.exitCode, 128 + SIGINT);
 

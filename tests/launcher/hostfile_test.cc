@@ -14,7 +14,6 @@
 namespace ionet::launcher {
 namespace {
 
-
 std::string hostfileError(const std::string& text) {
   return usageError([&] { parseHostfileText(text, "hosts.txt"); });
 }
@@ -123,7 +122,7 @@ TEST(HostList, DuplicatesAndSlots) {
   const auto hosts = parseHostList("a,b:2,a");
   ASSERT_EQ(hosts.size(), 2u);
   EXPECT_EQ(hosts[0].name, "a");
-  EXPECT_EQ(hosts[0].slots, 2u);  // 1 + 1
+  EXPECT_EQ(hosts[0].slots, 2u);     // 1 + 1
   EXPECT_TRUE(hosts[0].slotsGiven);  // mpirun 4.x: each -H mention is one stated slot
   EXPECT_EQ(hosts[1].name, "b");
   EXPECT_EQ(hosts[1].slots, 2u);

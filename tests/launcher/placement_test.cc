@@ -31,7 +31,6 @@ JobSpec emulated(std::uint32_t nHosts, const std::string& hostList = "") {
   return spec;
 }
 
-
 TEST(ResolvePool, DefaultIsThisMachineWithOneSlotPerCore) {
   const auto pool = resolvePool(JobSpec{}, 8, "myhost");
   ASSERT_EQ(pool.hosts.size(), 1u);

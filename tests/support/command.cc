@@ -21,8 +21,8 @@ std::vector<std::string> CommandResult::sortedLines() const {
   return lines;
 }
 
-Command::Command(std::vector<std::string> argv, std::vector<std::string> env,
-                 std::string stdinData, bool closeStdin) {
+Command::Command(std::vector<std::string> argv, std::vector<std::string> env, std::string stdinData,
+                 bool closeStdin) {
   int out[2], err[2], in[2];
   if (::pipe2(out, O_CLOEXEC) || ::pipe2(err, O_CLOEXEC) || ::pipe2(in, O_CLOEXEC)) {
     throw std::runtime_error("pipe2 failed");
@@ -177,8 +177,9 @@ CommandResult Command::wait(std::chrono::milliseconds timeout) {
   result_.finished = true;
   result_.exitCode = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   result_.signal = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
-  stopReader(std::max(std::chrono::milliseconds(5000),
-                      std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now())));
+  stopReader(
+      std::max(std::chrono::milliseconds(5000),
+               std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now())));
   std::lock_guard<std::mutex> lock(mutex_);
   result_.outputComplete = eof_;
   return result_;

@@ -22,9 +22,9 @@ struct TimedLine {
 };
 
 struct CommandResult {
-  bool finished = false;  // false: killed at the deadline
+  bool finished = false;        // false: killed at the deadline
   bool outputComplete = false;  // false: something still held its stdout/stderr 5 s later
-  int exitCode = -1;      // valid when signal == 0
+  int exitCode = -1;            // valid when signal == 0
   int signal = 0;
   std::string out, err;
   std::vector<TimedLine> outLines;

@@ -11,8 +11,7 @@
 namespace ionet::wan::tcp {
 
 // Connects to host:port (blocking; throws ionet::Error naming the peer on failure).
-std::shared_ptr<Channel> connect(asio::io_context& io, const std::string& host,
-                                 std::uint16_t port);
+std::shared_ptr<Channel> connect(asio::io_context& io, const std::string& host, std::uint16_t port);
 
 // Listens on address:port (port 0: any free port).
 std::unique_ptr<Listener> listen(asio::io_context& io, const std::string& address,

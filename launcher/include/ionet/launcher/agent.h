@@ -10,13 +10,13 @@
 namespace ionet::launcher {
 
 struct AgentOptions {
-  std::string hostName;        // the name jobs know this host by
+  std::string hostName;               // the name jobs know this host by
   std::string address = "127.0.0.1";  // where ranks of other hosts reach this host
   std::string launcherHost = "127.0.0.1";
   std::uint16_t launcherPort = 0;
-  std::string token;           // proves to the launcher that it started this agent
-  std::string tmpRoot;         // parent of the agent's scratch dir ($IONET_TMPDIR or /tmp)
-  std::string shmRoot;         // parent of its shared-memory dir ($IONET_SHMDIR or /dev/shm)
+  std::string token;    // proves to the launcher that it started this agent
+  std::string tmpRoot;  // parent of the agent's scratch dir ($IONET_TMPDIR or /tmp)
+  std::string shmRoot;  // parent of its shared-memory dir ($IONET_SHMDIR or /dev/shm)
 };
 
 class Agent {

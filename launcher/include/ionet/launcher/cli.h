@@ -12,8 +12,8 @@ namespace ionet::launcher {
 
 struct CommandLine {
   JobSpec spec;
-  bool exitNow = false;   // --help or --version was answered
-  std::string message;    // what to print for --help/--version
+  bool exitNow = false;               // --help or --version was answered
+  std::string message;                // what to print for --help/--version
   std::vector<std::string> warnings;  // accepted, but worth a line on stderr
 };
 

@@ -11,8 +11,8 @@ namespace ionet::launcher {
 struct HostEntry {
   std::string name;
   std::uint32_t slots = 1;
-  bool slotsGiven = false;     // slots came from the user, not a default
-  std::string origin;          // "hosts.txt:3" or "-H": where it was named, for errors
+  bool slotsGiven = false;  // slots came from the user, not a default
+  std::string origin;       // "hosts.txt:3" or "-H": where it was named, for errors
 };
 
 // Duplicates add their slots to the first mention (Open MPI's behaviour).

@@ -12,23 +12,23 @@ namespace ionet::launcher {
 enum class MapBy { kSlot, kNode };
 
 struct JobSpec {
-  std::optional<std::uint32_t> np;            // -n/-np/-c
-  std::optional<std::uint32_t> perHost;       // -N/--npernode/--pernode, or --map-by ppr:N:node
-  std::vector<std::string> hostLists;         // each -H/--host value
-  std::string hostfile;                       // --hostfile/--machinefile
-  std::optional<std::uint32_t> localHosts;    // --local-hosts H: emulate H hosts here
-  std::vector<std::string> exports;           // -x NAME[=value], resolved to NAME=value
+  std::optional<std::uint32_t> np;          // -n/-np/-c
+  std::optional<std::uint32_t> perHost;     // -N/--npernode/--pernode, or --map-by ppr:N:node
+  std::vector<std::string> hostLists;       // each -H/--host value
+  std::string hostfile;                     // --hostfile/--machinefile
+  std::optional<std::uint32_t> localHosts;  // --local-hosts H: emulate H hosts here
+  std::vector<std::string> exports;         // -x NAME[=value], resolved to NAME=value
   std::vector<std::pair<std::string, std::string>> mca;  // --mca key value
   MapBy mapBy = MapBy::kSlot;
-  std::optional<bool> oversubscribe;          // unset: the pool's default
+  std::optional<bool> oversubscribe;  // unset: the pool's default
   bool tagOutput = false;
   bool timestampOutput = false;
   bool mergeStderrToStdout = false;
   bool quiet = false;
-  std::string outputDir;                      // --output-filename
-  std::string workDir;                        // --wdir (default: current directory)
-  std::uint32_t timeoutSeconds = 0;           // 0: none
-  std::vector<std::string> argv;              // the program and its arguments
+  std::string outputDir;             // --output-filename
+  std::string workDir;               // --wdir (default: current directory)
+  std::uint32_t timeoutSeconds = 0;  // 0: none
+  std::vector<std::string> argv;     // the program and its arguments
 };
 
 }  // namespace ionet::launcher

@@ -15,7 +15,7 @@ struct OutputOptions {
   bool tag = false;
   bool timestamp = false;
   bool mergeStderr = false;
-  std::string directory;   // non-empty: DIR/1/rank.R/{stdout,stderr}
+  std::string directory;  // non-empty: DIR/1/rank.R/{stdout,stderr}
 };
 
 class OutputSink {

@@ -14,12 +14,12 @@ namespace ionet::launcher {
 struct PoolHost {
   std::string name;
   std::uint32_t slots = 1;
-  bool local = true;           // runs on this machine (embedded pool or emulated)
+  bool local = true;  // runs on this machine (embedded pool or emulated)
 };
 
 struct Pool {
   std::vector<PoolHost> hosts;
-  bool slotsGiven = false;     // the user stated slots: exceeding them needs --oversubscribe
+  bool slotsGiven = false;  // the user stated slots: exceeding them needs --oversubscribe
 };
 
 // The hosts this job may use. Throws UsageError when hosts cannot be served here.
@@ -31,7 +31,7 @@ struct PlacedHost {
 };
 
 struct Placement {
-  std::vector<PlacedHost> hosts;     // only hosts with ranks, in pool order (the node order)
+  std::vector<PlacedHost> hosts;  // only hosts with ranks, in pool order (the node order)
   std::uint32_t worldSize = 0;
 };
 

@@ -13,9 +13,9 @@ namespace ionet::launcher {
 struct RankPlace {
   std::uint32_t rank = 0;
   std::uint32_t worldSize = 1;
-  std::uint32_t localRank = 0;   // index among the ranks of its host
-  std::uint32_t localSize = 1;   // ranks on its host
-  std::uint32_t hostIndex = 0;   // index of its host in the job's node order
+  std::uint32_t localRank = 0;  // index among the ranks of its host
+  std::uint32_t localSize = 1;  // ranks on its host
+  std::uint32_t hostIndex = 0;  // index of its host in the job's node order
   std::string hostName;
 };
 

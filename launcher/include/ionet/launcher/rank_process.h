@@ -20,9 +20,9 @@ enum class StreamId { kStdout = 0, kStderr = 1 };
 
 struct RankSpec {
   std::uint32_t rank = 0;
-  std::string path;                 // resolved executable
-  std::vector<std::string> argv;    // argv[0] as the user typed it
-  std::vector<std::string> env;     // complete environment, "NAME=value"
+  std::string path;               // resolved executable
+  std::vector<std::string> argv;  // argv[0] as the user typed it
+  std::vector<std::string> env;   // complete environment, "NAME=value"
   std::string workDir;
   bool withStdin = false;
 };

@@ -35,11 +35,11 @@ struct PmixHooks {
 };
 
 struct JobLayout {
-  std::string nspace;                               // same on every host of the job
-  std::vector<std::string> hostNames;               // node order
-  std::vector<std::vector<std::uint32_t>> ranks;    // ranks[h] = ranks on host h, ascending
-  std::uint32_t hostIndex = 0;                      // this host
-  std::string sessionDir;                           // PMIX_TMPDIR / PMIX_NSDIR for the job
+  std::string nspace;                             // same on every host of the job
+  std::vector<std::string> hostNames;             // node order
+  std::vector<std::vector<std::uint32_t>> ranks;  // ranks[h] = ranks on host h, ascending
+  std::uint32_t hostIndex = 0;                    // this host
+  std::string sessionDir;                         // PMIX_TMPDIR / PMIX_NSDIR for the job
 };
 
 class PmixServer {
