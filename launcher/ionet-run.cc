@@ -38,7 +38,6 @@ int main(int argc, char** argv) {
 
     launcher::RunSettings settings;
     settings.agentPath = launcher::defaultAgentPath();
-    settings.environment = environment;
     if (const char* g = std::getenv("IONET_KILL_GRACE_MS")) {
       char* end = nullptr;
       const long ms = std::strtol(g, &end, 10);

@@ -106,14 +106,6 @@ class JobRun {
     return out;
   }
 
-  const std::string& hostOfRank(std::uint32_t rank) const {
-    for (const auto& h : placement_.hosts) {
-      if (std::find(h.ranks.begin(), h.ranks.end(), rank) != h.ranks.end()) return h.name;
-    }
-    static const std::string unknown = "?";
-    return unknown;
-  }
-
   std::size_t hostIndexOfRank(std::uint32_t rank) const {
     for (std::size_t h = 0; h < placement_.hosts.size(); ++h) {
       const auto& r = placement_.hosts[h].ranks;
@@ -287,7 +279,6 @@ class JobRun {
   }
 
   void onRankExit(std::size_t host, const control::RankExit& x) {
-    ++exitedRanks_;
     const std::string where =
         "rank " + std::to_string(x.rank()) + " on host " + placement_.hosts[host].name;
     if (x.signal() != 0) {
@@ -486,7 +477,6 @@ class JobRun {
   std::string jobId_, token_;
   std::vector<HostState> hosts_;
   std::size_t connected_ = 0;
-  std::uint32_t exitedRanks_ = 0;
   bool launched_ = false, tearingDown_ = false, stopped_ = false;
   int userSignals_ = 0;
   std::optional<std::pair<int, std::string>> failure_;
