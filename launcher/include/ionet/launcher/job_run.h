@@ -12,9 +12,9 @@
 namespace ionet::launcher {
 
 struct RunSettings {
-  std::string agentPath;                 // ionet-agent binary
-  unsigned killGraceMs = 500;            // SIGTERM -> SIGKILL ($IONET_KILL_GRACE_MS)
-  unsigned connectTimeoutMs = 60000;     // agents must say hello within this
+  std::string agentPath;              // ionet-agent binary
+  unsigned killGraceMs = 500;         // SIGTERM -> SIGKILL ($IONET_KILL_GRACE_MS)
+  unsigned connectTimeoutMs = 60000;  // agents must say hello within this
 };
 
 // Exit status: 0 when every rank exited 0; else the first failing rank's code (128+signal for
