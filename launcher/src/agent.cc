@@ -11,6 +11,7 @@
 #include <asio.hpp>
 #include <filesystem>
 #include <map>
+#include <set>
 #include <thread>
 
 #include "control.h"
@@ -80,6 +81,8 @@ struct Agent::Impl {
   bool finished = false;
   std::vector<std::unique_ptr<RankProcess>> ranks;
   std::map<std::uint32_t, std::pair<bool, bool>> mpiState;  // rank -> (connected, finalized)
+  std::set<std::uint32_t> heldExits;  // exited cleanly, finalize notice not yet in
+  std::vector<std::shared_ptr<asio::steady_timer>> finalizeTimers;
   std::map<std::string, std::uint64_t> fenceSeq;
   std::map<std::pair<std::string, std::uint64_t>, bridge::ModexCompletion> pendingFences;
   std::map<std::uint64_t, bridge::ModexCompletion> pendingDmodex;
@@ -112,7 +115,11 @@ struct Agent::Impl {
       asio::post(io, [this, rank] { mpiState[rank].first = true; });
     };
     h.onFinalized = [this](std::uint32_t rank) {
-      asio::post(io, [this, rank] { mpiState[rank].second = true; });
+      asio::post(io, [this, rank] {
+        mpiState[rank].second = true;
+        if (heldExits.erase(rank)) reportExit(rank);
+        maybeFinish();
+      });
     };
     return h;
   }
@@ -297,17 +304,47 @@ struct Agent::Impl {
       for (auto& r : ranks) {
         if (r->pid() != pid) continue;
         r->markExited(status);
-        control::Envelope e;
-        auto* x = e.mutable_rank_exit();
-        x->set_rank(r->rank());
-        x->set_exit_code(WIFEXITED(status) ? WEXITSTATUS(status) : 0);
-        x->set_signal(WIFSIGNALED(status) ? WTERMSIG(status) : 0);
-        x->set_connected(mpiState[r->rank()].first);
-        x->set_finalized(mpiState[r->rank()].second);
-        send(e);
+        const auto [connected, finalized] = mpiState[r->rank()];
+        if (WIFEXITED(status) && WEXITSTATUS(status) == 0 && connected && !finalized) {
+          holdExit(r->rank());
+        } else {
+          reportExit(r->rank());
+        }
       }
     }
     maybeFinish();
+  }
+
+  // libpmix's client stops waiting for the server's finalize acknowledgement after a short
+  // timeout, so on a loaded host a rank can exit before the PMIx thread has told us that it
+  // finalized (mpirun then reports a false "exited without calling MPI_Finalize"; seen at 256
+  // ranks on 2 cores). A clean exit of a connected rank is held until that notice arrives, at
+  // most kFinalizeWait.
+  static constexpr auto kFinalizeWait = std::chrono::seconds(10);
+
+  void holdExit(std::uint32_t rank) {
+    heldExits.insert(rank);
+    auto timer = std::make_shared<asio::steady_timer>(io, kFinalizeWait);
+    timer->async_wait([this, rank, timer](asio::error_code) {
+      if (heldExits.erase(rank)) reportExit(rank);
+      maybeFinish();
+    });
+    finalizeTimers.push_back(timer);
+  }
+
+  void reportExit(std::uint32_t rank) {
+    for (auto& r : ranks) {
+      if (r->rank() != rank) continue;
+      const int status = r->waitStatus();
+      control::Envelope e;
+      auto* x = e.mutable_rank_exit();
+      x->set_rank(rank);
+      x->set_exit_code(WIFEXITED(status) ? WEXITSTATUS(status) : 0);
+      x->set_signal(WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+      x->set_connected(mpiState[rank].first);
+      x->set_finalized(mpiState[rank].second);
+      send(e);
+    }
   }
 
   bool allExited() const {
@@ -343,10 +380,14 @@ struct Agent::Impl {
 
   void maybeFinish() {
     if (finished || !allExited()) return;
+    if (!heldExits.empty() && !tearingDown) return;         // a finalize notice may still come
+    for (std::uint32_t rank : heldExits) reportExit(rank);  // teardown: report them as they are
+    heldExits.clear();
     if (!launched && !tearingDown) return;
     finished = true;
     log::debug("all ", ranks.size(), " ranks ended");
     killTimer.cancel();
+    for (auto& t : finalizeTimers) t->cancel();
     // Whatever a rank left running in its process group goes with it.
     for (auto& r : ranks) r->signal(SIGKILL);
     for (auto& [key, complete] : pendingFences) complete(-1, {});

@@ -75,6 +75,18 @@ TEST_F(IonetTest, MissingProgramIsReportedByName) {
   EXPECT_NE(r.err.find("cannot find executable './no-such-program'"), std::string::npos) << r.err;
 }
 
+// A clean exit without MPI_Finalize is a failure (as for mpirun), reported once the agent has
+// waited out a finalize notice that could still be in flight (10 s).
+TEST_F(IonetTest, ExitWithoutFinalizeFailsTheJob) {
+  auto r = ionetRun({"--local-hosts", "2", "-np", "2", example("no_finalize")});
+  EXPECT_FINISHED(r);
+  EXPECT_EQ(r.exitCode, 1);
+  EXPECT_NE(r.err.find("rank 0 on host node0 exited without calling MPI_Finalize"),
+            std::string::npos)
+      << r.err;
+  EXPECT_LT(r.seconds(), 20.0);
+}
+
 TEST_F(IonetTest, SuccessfulJobExitsZero) {
   auto r = ionetRun({"-np", "3", "/bin/true"});
   EXPECT_FINISHED(r);
