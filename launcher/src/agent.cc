@@ -11,7 +11,6 @@
 #include <asio.hpp>
 #include <filesystem>
 #include <map>
-#include <set>
 #include <thread>
 
 #include "control.h"
@@ -81,8 +80,8 @@ struct Agent::Impl {
   bool finished = false;
   std::vector<std::unique_ptr<RankProcess>> ranks;
   std::map<std::uint32_t, std::pair<bool, bool>> mpiState;  // rank -> (connected, finalized)
-  std::set<std::uint32_t> heldExits;  // exited cleanly, finalize notice not yet in
-  std::vector<std::shared_ptr<asio::steady_timer>> finalizeTimers;
+  // Ranks that exited cleanly whose finalize notice is not in yet, with their deadlines.
+  std::map<std::uint32_t, std::unique_ptr<asio::steady_timer>> heldExits;
   std::map<std::string, std::uint64_t> fenceSeq;
   std::map<std::pair<std::string, std::uint64_t>, bridge::ModexCompletion> pendingFences;
   std::map<std::uint64_t, bridge::ModexCompletion> pendingDmodex;
@@ -305,7 +304,8 @@ struct Agent::Impl {
         if (r->pid() != pid) continue;
         r->markExited(status);
         const auto [connected, finalized] = mpiState[r->rank()];
-        if (WIFEXITED(status) && WEXITSTATUS(status) == 0 && connected && !finalized) {
+        const Termination t = decodeWaitStatus(status);
+        if (t.signal == 0 && t.exitCode == 0 && connected && !finalized) {
           holdExit(r->rank());
         } else {
           reportExit(r->rank());
@@ -323,24 +323,24 @@ struct Agent::Impl {
   static constexpr auto kFinalizeWait = std::chrono::seconds(10);
 
   void holdExit(std::uint32_t rank) {
-    heldExits.insert(rank);
-    auto timer = std::make_shared<asio::steady_timer>(io, kFinalizeWait);
-    timer->async_wait([this, rank, timer](asio::error_code) {
-      if (heldExits.erase(rank)) reportExit(rank);
+    auto& timer = heldExits[rank] = std::make_unique<asio::steady_timer>(io, kFinalizeWait);
+    timer->async_wait([this, rank](asio::error_code ec) {
+      if (ec) return;  // released (the timer was destroyed with its entry)
+      heldExits.erase(rank);
+      reportExit(rank);
       maybeFinish();
     });
-    finalizeTimers.push_back(timer);
   }
 
   void reportExit(std::uint32_t rank) {
     for (auto& r : ranks) {
       if (r->rank() != rank) continue;
-      const int status = r->waitStatus();
+      const Termination t = decodeWaitStatus(r->waitStatus());
       control::Envelope e;
       auto* x = e.mutable_rank_exit();
       x->set_rank(rank);
-      x->set_exit_code(WIFEXITED(status) ? WEXITSTATUS(status) : 0);
-      x->set_signal(WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+      x->set_exit_code(t.exitCode);
+      x->set_signal(t.signal);
       x->set_connected(mpiState[rank].first);
       x->set_finalized(mpiState[rank].second);
       send(e);
@@ -380,14 +380,13 @@ struct Agent::Impl {
 
   void maybeFinish() {
     if (finished || !allExited()) return;
-    if (!heldExits.empty() && !tearingDown) return;         // a finalize notice may still come
-    for (std::uint32_t rank : heldExits) reportExit(rank);  // teardown: report them as they are
+    if (!heldExits.empty() && !tearingDown) return;  // a finalize notice may still come
+    for (const auto& [rank, timer] : heldExits) reportExit(rank);  // teardown: as they are
     heldExits.clear();
     if (!launched && !tearingDown) return;
     finished = true;
     log::debug("all ", ranks.size(), " ranks ended");
     killTimer.cancel();
-    for (auto& t : finalizeTimers) t->cancel();
     // Whatever a rank left running in its process group goes with it.
     for (auto& r : ranks) r->signal(SIGKILL);
     for (auto& [key, complete] : pendingFences) complete(-1, {});

@@ -310,17 +310,11 @@ class JobRun {
     if (auto status = pool_.awaitExit(host, 200)) {
       h.exited = true;
       fail(1, "the agent of host " + placement_.hosts[host].name + " died (" +
-                  describeWait(*status) + ")");
+                  describeWaitStatus(decodeWaitStatus(*status)) + ")");
     } else {
       fail(1, "lost the agent of host " + placement_.hosts[host].name + " (" + why + ")");
     }
     maybeStop();
-  }
-
-  static std::string describeWait(int waitStatus) {
-    const int sig = WIFSIGNALED(waitStatus) ? WTERMSIG(waitStatus) : 0;
-    const int code = WIFEXITED(waitStatus) ? WEXITSTATUS(waitStatus) : 0;
-    return describeWaitStatus(code, sig);
   }
 
   // --- ending ---------------------------------------------------------------------------
@@ -387,7 +381,7 @@ class JobRun {
       if (!h.done) {
         h.done = true;
         fail(1, "the agent of host " + placement_.hosts[x.host].name + " died (" +
-                    describeWait(x.waitStatus) + ")");
+                    describeWaitStatus(decodeWaitStatus(x.waitStatus)) + ")");
       }
     }
     maybeStop();

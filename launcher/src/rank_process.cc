@@ -6,6 +6,7 @@
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -226,6 +227,11 @@ std::string resolveExecutable(const std::string& name, const std::string& pathVa
     start = end + 1;
   }
   return {};
+}
+
+Termination decodeWaitStatus(int waitStatus) {
+  return {WIFEXITED(waitStatus) ? WEXITSTATUS(waitStatus) : 0,
+          WIFSIGNALED(waitStatus) ? WTERMSIG(waitStatus) : 0};
 }
 
 std::string describeWaitStatus(int exitCode, int signal) {

@@ -77,7 +77,17 @@ class RankProcess {
 std::string resolveExecutable(const std::string& name, const std::string& pathVar,
                               const std::string& workDir);
 
+// How a process ended, from waitpid's status: its exit code, or the signal that killed it.
+struct Termination {
+  int exitCode = 0;  // valid when signal == 0
+  int signal = 0;
+};
+Termination decodeWaitStatus(int waitStatus);
+
 // "exited with code 3" / "killed by signal 11 (Segmentation fault)".
 std::string describeWaitStatus(int exitCode, int signal);
+inline std::string describeWaitStatus(Termination t) {
+  return describeWaitStatus(t.exitCode, t.signal);
+}
 
 }  // namespace ionet::launcher
