@@ -12,6 +12,9 @@ packages=(
   libasio-dev                              # standalone Asio event loop
   python3 python3-mpi4py                   # mpi4py test program, bench driver
   iproute2 procps                          # ss / ps used by tests
+  libssl-dev openssl                       # TLS 1.3 for wan-transport sessions; pool CA/certs
+  nftables iputils-ping                    # WAN emulator: random loss, partitions; delay check
+  clang libclang-rt-14-dev                 # libFuzzer target for the wan frame decoder
 )
 
 missing=()

@@ -1,0 +1,597 @@
+// The session runtime: links in, engine in the middle, channels out. See session_impl.h.
+#include <openssl/rand.h>
+
+#include "ionet/error.h"
+#include "ionet/log.h"
+#include "src/relay.h"
+#include "src/session_impl.h"
+
+namespace ionet::wan {
+namespace {
+
+using asio::ip::tcp;
+
+constexpr auto kHandshakeTimeout = std::chrono::milliseconds(10000);
+constexpr int kMaxStreams = 64;
+
+std::string ms(std::chrono::microseconds d) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%.1f ms", double(d.count()) / 1000.0);
+  return text;
+}
+
+}  // namespace
+
+int streamsForRtt(std::chrono::microseconds rtt) {
+  if (rtt < std::chrono::milliseconds(1)) return 1;
+  if (rtt < std::chrono::milliseconds(20)) return 4;
+  if (rtt < std::chrono::milliseconds(80)) return 8;
+  return 16;
+}
+
+// --- channels -----------------------------------------------------------------------------
+
+SessionChannelImpl::SessionChannelImpl(std::weak_ptr<SessionImpl> session, std::uint32_t id,
+                                       std::string name, std::string peer)
+    : session_(std::move(session)), id_(id), name_(std::move(name)), peer_(std::move(peer)) {}
+
+void SessionChannelImpl::start(Handlers handlers) {
+  handlers_ = std::move(handlers);
+  resume();
+}
+
+void SessionChannelImpl::send(std::string message) {
+  auto session = session_.lock();
+  if (!session || closed_) return;
+  if (session->core_.send(id_, std::move(message))) session->scheduleFlush();
+}
+
+void SessionChannelImpl::close() {
+  auto session = session_.lock();
+  if (closed_) return;
+  if (session) {
+    session->core_.closeChannel(id_, "closed by peer");
+    session->scheduleFlush();
+  }
+  notifyClosed("closed locally");
+}
+
+std::size_t SessionChannelImpl::queuedBytes() const {
+  auto session = session_.lock();
+  return session ? session->core_.queuedBytes(id_) : 0;
+}
+
+void SessionChannelImpl::pause() {
+  if (auto session = session_.lock()) session->core_.pause(id_);
+}
+
+void SessionChannelImpl::resume() {
+  auto session = session_.lock();
+  if (!session) return;
+  session->core_.resume(id_, SteadyClock::now());
+  session->dispatch();
+  session->scheduleFlush();  // credit may be due to the peer
+}
+
+void SessionChannelImpl::notifyClosed(const std::string& reason) {
+  if (closed_) return;
+  closed_ = true;
+  auto onClose = std::move(handlers_.onClose);
+  handlers_ = {};
+  writable_ = nullptr;
+  if (onClose) onClose(reason);
+}
+
+// --- session ------------------------------------------------------------------------------
+
+SessionImpl::SessionImpl(asio::io_context& io, const SessionId& id, std::optional<Endpoint> dialTo,
+                         Security security, const SessionOptions& options)
+    : io_(io),
+      id_(id),
+      dialTo_(std::move(dialTo)),
+      security_(std::move(security)),
+      options_(options),
+      core_(options, dialTo_.has_value(), SteadyClock::now()),
+      jitter_(std::random_device{}()),
+      timer_(io) {
+  sampleAt_ = SteadyClock::now();
+  if (dialTo_) peerName_ = dialTo_->relayTo.empty() ? dialTo_->describe() : dialTo_->relayTo;
+}
+
+SessionImpl::~SessionImpl() {
+  for (auto& [id, link] : links_) link->close();
+}
+
+std::shared_ptr<SessionChannelImpl> SessionImpl::makeChannel(std::uint32_t id, std::string name) {
+  auto channel = std::make_shared<SessionChannelImpl>(
+      std::static_pointer_cast<SessionImpl>(shared_from_this()), id, std::move(name), peerName_);
+  // Held until the application starts it: nothing is delivered to a channel without handlers.
+  core_.pause(id);
+  channels_[id] = channel;
+  return channel;
+}
+
+std::shared_ptr<SessionChannel> SessionImpl::control() {
+  auto it = channels_.find(0);
+  if (it != channels_.end()) return it->second;
+  return makeChannel(0, "control");
+}
+
+std::shared_ptr<SessionChannel> SessionImpl::openChannel(std::string name) {
+  if (ended_) throw Error("session with " + peerName_ + " has ended");
+  const std::uint32_t id = core_.openChannel(name);
+  scheduleFlush();
+  return makeChannel(id, std::move(name));
+}
+
+SessionStats SessionImpl::stats() const {
+  const auto c = core_.counters();
+  const auto now = SteadyClock::now();
+  const double elapsed = std::chrono::duration<double>(now - sampleAt_).count();
+  if (elapsed >= 1.0) {
+    sendRate_ = double(c.bytesSent - sampleSent_) / elapsed;
+    receiveRate_ = double(c.bytesReceived - sampleReceived_) / elapsed;
+    sampleAt_ = now;
+    sampleSent_ = c.bytesSent;
+    sampleReceived_ = c.bytesReceived;
+  }
+  SessionStats s;
+  s.peer = peerName_;
+  s.address = lastAddress_;
+  s.rtt = c.smoothedRtt;
+  s.streams = streams_;
+  s.linksUp = int(c.linksUp);
+  s.bytesSent = c.bytesSent;
+  s.bytesReceived = c.bytesReceived;
+  s.sendRate = sendRate_;
+  s.receiveRate = receiveRate_;
+  s.retransmittedBytes = c.retransmittedBytes;
+  s.duplicateBytes = c.duplicateBytes;
+  s.reconnects = reconnects_;
+  s.resumes = c.resumes;
+  s.unackedBytes = c.unackedBytes;
+  return s;
+}
+
+void SessionImpl::close(std::string reason, std::chrono::milliseconds linger) {
+  if (ended_ || closing_) return;
+  closing_ = true;
+  closeReason_ = std::move(reason);
+  closeDeadline_ = SteadyClock::now() + linger;
+  maybeSayGoodbye();
+  armTimer();
+}
+
+void SessionImpl::maybeSayGoodbye() {
+  if (!closing_ || goodbyeQueued_ || ended_) return;
+  if (core_.hasUnacknowledged() && SteadyClock::now() < closeDeadline_) return;
+  if (links_.empty()) return end("closed locally: " + closeReason_);
+  goodbyeQueued_ = true;
+  core_.goodbye(closeReason_);
+  scheduleFlush();
+}
+
+// --- connecting side ----------------------------------------------------------------------
+
+void SessionImpl::dialFirst(ReadyHandler ready) {
+  // The first dial reports to `ready` instead of retrying: a wrong address or credentials
+  // should be an error at once, not a minute of backoff.
+  slots_.resize(1);
+  ready_ = std::move(ready);
+  dial(0);
+}
+
+void SessionImpl::finishFirstDial(const std::string& error) {
+  if (!error.empty()) return end(error);  // end() tells ready_
+  auto ready = std::exchange(ready_, nullptr);
+  if (ready) ready(std::static_pointer_cast<SessionImpl>(shared_from_this()), "");
+}
+
+void SessionImpl::dial(int slot) {
+  auto self = std::static_pointer_cast<SessionImpl>(shared_from_this());
+  slots_[slot].dialing = true;
+  auto socket = std::make_shared<tcp::socket>(io_);
+  auto resolver = std::make_shared<tcp::resolver>(io_);
+  const Endpoint target = *dialTo_;
+  auto helloSentAt = std::make_shared<TimePoint>();
+
+  auto sayHello = [self, slot, helloSentAt](std::shared_ptr<ByteStream> stream) {
+    if (self->ended_) return stream->close();
+    Frame hello;
+    hello.type = FrameType::hello;
+    hello.session = self->id_;
+    hello.link = std::uint16_t(slot);
+    hello.streams = std::uint16_t(std::max(1, self->streams_));
+    hello.ack = self->core_.receiveNext();
+    hello.payload = self->security_.nodeName.substr(0, kMaxNameBytes);
+    *helloSentAt = SteadyClock::now();
+    writeOneFrame(stream, hello, [self, slot, stream, helloSentAt](std::string error) {
+      if (!error.empty()) return self->dialFailed(slot, "sending hello: " + error);
+      auto reader = std::make_shared<FrameReader>();
+      readOneFrame(stream, reader, kHandshakeTimeout,
+                   [self, slot, stream, reader, helloSentAt](std::optional<Frame> answer,
+                                                             std::string error) {
+                     if (self->ended_) return stream->close();
+                     if (!answer) return self->dialFailed(slot, "waiting for hello-ack: " + error);
+                     if (answer->type == FrameType::refuse) {
+                       stream->close();
+                       const std::string why =
+                           "refused by " + stream->remote + ": " + answer->payload;
+                       return self->end(why);
+                     }
+                     if (answer->type != FrameType::helloAck || answer->session != self->id_) {
+                       return self->dialFailed(slot, std::string("unexpected ") +
+                                                         frameTypeName(answer->type) +
+                                                         " instead of hello-ack");
+                     }
+                     const std::string name = stream->authenticatedName();
+                     if (!name.empty()) {
+                       if (self->core_.counters().linksUp == 0 && slot == 0 && self->ready_) {
+                         self->peerName_ = name;
+                       } else if (name != self->peerName_) {
+                         stream->close();
+                         return self->dialFailed(
+                             slot, "peer is now '" + name + "', was '" + self->peerName_ + "'");
+                       }
+                     }
+                     const auto rtt = std::chrono::duration_cast<std::chrono::microseconds>(
+                         SteadyClock::now() - *helloSentAt);
+                     if (slot == 0 && self->ready_) {
+                       self->streams_ = self->options_.streams > 0
+                                            ? std::min(self->options_.streams, kMaxStreams)
+                                            : streamsForRtt(rtt);
+                       self->sizeForBdp(rtt);
+                       log::debug("session to ", self->peerName_, ": hello round trip ", ms(rtt),
+                                  ", ", self->streams_, " streams");
+                     }
+                     self->addLink(slot, stream, reader, answer->ack);
+                   });
+    });
+  };
+
+  auto secure = [self, slot, sayHello, socket]() {
+    tuneSocket(*socket, self->options_);
+    if (!self->security_.tls) return sayHello(plainStream(std::move(*socket)));
+    secureStream(std::move(*socket), *self->security_.tls, true, kHandshakeTimeout,
+                 [self, slot, sayHello](std::shared_ptr<ByteStream> stream, std::string error) {
+                   if (!stream) return self->dialFailed(slot, error);
+                   sayHello(stream);
+                 });
+  };
+
+  resolver->async_resolve(
+      target.host, std::to_string(target.port),
+      [self, slot, socket, resolver, target, secure](const asio::error_code& ec,
+                                                     tcp::resolver::results_type results) {
+        if (ec) return self->dialFailed(slot, "resolving " + target.host + ": " + ec.message());
+        asio::async_connect(
+            *socket, results,
+            [self, slot, socket, target, secure](const asio::error_code& ec, const tcp::endpoint&) {
+              if (ec) {
+                return self->dialFailed(slot,
+                                        "connecting to " + target.describe() + ": " + ec.message());
+              }
+              if (target.relayTo.empty()) return secure();
+              relayDial(socket, target.relayTo, kHandshakeTimeout,
+                        [self, slot, secure, target](std::string error) {
+                          if (!error.empty()) {
+                            return self->dialFailed(slot, "relay " + target.host + ":" +
+                                                              std::to_string(target.port) + ": " +
+                                                              error);
+                          }
+                          secure();
+                        });
+            });
+      });
+}
+
+// Autotuning's ceiling for send buffers (net.ipv4.tcp_wmem's third field).
+std::size_t autotuneMaximum() {
+  std::FILE* f = std::fopen("/proc/sys/net/ipv4/tcp_wmem", "r");
+  unsigned long low = 0, initial = 0, high = 4u << 20;
+  if (f) {
+    if (std::fscanf(f, "%lu %lu %lu", &low, &initial, &high) != 3) high = 4u << 20;
+    std::fclose(f);
+  }
+  return high;
+}
+
+void SessionImpl::sizeForBdp(std::chrono::microseconds rtt) {
+  if (options_.rateHintBytesPerSecond <= 0) return;
+  const double bdp = options_.rateHintBytesPerSecond * double(rtt.count()) / 1e6;
+  core_.growRetransmitBuffer(std::size_t(2 * bdp));
+  const auto perLink = std::size_t(2 * bdp / streams_);
+  if (options_.socketBufferBytes == 0 && perLink > autotuneMaximum()) {
+    options_.socketBufferBytes = perLink;  // for the connections dialled from now on
+  }
+}
+
+void SessionImpl::dialFailed(int slot, const std::string& error) {
+  if (ended_) return;
+  slots_[slot].dialing = false;
+  if (ready_ && slot == 0 && core_.counters().linksUp == 0) return finishFirstDial(error);
+  auto& s = slots_[slot];
+  // Exponential backoff with +-50 % jitter, so a pool's agents do not redial in lockstep.
+  const double base =
+      double(options_.reconnectMin.count()) * double(1u << std::min(s.attempts, 10));
+  const double capped = std::min(base, double(options_.reconnectMax.count()));
+  std::uniform_real_distribution<double> spread(0.5, 1.5);
+  const auto delay = std::chrono::milliseconds(std::int64_t(capped * spread(jitter_)));
+  ++s.attempts;
+  log::debug("session to ", peerName_, ": connection ", slot, ": ", error, "; retrying in ",
+             delay.count(), " ms");
+  if (!s.timer) s.timer = std::make_unique<asio::steady_timer>(io_);
+  s.timer->expires_after(delay);
+  s.dialing = true;
+  auto self = std::static_pointer_cast<SessionImpl>(shared_from_this());
+  s.timer->async_wait([self, slot](const asio::error_code& ec) {
+    if (!ec && !self->ended_) self->dial(slot);
+  });
+}
+
+// --- both sides ---------------------------------------------------------------------------
+
+void SessionImpl::attach(std::shared_ptr<ByteStream> stream, std::shared_ptr<FrameReader> reader,
+                         const Frame& hello) {
+  auto self = std::static_pointer_cast<SessionImpl>(shared_from_this());
+  streams_ = std::min<int>(hello.streams, kMaxStreams);
+  Frame answer;
+  answer.type = FrameType::helloAck;
+  answer.session = id_;
+  answer.link = hello.link;
+  answer.streams = std::uint16_t(streams_);
+  answer.ack = core_.receiveNext();
+  answer.flags = core_.counters().linksUp > 0 || core_.receiveNext() > 0 ? 1 : 0;
+  const int slot = hello.link;
+  const std::uint64_t peerNext = hello.ack;
+  writeOneFrame(stream, answer, [self, stream, reader, slot, peerNext](std::string error) {
+    if (self->ended_) return stream->close();
+    if (!error.empty()) {
+      log::debug("session with ", self->peerName_, ": hello-ack to ", stream->remote, ": ", error);
+      return stream->close();
+    }
+    self->addLink(slot, stream, reader, peerNext);
+  });
+}
+
+void SessionImpl::addLink(int slot, std::shared_ptr<ByteStream> stream,
+                          std::shared_ptr<FrameReader> reader, std::uint64_t peerReceiveNext) {
+  // The accepting side learns of a replacement before (or without) noticing the old
+  // connection died: a new connection for a slot retires the old one.
+  for (auto& [linkId, linkSlot] : slotOfLink_) {
+    if (linkSlot == slot && links_.count(linkId)) {
+      dropLink(linkId, "replaced by a new connection");
+      break;
+    }
+  }
+  const int id = nextLinkId_++;
+  try {
+    core_.linkUp(id, peerReceiveNext, SteadyClock::now());
+  } catch (const ProtocolError& e) {
+    log::warn("session with ", peerName_, ": connection from ", stream->remote, ": ", e.what());
+    stream->close();
+    return;
+  }
+  // A slot seen before is a reconnection; the first connection of each slot is not.
+  const bool firstEver = slotsSeen_.insert(slot).second;
+  if (!slots_.empty() && slot < int(slots_.size())) {
+    slots_[slot].link = id;
+    slots_[slot].attempts = 0;
+    slots_[slot].dialing = false;
+  }
+  if (!firstEver) {
+    log::info("session with ", peerName_, ": connection ", slot, " up (", stream->remote, ")");
+  }
+  if (!firstEver) ++reconnects_;
+  lastAddress_ = stream->remote;
+  auto link = std::make_shared<Link>(id, stream, reader,
+                                     std::static_pointer_cast<SessionImpl>(shared_from_this()));
+  links_[id] = link;
+  slotOfLink_[id] = slot;
+  link->start();
+  if (dialTo_ && ready_ && slot == 0) {
+    // The first connection is up: open the others, then hand the session over.
+    slots_.resize(std::size_t(streams_));
+    for (int s = 1; s < streams_; ++s) dial(s);
+    finishFirstDial("");
+  }
+  scheduleFlush();
+}
+
+void SessionImpl::dropLink(int link, const std::string& reason) {
+  auto it = links_.find(link);
+  if (it == links_.end()) return;
+  it->second->close();
+  const std::string remote = it->second->remote();
+  links_.erase(it);
+  const int slot = slotOfLink_[link];
+  slotOfLink_.erase(link);
+  core_.linkDown(link, reason, SteadyClock::now());
+  if (ended_) return;
+  log::info("session with ", peerName_, ": connection ", slot, " (", remote, ") lost: ", reason,
+            "; ", links_.size(), " of ", streams_, " left");
+  if (dialTo_ && slot < int(slots_.size())) {
+    slots_[slot].link = -1;
+    if (!slots_[slot].dialing) dialFailed(slot, reason);  // redial with backoff
+  }
+  scheduleFlush();
+}
+
+void SessionImpl::linkFrame(int link, Frame&& frame) {
+  try {
+    core_.receive(link, std::move(frame), SteadyClock::now());
+  } catch (const ProtocolError& e) {
+    log::warn("session with ", peerName_, ": protocol error on connection from ",
+              links_.count(link) ? links_[link]->remote() : std::string("?"), ": ", e.what(),
+              "; dropping that connection");
+    dropLink(link, std::string("protocol error: ") + e.what());
+    return;
+  }
+  dispatch();
+  maybeSayGoodbye();
+  scheduleFlush();
+}
+
+void SessionImpl::linkWritten(int link) {
+  if (goodbyeQueued_) return end("closed locally: " + closeReason_);
+  auto it = links_.find(link);
+  if (it != links_.end()) flushLink(*it->second);
+  dispatch();
+  armTimer();
+}
+
+void SessionImpl::linkFailed(int link, const std::string& reason) { dropLink(link, reason); }
+
+void SessionImpl::scheduleFlush() {
+  if (flushPosted_ || ended_) return;
+  flushPosted_ = true;
+  auto self = std::static_pointer_cast<SessionImpl>(shared_from_this());
+  asio::post(io_, [self] {
+    self->flushPosted_ = false;
+    self->flush();
+  });
+}
+
+void SessionImpl::flush() {
+  if (ended_) return;
+  for (auto& [id, link] : links_) {
+    if (!link->writing()) flushLink(*link);
+  }
+  dispatch();
+  armTimer();
+}
+
+void SessionImpl::flushLink(Link& link) {
+  std::string out;
+  core_.pull(link.id(), out, options_.linkBatchBytes, SteadyClock::now());
+  if (!out.empty()) link.write(std::move(out));
+}
+
+void SessionImpl::dispatch() {
+  if (dispatching_) return;  // a handler sent or closed: the outer loop picks the events up
+  dispatching_ = true;
+  auto self = std::static_pointer_cast<SessionImpl>(shared_from_this());
+  auto& events = core_.events();
+  while (!events.empty() && !ended_) {
+    Event e = std::move(events.front());
+    events.pop_front();
+    if (auto* m = std::get_if<event::Message>(&e)) {
+      auto it = channels_.find(m->channel);
+      if (it != channels_.end() && it->second->handlers_.onMessage) {
+        it->second->handlers_.onMessage(std::move(m->bytes));
+      }
+    } else if (auto* o = std::get_if<event::ChannelOpened>(&e)) {
+      auto channel = makeChannel(o->channel, o->name);
+      if (channelHandler_) {
+        channelHandler_(channel);
+      } else {
+        channel->close();
+      }
+    } else if (auto* c = std::get_if<event::ChannelClosed>(&e)) {
+      auto it = channels_.find(c->channel);
+      if (it != channels_.end()) {
+        auto channel = it->second;
+        if (c->channel != 0) channels_.erase(it);
+        channel->notifyClosed(c->reason.empty() ? "closed by peer" : c->reason);
+      }
+    } else if (auto* w = std::get_if<event::Writable>(&e)) {
+      auto it = channels_.find(w->channel);
+      if (it != channels_.end() && it->second->writable_) it->second->writable_();
+    } else if (auto* x = std::get_if<event::LinkExpired>(&e)) {
+      dropLink(x->link,
+               "nothing heard for " + std::to_string(options_.linkTimeout.count() / 1000) + " s");
+    } else if (auto* g = std::get_if<event::PeerGoodbye>(&e)) {
+      end("closed by peer: " + g->reason);
+    } else if (auto* f = std::get_if<event::Failed>(&e)) {
+      end(f->reason);
+    }
+  }
+  dispatching_ = false;
+}
+
+void SessionImpl::armTimer() {
+  if (ended_) return;
+  TimePoint next = core_.nextDeadline();
+  if (closing_ && !goodbyeQueued_) next = std::min(next, closeDeadline_);
+  if (next >= armedFor_ || next == TimePoint::max()) return;
+  armedFor_ = next;
+  timer_.expires_at(next);
+  auto self = std::static_pointer_cast<SessionImpl>(shared_from_this());
+  timer_.async_wait([self](const asio::error_code& ec) {
+    if (ec) return;
+    self->armedFor_ = TimePoint::max();
+    self->onTimer();
+  });
+}
+
+void SessionImpl::onTimer() {
+  if (ended_) return;
+  core_.tick(SteadyClock::now());
+  maybeSayGoodbye();
+  flush();
+}
+
+void SessionImpl::end(const std::string& reason) {
+  if (ended_) return;
+  ended_ = true;
+  auto self = std::static_pointer_cast<SessionImpl>(shared_from_this());  // live to the end
+  log::info("session with ", peerName_, " ended: ", reason);
+  timer_.cancel();
+  for (auto& s : slots_) {
+    if (s.timer) s.timer->cancel();
+  }
+  auto links = std::move(links_);
+  links_.clear();
+  for (auto& [id, link] : links) link->close();
+  if (forget) std::exchange(forget, nullptr)();
+  auto channels = std::move(channels_);
+  channels_.clear();
+  for (auto& [id, channel] : channels) channel->notifyClosed(reason);
+  if (auto ready = std::exchange(ready_, nullptr)) ready(nullptr, reason);
+  if (endHandler_) std::exchange(endHandler_, nullptr)(reason);
+}
+
+void Session::connect(asio::io_context& io, const Endpoint& endpoint, const Security& security,
+                      const SessionOptions& options, ReadyHandler ready) {
+  SessionId id;
+  if (RAND_bytes(id.data(), int(id.size())) != 1) throw Error("RAND_bytes failed");
+  auto session = std::make_shared<SessionImpl>(io, id, endpoint, security, options);
+  session->dialFirst(std::move(ready));
+}
+
+// --- endpoints ----------------------------------------------------------------------------
+
+Endpoint Endpoint::parse(const std::string& text) {
+  Endpoint e;
+  std::string rest = text;
+  const auto slash = rest.find('/');
+  if (slash != std::string::npos) {
+    e.relayTo = rest.substr(slash + 1);
+    rest = rest.substr(0, slash);
+    if (e.relayTo.empty()) throw Error("endpoint '" + text + "': empty node name after '/'");
+  }
+  const auto colon = rest.rfind(':');
+  if (colon == std::string::npos || colon == 0) {
+    throw Error("endpoint '" + text + "': expected HOST:PORT or RELAYHOST:PORT/NODE");
+  }
+  e.host = rest.substr(0, colon);
+  if (e.host.size() > 2 && e.host.front() == '[' && e.host.back() == ']') {
+    e.host = e.host.substr(1, e.host.size() - 2);
+  }
+  const std::string port = rest.substr(colon + 1);
+  char* end = nullptr;
+  const long value = std::strtol(port.c_str(), &end, 10);
+  if (port.empty() || *end != '\0' || value < 1 || value > 65535) {
+    throw Error("endpoint '" + text + "': bad port '" + port + "'");
+  }
+  e.port = std::uint16_t(value);
+  return e;
+}
+
+std::string Endpoint::describe() const {
+  std::string s = host + ":" + std::to_string(port);
+  if (!relayTo.empty()) s += "/" + relayTo;
+  return s;
+}
+
+}  // namespace ionet::wan
