@@ -24,6 +24,9 @@ demo: build
 
 bench: build
 	/usr/bin/python3 bench/launch/launch_bench.py --build $(BUILD)
+	/usr/bin/python3 bench/wan/wan_bench.py --build $(BUILD)
+	bash bench/wan/fuzz.sh $(BUILD)
+	$(BUILD)/bench/ionet-kernels-bench
 
 install: build
 	cmake --install $(BUILD) --prefix $(PREFIX)
