@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "ionet/error.h"
+#include "ionet/exit_status.h"
 #include "ionet/kernels/health_check.h"
 #include "ionet/launcher/agent.h"
 #include "ionet/log.h"
@@ -23,7 +24,7 @@ struct CredentialCommands {
 
 int runCredentialCommand(const CredentialCommands& c) {
   using namespace ionet;
-  try {
+  return exitStatusOf([&] {
     if (!c.genCa.empty()) {
       if (c.pool.empty()) throw UsageError("--gen-ca needs --pool NAME");
       wan::generatePoolCa(c.genCa, c.pool);
@@ -42,13 +43,7 @@ int runCredentialCommand(const CredentialCommands& c) {
       std::printf("pool PSK for '%s' written to %s\n", c.pool.c_str(), c.genPsk.c_str());
     }
     return 0;
-  } catch (const UsageError& e) {
-    log::error(e.what());
-    return 2;
-  } catch (const std::exception& e) {
-    log::error(e.what());
-    return 1;
-  }
+  });
 }
 
 // Exit status: 0 when every GPU passed or there is none, 1 when one failed or the check could

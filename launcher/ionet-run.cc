@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "ionet/error.h"
+#include "ionet/exit_status.h"
 #include "ionet/launcher/cli.h"
 #include "ionet/launcher/job_run.h"
 #include "ionet/launcher/local_pool.h"
@@ -21,7 +22,7 @@ int main(int argc, char** argv) {
   ::signal(SIGPIPE, SIG_IGN);
   std::vector<std::string> environment;
   for (char** e = environ; *e; ++e) environment.emplace_back(*e);
-  try {
+  return exitStatusOf([&] {
     auto cmd = launcher::parseCommandLine({argv + 1, argv + argc}, environment);
     if (cmd.exitNow) {
       std::cout << cmd.message << std::flush;
@@ -51,11 +52,6 @@ int main(int argc, char** argv) {
     std::fflush(stdout);
     // The stdin reader may still be blocked in read(2): leave without waiting for it.
     ::_exit(status);
-  } catch (const UsageError& e) {
-    log::error(e.what());
-    return 2;
-  } catch (const std::exception& e) {
-    log::error(e.what());
-    return 1;
-  }
+    return status;  // not reached
+  });
 }

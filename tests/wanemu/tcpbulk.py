@@ -2,7 +2,9 @@
 """tcpbulk: bulk TCP sender/receiver for measuring the WAN emulator (no iperf here).
 
   tcpbulk.py recv --port P [--streams N]        prints "listening", then the goodput
-  tcpbulk.py send ADDR --port P --seconds S [--streams N] [--cc bbr|cubic]
+  tcpbulk.py send ADDR --port P --seconds S [--streams N] [--cc bbr|cubic|reno]
+
+--cc is checked on the connected socket (exit 1 if another algorithm is in effect).
 
 The receiver reports goodput over all streams from the first byte to the last, and over the
 interval after the first second (past slow start), as one line:
@@ -48,8 +50,8 @@ def receive(args):
     for t in threads:
         t.join()
     span = last[0] - first[0]
-    print(f"received {total[0]} bytes in {span:.2f} s: {total[0] * 8 / span / 1e6:.0f} Mbit/s "
-          f"overall, {steady[0] * 8 / max(span - 1.0, 1e-9) / 1e6:.0f} Mbit/s after 1 s",
+    print(f"received {total[0]} bytes in {span:.2f} s: {total[0] * 8 / span / 1e6:.1f} Mbit/s "
+          f"overall, {steady[0] * 8 / max(span - 1.0, 1e-9) / 1e6:.1f} Mbit/s after 1 s",
           flush=True)
 
 

@@ -105,9 +105,8 @@ Fd tcpConnect(const WanEmulator& emu, int host, const std::string& addr, std::ui
               Ms timeout, const std::string& congestion = "") {
   Fd fd;
   emu.inHost(host, [&] { fd = Fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)); });
-  if (!congestion.empty() &&
-      ::setsockopt(fd.get(), IPPROTO_TCP, TCP_CONGESTION, congestion.data(),
-                   static_cast<socklen_t>(congestion.size())) != 0) {
+  if (!congestion.empty() && ::setsockopt(fd.get(), IPPROTO_TCP, TCP_CONGESTION, congestion.data(),
+                                          static_cast<socklen_t>(congestion.size())) != 0) {
     ADD_FAILURE() << "TCP_CONGESTION " << congestion << ": " << std::strerror(errno);
     return Fd();
   }
@@ -125,7 +124,9 @@ Fd tcpConnect(const WanEmulator& emu, int host, const std::string& addr, std::ui
   ::getsockopt(fd.get(), SOL_SOCKET, SO_ERROR, &err, &len);
   if (err != 0) return Fd();
   ::fcntl(fd.get(), F_SETFL, flags);
-  if (!congestion.empty()) EXPECT_EQ(congestionOf(fd), congestion);
+  if (!congestion.empty()) {
+    EXPECT_EQ(congestionOf(fd), congestion);
+  }
   return fd;
 }
 
@@ -238,15 +239,15 @@ double udpLossPercent(const WanEmulator& emu, int from, int toHost, const std::s
 }
 
 struct Bulk {
-  double mbps = 0;               // receiver's goodput after the first 0.5 s (slow start)
-  double retransPercent = 0;     // sender's retransmitted segments per data segment delivered
-  std::string congestion;        // what the sending socket really used
+  double mbps = 0;            // receiver's goodput after the first 0.5 s (slow start)
+  double retransPercent = 0;  // sender's retransmitted segments per data segment delivered
+  std::string congestion;     // what the sending socket really used
 };
 
 // Bulk TCP from host `from` to `toAddr` for `seconds`, with the sender's congestion control
 // ("": the default).
-Bulk bulk(const WanEmulator& emu, int from, int toHost, const std::string& toAddr,
-          double seconds, const std::string& congestion = "") {
+Bulk bulk(const WanEmulator& emu, int from, int toHost, const std::string& toAddr, double seconds,
+          const std::string& congestion = "") {
   const std::uint16_t port = 7100;
   Bulk result;
   Fd listener = tcpListen(emu, toHost, port);

@@ -15,17 +15,10 @@ using asio::ip::tcp;
 
 constexpr std::size_t kReadChunk = 256u << 10;
 
-std::string remoteOf(tcp::socket& socket) {
-  asio::error_code ec;
-  auto ep = socket.remote_endpoint(ec);
-  if (ec) return "unknown peer";
-  return ep.address().to_string() + ":" + std::to_string(ep.port());
-}
-
 class PlainStream : public ByteStream {
  public:
   explicit PlainStream(tcp::socket socket) : socket_(std::move(socket)) {
-    remote = remoteOf(socket_);
+    remote = describeRemote(socket_);
   }
   void readSome(asio::mutable_buffer buffer, Handler handler) override {
     socket_.async_read_some(buffer, std::move(handler));
@@ -48,7 +41,7 @@ class PlainStream : public ByteStream {
 class TlsStream : public ByteStream {
  public:
   TlsStream(tcp::socket socket, asio::ssl::context& context) : stream_(std::move(socket), context) {
-    remote = remoteOf(stream_.next_layer());
+    remote = describeRemote(stream_.next_layer());
   }
   void readSome(asio::mutable_buffer buffer, Handler handler) override {
     stream_.async_read_some(buffer, std::move(handler));
@@ -75,6 +68,13 @@ class TlsStream : public ByteStream {
 };
 
 }  // namespace
+
+std::string describeRemote(const tcp::socket& socket) {
+  asio::error_code ec;
+  auto ep = socket.remote_endpoint(ec);
+  if (ec) return "unknown peer";
+  return ep.address().to_string() + ":" + std::to_string(ep.port());
+}
 
 std::shared_ptr<ByteStream> plainStream(tcp::socket socket) {
   return std::make_shared<PlainStream>(std::move(socket));

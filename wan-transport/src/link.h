@@ -27,6 +27,9 @@ class ByteStream {
   std::string remote;  // "host:port" of the peer, for messages
 };
 
+// "address:port" of a socket's peer, or "unknown peer", for messages.
+std::string describeRemote(const asio::ip::tcp::socket& socket);
+
 std::shared_ptr<ByteStream> plainStream(asio::ip::tcp::socket socket);
 
 // Runs the TLS handshake on a connected socket; `done` gets the stream or a one-line error.

@@ -7,6 +7,7 @@
 
 #include "ionet/error.h"
 #include "ionet/log.h"
+#include "src/link.h"
 #include "src/relay.h"
 
 namespace ionet::wan {
@@ -18,7 +19,7 @@ using Socket = std::shared_ptr<tcp::socket>;
 constexpr auto kPreambleTimeout = std::chrono::milliseconds(10000);
 constexpr std::size_t kPumpBytes = 256u << 10;
 
-std::string remoteOf(const tcp::socket& socket) {
+std::string describeRemote(const tcp::socket& socket) {
   asio::error_code ec;
   auto ep = socket.remote_endpoint(ec);
   return ec ? std::string("unknown peer")
@@ -153,7 +154,7 @@ class RelayServer : public std::enable_shared_from_this<RelayServer> {
 
   void refuse(Socket socket, const std::string& why) {
     ++stats_.refused;
-    log::warn("relay: refused ", remoteOf(*socket), ": ", why);
+    log::warn("relay: refused ", describeRemote(*socket), ": ", why);
     writeLine(socket, "ERR " + why, [socket](std::string) { closeSocket(*socket); });
   }
 
@@ -170,7 +171,7 @@ class RelayServer : public std::enable_shared_from_this<RelayServer> {
       timer->cancel();
       if (!error.empty()) {
         ++self->stats_.refused;
-        log::warn("relay: connection from ", remoteOf(*socket), ": ", error);
+        log::warn("relay: connection from ", describeRemote(*socket), ": ", error);
         return closeSocket(*socket);
       }
       const std::string prefix = std::string(kRelayGreeting) + " ";
@@ -243,7 +244,7 @@ class RelayServer : public std::enable_shared_from_this<RelayServer> {
 
   void pair(Socket dialler, Socket parked) {
     ++stats_.pairs;
-    log::debug("relay: pairing ", remoteOf(*dialler), " with ", remoteOf(*parked));
+    log::debug("relay: pairing ", describeRemote(*dialler), " with ", describeRemote(*parked));
     auto self = shared_from_this();
     writeLine(parked, "PAIRED", [self, dialler, parked](std::string error) {
       if (!error.empty()) {

@@ -5,7 +5,7 @@
 #include <CLI/CLI.hpp>
 #include <cstdio>
 
-#include "ionet/error.h"
+#include "ionet/exit_status.h"
 #include "ionet/log.h"
 #include "wanperf_roles.h"
 
@@ -57,6 +57,8 @@ int main(int argc, char** argv) {
                  "SO_SNDBUF/SO_RCVBUF bytes per connection (0 = kernel autotuning)");
   app.add_option("--rate-hint", s.rateHintMbps,
                  "Expected bottleneck in Mbit/s: sizes buffers for bandwidth x RTT");
+  app.add_option("--channel-window", s.options.channelWindowBytes,
+                 "Per-channel credit: bytes in flight before the receiver consumes them");
   app.add_option("--retransmit-buffer", s.options.retransmitBufferBytes,
                  "Unacknowledged bytes kept for resending");
   bool version = false;
@@ -76,13 +78,5 @@ int main(int argc, char** argv) {
                  "--tcp-server or --tcp-client (see --help)\n");
     return 2;
   }
-  try {
-    return run(s);
-  } catch (const UsageError& e) {
-    log::error(e.what());
-    return 2;
-  } catch (const std::exception& e) {
-    log::error(e.what());
-    return 1;
-  }
+  return exitStatusOf([&] { return run(s); });
 }
