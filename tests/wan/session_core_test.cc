@@ -329,5 +329,79 @@ TEST(SessionCore, ProtocolViolationsAreRefused) {
   EXPECT_THROW(w.a.linkUp(1, 1000, w.now), ProtocolError);
 }
 
+TEST(SessionCore, BadFramingOnAPausedChannelIsRefusedOnArrival) {
+  Wire w;
+  w.up(0);
+  std::uint32_t c = w.a.openChannel("c");
+  w.run(2);
+  w.b.pause(c);
+  Frame continuation;
+  continuation.type = FrameType::data;
+  continuation.seq = w.b.receiveNext();
+  continuation.channel = c;
+  continuation.flags = 0;  // no beginning: must fail now, not later inside resume()
+  EXPECT_THROW(w.b.receive(0, std::move(continuation), w.now), ProtocolError);
+}
+
+TEST(SessionCore, ResumingAChannelWhosePeerClosedItIsSafe) {
+  Wire w;
+  w.up(0);
+  std::uint32_t c = w.a.openChannel("c");
+  w.run(2);
+  w.b.pause(c);
+  w.a.send(c, "last");
+  w.a.closeChannel(c, "eof");
+  w.run(3);
+  w.b.closeChannel(c, "bye");
+  w.run(3);  // b's close is cut: the channel is closed both ways while its data is held
+  w.b.resume(c, w.now);
+  EXPECT_EQ(w.messagesAt(w.b, c), std::vector<std::string>{"last"});
+  EXPECT_EQ(w.count<event::ChannelClosed>(w.b), 1);
+}
+
+TEST(SessionCore, APingFloodCostsOnePong) {
+  Wire w;
+  w.up(0);
+  for (int i = 1; i <= 100000; ++i) {
+    Frame ping;
+    ping.type = FrameType::ping;
+    ping.value = std::uint64_t(i);
+    w.b.receive(0, std::move(ping), w.now);
+  }
+  std::string out;
+  w.b.pull(0, out, 1 << 20, w.now);
+  EXPECT_LT(out.size(), 200u);
+}
+
+TEST(SessionCore, NoDeadlineInThePastWithoutALinkToActOnIt) {
+  Wire w;
+  w.up(0);
+  w.a.send(0, "x");
+  w.step();
+  w.down(0);  // an ack is now due, but there is no link to carry it
+  EXPECT_GT(w.a.nextDeadline(), w.now) << "the timer would spin until a link comes back";
+  w.up(1);
+  w.a.setWriting(1, true);
+  w.advance(2s);  // a ping is due on a busy link: its write completion will pull it
+  EXPECT_GT(w.a.nextDeadline(), w.now);
+}
+
+TEST(SessionCore, AFloodOfOutOfOrderSegmentsIsBounded) {
+  Wire w;
+  w.up(0);
+  Frame data;
+  data.type = FrameType::data;
+  data.channel = 0;
+  data.flags = kBeginMessage | kEndMessage;
+  data.payload.assign(1 << 20, 'x');
+  EXPECT_THROW(
+      for (std::uint64_t seq = 1; seq < 2000; ++seq) {
+        Frame f = data;
+        f.seq = seq;  // seq 0 never comes
+        w.b.receive(0, std::move(f), w.now);
+      },
+      ProtocolError);
+}
+
 }  // namespace
 }  // namespace ionet::wan

@@ -111,7 +111,7 @@ void secureStream(tcp::socket socket, asio::ssl::context& context, bool client,
       });
 }
 
-void tuneSocket(tcp::socket& socket, const SessionOptions& options) {
+std::string tuneSocket(tcp::socket& socket, const SessionOptions& options) {
   asio::error_code ec;
   socket.set_option(tcp::no_delay(true), ec);
   const int fd = socket.native_handle();
@@ -139,6 +139,10 @@ void tuneSocket(tcp::socket& socket, const SessionOptions& options) {
       ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
     }
   }
+  char used[32] = {};
+  socklen_t length = sizeof used - 1;
+  ::getsockopt(fd, IPPROTO_TCP, TCP_CONGESTION, used, &length);
+  return used;
 }
 
 namespace {

@@ -24,7 +24,8 @@ class ByteStream {
   virtual asio::ip::tcp::socket& socket() = 0;
   // The peer's name as proven by TLS; empty for a plain stream.
   virtual std::string authenticatedName() const = 0;
-  std::string remote;  // "host:port" of the peer, for messages
+  std::string remote;      // "host:port" of the peer, for messages
+  std::string congestion;  // TCP congestion control in use on the connection
 };
 
 // "address:port" of a socket's peer, or "unknown peer", for messages.
@@ -39,7 +40,8 @@ void secureStream(asio::ip::tcp::socket socket, asio::ssl::context& context, boo
 
 // Socket options every session connection gets: TCP_NODELAY (control messages must not wait
 // for Nagle), the congestion control asked for (BBR when the kernel has it), buffer sizes.
-void tuneSocket(asio::ip::tcp::socket& socket, const SessionOptions& options);
+// Returns the congestion control the kernel really runs on the socket.
+std::string tuneSocket(asio::ip::tcp::socket& socket, const SessionOptions& options);
 
 // Reads exactly one frame (the hello or its answer) within `timeout`; bytes after it stay in
 // the reader for the link that follows.

@@ -2,6 +2,7 @@
 // pump between them. See relay.h for the protocol.
 #include "ionet/wan/relay.h"
 
+#include <algorithm>
 #include <deque>
 #include <map>
 
@@ -18,6 +19,8 @@ using Socket = std::shared_ptr<tcp::socket>;
 
 constexpr auto kPreambleTimeout = std::chrono::milliseconds(10000);
 constexpr std::size_t kPumpBytes = 256u << 10;
+// Parked connections the relay holds at most: they cost a descriptor each, indefinitely.
+constexpr std::size_t kMaxParked = 4096;
 
 std::string describeRemote(const tcp::socket& socket) {
   asio::error_code ec;
@@ -147,8 +150,14 @@ class RelayServer : public std::enable_shared_from_this<RelayServer> {
     auto self = shared_from_this();
     acceptor_.async_accept([self](const asio::error_code& ec, tcp::socket socket) {
       if (ec == asio::error::operation_aborted || !self->acceptor_.is_open()) return;
-      if (!ec) self->greet(std::make_shared<tcp::socket>(std::move(socket)));
-      self->acceptNext();
+      if (!ec) {
+        self->greet(std::make_shared<tcp::socket>(std::move(socket)));
+        return self->acceptNext();
+      }
+      // Out of descriptors (EMFILE) and the like: accepting again at once would spin.
+      log::warn("relay: accepting connections: ", ec.message());
+      auto timer = std::make_shared<asio::steady_timer>(self->io_, std::chrono::milliseconds(100));
+      timer->async_wait([self, timer](const asio::error_code&) { self->acceptNext(); });
     });
   }
 
@@ -194,9 +203,12 @@ class RelayServer : public std::enable_shared_from_this<RelayServer> {
     if (waiting != waiting_.end() && !waiting->second.empty()) {
       Waiter dialler = waiting->second.front();
       waiting->second.pop_front();
+      if (waiting->second.empty()) waiting_.erase(waiting);
       dialler.timer->cancel();
       return pair(dialler.socket, socket);
     }
+    if (parkedCount() >= kMaxParked)
+      return refuse(socket, "relay full: too many parked connections");
     parked_[node].push_back(socket);
     // A parked peer sends nothing until paired: a read completing means it went away.
     auto self = shared_from_this();
@@ -214,6 +226,13 @@ class RelayServer : public std::enable_shared_from_this<RelayServer> {
     if (it == parked_.end()) return;
     auto& queue = it->second;
     queue.erase(std::remove(queue.begin(), queue.end(), socket), queue.end());
+    if (queue.empty()) parked_.erase(it);
+  }
+
+  std::size_t parkedCount() const {
+    std::size_t n = 0;
+    for (const auto& [node, queue] : parked_) n += queue.size();
+    return n;
   }
 
   void dial(Socket socket, const std::string& node) {
@@ -221,6 +240,7 @@ class RelayServer : public std::enable_shared_from_this<RelayServer> {
     if (it != parked_.end() && !it->second.empty()) {
       Socket parked = it->second.front();
       it->second.pop_front();
+      if (it->second.empty()) parked_.erase(it);
       asio::error_code ec;
       parked->cancel(ec);  // stop the departure probe
       return pair(socket, parked);
@@ -231,13 +251,15 @@ class RelayServer : public std::enable_shared_from_this<RelayServer> {
     waiting_[node].push_back(Waiter{socket, timer});
     timer->async_wait([self, socket, node](const asio::error_code& ec) {
       if (ec) return;
-      auto& queue = self->waiting_[node];
-      for (auto w = queue.begin(); w != queue.end(); ++w) {
-        if (w->socket == socket) {
-          queue.erase(w);
-          break;
-        }
-      }
+      // Still waiting? (A pairing may have taken it just as the timer fired.)
+      auto it = self->waiting_.find(node);
+      if (it == self->waiting_.end()) return;
+      auto& queue = it->second;
+      auto w = std::find_if(queue.begin(), queue.end(),
+                            [&](const Waiter& waiter) { return waiter.socket == socket; });
+      if (w == queue.end()) return;
+      queue.erase(w);
+      if (queue.empty()) self->waiting_.erase(it);
       self->refuse(socket, "node '" + node + "' has no connection parked at this relay");
     });
   }

@@ -11,6 +11,11 @@ namespace {
 // A peer may run ahead of our receive point by at most this many segments / bytes: its
 // retransmit buffer bounds what it can have in flight, so more is a broken or hostile peer.
 constexpr std::uint64_t kMaxReorderSegments = 1u << 20;
+// Bytes a peer may park in our reorder buffer: generous (its retransmit buffer may have been
+// grown for a long fat link), but bounded.
+constexpr std::size_t kMaxReorderBytes = std::size_t(1) << 30;
+// Channels one session may hold open: every forwarded connection of a job is one.
+constexpr std::size_t kMaxChannels = 1u << 16;
 
 std::string seconds(std::chrono::milliseconds d) {
   return std::to_string(d.count() / 1000) + "." + std::to_string((d.count() % 1000) / 100) + " s";
@@ -61,13 +66,22 @@ void SessionCore::pause(std::uint32_t channel) {
 void SessionCore::resume(std::uint32_t channel, TimePoint) {
   auto it = channels_.find(channel);
   if (it == channels_.end()) return;
-  auto& state = it->second;
-  state.paused = false;
-  while (!state.held.empty() && !state.paused) {
+  it->second.paused = false;
+  for (;;) {
+    // Look the channel up each time: consuming its close may erase it.
+    it = channels_.find(channel);
+    if (it == channels_.end() || it->second.paused || it->second.held.empty()) return;
+    auto& state = it->second;
     Segment segment = std::move(state.held.front());
     state.held.pop_front();
-    consume(channel, state, std::move(segment));
+    state.heldBytes -= segment.payload.size();
+    if (!consume(channel, state, std::move(segment))) return;
   }
+}
+
+void SessionCore::setWriting(int link, bool writing) {
+  auto it = links_.find(link);
+  if (it != links_.end()) it->second.writing = writing;
 }
 
 std::size_t SessionCore::queuedBytes(std::uint32_t channel) const {
@@ -138,12 +152,12 @@ std::size_t SessionCore::pull(int link, std::string& out, std::size_t budget, Ti
     appendFrame(f, out, used);
     return used;
   }
-  for (std::uint64_t nonce : state.pongs) {
+  if (state.pong) {
     f.type = FrameType::pong;
-    f.value = nonce;
+    f.value = *state.pong;
     appendFrame(f, out, used);
+    state.pong.reset();
   }
-  state.pongs.clear();
   if (now >= state.nextPing) {
     f.type = FrameType::ping;
     f.value = state.pingNonce = nonceFor(now);
@@ -234,6 +248,10 @@ bool SessionCore::cutSegment(std::size_t, Segment& out) {
   if (front.type != FrameType::data) {
     out.payload = std::move(front.bytes);
     state.queue.pop_front();
+    // Closed both ways and nothing left to send or deliver: forget the channel.
+    if (out.type == FrameType::close && state.peerClosed && state.held.empty() && *channel != 0) {
+      channels_.erase(*channel);
+    }
   } else {
     const std::uint64_t credit =
         options_.channelWindowBytes - (state.creditUsed - state.peerConsumed);
@@ -280,15 +298,19 @@ void SessionCore::receive(int link, Frame&& frame, TimePoint now) {
         if (!ackDue_) ackDue_ = now + options_.ackDelay;
         return;
       }
-      if (frame.seq - receiveNext_ > kMaxReorderSegments) {
+      if (frame.seq - receiveNext_ > kMaxReorderSegments ||
+          reorderBytes_ + size > kMaxReorderBytes) {
         throw ProtocolError("seq " + std::to_string(frame.seq) + " is far ahead of the expected " +
-                            std::to_string(receiveNext_));
+                            std::to_string(receiveNext_) + " (" + std::to_string(reorderBytes_) +
+                            " bytes already waiting)");
       }
+      reorderBytes_ += size;
       reorder_.emplace(frame.seq, Segment{frame.seq, frame.type, frame.channel, frame.flags,
                                           std::move(frame.payload)});
       while (!reorder_.empty() && reorder_.begin()->first == receiveNext_) {
         Segment segment = std::move(reorder_.begin()->second);
         reorder_.erase(reorder_.begin());
+        reorderBytes_ -= segment.payload.size();
         ++receiveNext_;
         deliver(std::move(segment), now);
       }
@@ -321,7 +343,7 @@ void SessionCore::receive(int link, Frame&& frame, TimePoint now) {
       return;
     }
     case FrameType::ping:
-      it->second.pongs.push_back(frame.value);
+      it->second.pong = frame.value;  // a flood of pings costs one pong
       return;
     case FrameType::pong:
       if (frame.value == it->second.pingNonce) {
@@ -354,47 +376,74 @@ void SessionCore::deliver(Segment&& segment, TimePoint) {
       throw ProtocolError("peer opened channel " + std::to_string(id) +
                           ", which is not its to open");
     }
+    if (channels_.size() >= kMaxChannels) {
+      throw ProtocolError("peer opened more than " + std::to_string(kMaxChannels) + " channels");
+    }
     channels_[id];
     events_.push_back(event::ChannelOpened{id, std::move(segment.payload)});
     return;
   }
   auto& state = channelOrThrow(id, frameTypeName(segment.type));
-  if (state.peerClosed) {
-    throw ProtocolError(std::string(frameTypeName(segment.type)) + " on channel " +
-                        std::to_string(id) + " after the peer closed it");
-  }
+  checkFraming(id, state, segment);
   if (state.paused || !state.held.empty()) {
+    state.heldBytes += segment.payload.size();
     state.held.push_back(std::move(segment));
     return;
   }
   consume(id, state, std::move(segment));
 }
 
-void SessionCore::consume(std::uint32_t id, ChannelState& state, Segment&& segment) {
+// Everything that makes a segment invalid is checked on arrival, so held segments are known
+// good when the application later resumes the channel (nothing can throw there).
+void SessionCore::checkFraming(std::uint32_t id, ChannelState& state, const Segment& segment) {
+  const std::string channel = "channel " + std::to_string(id);
+  if (state.peerClosed) {
+    throw ProtocolError(std::string(frameTypeName(segment.type)) + " on " + channel +
+                        " after the peer closed it");
+  }
   if (segment.type == FrameType::close) {
-    if (state.inMessage) {
-      throw ProtocolError("channel " + std::to_string(id) + " closed in the middle of a message");
-    }
+    if (state.inMessage) throw ProtocolError(channel + " closed in the middle of a message");
     state.peerClosed = true;
-    events_.push_back(event::ChannelClosed{id, std::move(segment.payload)});
-    if (!state.open && state.queue.empty() && id != 0) channels_.erase(id);
     return;
   }
   if (segment.flags & kBeginMessage) {
     if (state.inMessage) {
-      throw ProtocolError("channel " + std::to_string(id) +
-                          ": a message begins before the previous one ended");
+      throw ProtocolError(channel + ": a message begins before the previous one ended");
     }
     state.inMessage = true;
-    state.assembling.clear();
+    state.messageBytes = 0;
   } else if (!state.inMessage) {
-    throw ProtocolError("channel " + std::to_string(id) + ": continuation without a beginning");
+    throw ProtocolError(channel + ": continuation without a beginning");
   }
   const std::size_t size = segment.payload.size();
-  if (state.assembling.size() + size > kMaxMessageBytes) {
-    throw ProtocolError("channel " + std::to_string(id) + ": message exceeds " +
-                        std::to_string(kMaxMessageBytes) + " bytes");
+  state.messageBytes += size;
+  if (state.messageBytes > kMaxMessageBytes) {
+    throw ProtocolError(channel + ": message exceeds " + std::to_string(kMaxMessageBytes) +
+                        " bytes");
   }
+  // The sender's credit is its own channelWindowBytes, which may differ from ours; the check
+  // only bounds what a peer that ignores credit can make us hold.
+  const std::uint64_t limit = std::max<std::uint64_t>(4 * options_.channelWindowBytes, 256u << 20);
+  state.receivedBytes += size;
+  if (state.receivedBytes - state.windowAnnounced > limit) {
+    throw ProtocolError(channel + ": peer sent " +
+                        std::to_string(state.receivedBytes - state.windowAnnounced) +
+                        " bytes beyond what we consumed (limit " + std::to_string(limit) + ")");
+  }
+  if (segment.flags & kEndMessage) state.inMessage = false;
+}
+
+bool SessionCore::consume(std::uint32_t id, ChannelState& state, Segment&& segment) {
+  if (segment.type == FrameType::close) {
+    events_.push_back(event::ChannelClosed{id, std::move(segment.payload)});
+    if (!state.open && state.queue.empty() && id != 0) {
+      channels_.erase(id);
+      return false;
+    }
+    return true;
+  }
+  const std::size_t size = segment.payload.size();
+  if (segment.flags & kBeginMessage) state.assembling.clear();
   if (state.assembling.empty()) {
     state.assembling = std::move(segment.payload);
   } else {
@@ -403,11 +452,11 @@ void SessionCore::consume(std::uint32_t id, ChannelState& state, Segment&& segme
   state.consumed += size;
   counters_.bytesReceived += size;
   if (segment.flags & kEndMessage) {
-    state.inMessage = false;
     events_.push_back(event::Message{id, std::move(state.assembling)});
     state.assembling = std::string();
   }
   noteConsumed(id, state);
+  return true;
 }
 
 void SessionCore::noteConsumed(std::uint32_t id, ChannelState& state) {
@@ -456,11 +505,17 @@ void SessionCore::tick(TimePoint now) {
 TimePoint SessionCore::nextDeadline() const {
   TimePoint next = TimePoint::max();
   if (failed_) return next;
-  if (ackDue_) next = std::min(next, *ackDue_);
+  // A due ack or ping needs a link that can take a write now; busy links pull them when their
+  // write completes, and with no link they wait for one (counting them would spin the timer).
+  bool idleLink = false;
   for (const auto& [id, link] : links_) {
-    next = std::min(next, link.nextPing);
+    if (!link.writing) {
+      idleLink = true;
+      next = std::min(next, link.nextPing);
+    }
     if (!link.expired) next = std::min(next, link.lastHeard + options_.linkTimeout);
   }
+  if (ackDue_ && idleLink) next = std::min(next, *ackDue_);
   if (links_.empty() && noLinkSince_)
     next = std::min(next, *noLinkSince_ + options_.deadPeerTimeout);
   return next;

@@ -89,8 +89,12 @@ class SessionCore {
   // Appends encoded frames for `link` to `out`, about `budget` bytes at most (at least one frame
   // if any is ready). Returns the number of bytes appended.
   std::size_t pull(int link, std::string& out, std::size_t budget, TimePoint now);
-  // A frame that arrived on `link`. Throws ProtocolError if the peer broke the protocol.
+  // A frame that arrived on `link`. Throws ProtocolError if the peer broke the protocol; the
+  // session is then unusable (a segment may be half-processed) and must end.
   void receive(int link, Frame&& frame, TimePoint now);
+  // Whether the runtime has a write in flight on `link`: a busy link cannot take a due ping or
+  // ack, so its deadlines do not count (the write's completion pulls them).
+  void setWriting(int link, bool writing);
 
   // --- time ---------------------------------------------------------------------------------
   void tick(TimePoint now);
@@ -142,8 +146,13 @@ class SessionCore {
     // receive side
     bool paused = false;
     std::deque<Segment> held;  // arrived in order while paused
+    std::size_t heldBytes = 0;
     std::string assembling;
+    // Receive framing, checked as segments arrive (before they may be held): in a message, its
+    // size so far, and the data bytes received on the channel (against its credit).
     bool inMessage = false;
+    std::size_t messageBytes = 0;
+    std::uint64_t receivedBytes = 0;
     std::uint64_t consumed = 0;
     std::uint64_t windowAnnounced = 0;
   };
@@ -152,7 +161,8 @@ class SessionCore {
     TimePoint nextPing;
     std::uint64_t pingNonce = 0;  // outstanding ping, 0 if none
     TimePoint pingSentAt;
-    std::deque<std::uint64_t> pongs;  // to answer on this link
+    std::optional<std::uint64_t> pong;  // latest ping to answer on this link (only it matters)
+    bool writing = false;               // the runtime has a write in flight on it
     bool expired = false;
   };
 
@@ -161,7 +171,9 @@ class SessionCore {
   bool cutSegment(std::size_t room, Segment& out);
   std::optional<std::uint32_t> nextSendingChannel(bool priorityOnly);
   void deliver(Segment&& segment, TimePoint now);
-  void consume(std::uint32_t channel, ChannelState& state, Segment&& segment);
+  void checkFraming(std::uint32_t channel, ChannelState& state, const Segment& segment);
+  // Returns false if the channel was erased (closed both ways).
+  bool consume(std::uint32_t channel, ChannelState& state, Segment&& segment);
   void noteConsumed(std::uint32_t channel, ChannelState& state);
   void acknowledge(std::uint64_t receiveNext);
   void queueWindowUpdates();
@@ -184,6 +196,7 @@ class SessionCore {
   // receive side
   std::uint64_t receiveNext_ = 0;
   std::map<std::uint64_t, Segment> reorder_;
+  std::size_t reorderBytes_ = 0;
   std::uint64_t unackedReceived_ = 0;  // bytes since our last ack
   std::optional<TimePoint> ackDue_;
   std::set<std::uint32_t> windowDue_;

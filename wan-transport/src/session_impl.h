@@ -15,7 +15,8 @@ namespace ionet::wan {
 
 class SessionImpl;
 
-class SessionChannelImpl : public SessionChannel {
+class SessionChannelImpl : public SessionChannel,
+                           public std::enable_shared_from_this<SessionChannelImpl> {
  public:
   SessionChannelImpl(std::weak_ptr<SessionImpl> session, std::uint32_t id, std::string name,
                      std::string peer);
@@ -69,8 +70,9 @@ class SessionImpl : public Session, public LinkOwner {
   // Connecting side: dial the first connection; `ready` as in Session::connect.
   void dialFirst(ReadyHandler ready);
   // Accepting side: a connection whose hello named this session. Answers it and adds it.
+  // `resumed`: the session existed before this hello (the answer's flag tells the peer).
   void attach(std::shared_ptr<ByteStream> stream, std::shared_ptr<FrameReader> reader,
-              const Frame& hello);
+              const Frame& hello, bool resumed);
   void setPeerName(std::string name) { peerName_ = std::move(name); }
   const SessionId& id() const { return id_; }
   bool ended() const { return ended_; }
@@ -134,6 +136,7 @@ class SessionImpl : public Session, public LinkOwner {
   std::string closeReason_;
   TimePoint closeDeadline_;
   bool goodbyeQueued_ = false;
+  int goodbyeLink_ = -1;  // the link whose write carries the goodbye
   bool ended_ = false;
 
   // rate sampling for stats()
@@ -142,7 +145,8 @@ class SessionImpl : public Session, public LinkOwner {
   mutable double sendRate_ = 0, receiveRate_ = 0;
 };
 
-// Streams to use when SessionOptions::streams is 0, from the RTT of the first hello.
-int streamsForRtt(std::chrono::microseconds rtt);
+// Streams to use when SessionOptions::streams is 0, from the RTT of the first hello and whether
+// the connections run BBR.
+int streamsForRtt(std::chrono::microseconds rtt, bool bbr);
 
 }  // namespace ionet::wan

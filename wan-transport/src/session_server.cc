@@ -13,6 +13,9 @@ namespace {
 using asio::ip::tcp;
 
 constexpr auto kHandshakeTimeout = std::chrono::milliseconds(10000);
+constexpr int kMaxLinksPerSession = 64;  // as many streams as a session may ask for
+constexpr int kMaxSessionsPerPeer = 64;  // an authenticated node cannot flood us with sessions
+constexpr auto kAcceptBackoff = std::chrono::milliseconds(100);
 
 class ServerCore : public std::enable_shared_from_this<ServerCore> {
  public:
@@ -57,8 +60,17 @@ class ServerCore : public std::enable_shared_from_this<ServerCore> {
     auto self = shared_from_this();
     acceptor_.async_accept([self](const asio::error_code& ec, tcp::socket socket) {
       if (self->closed_) return;
-      if (!ec) self->handshake(std::move(socket));
-      self->acceptNext();
+      if (!ec) {
+        self->handshake(std::move(socket));
+        return self->acceptNext();
+      }
+      // Out of descriptors (EMFILE) and the like: accepting again at once would spin.
+      log::warn("accepting connections: ", ec.message(), "; pausing ", kAcceptBackoff.count(),
+                " ms");
+      auto timer = std::make_shared<asio::steady_timer>(self->io_, kAcceptBackoff);
+      timer->async_wait([self, timer](const asio::error_code&) {
+        if (!self->closed_) self->acceptNext();
+      });
     });
   }
 
@@ -143,16 +155,26 @@ class ServerCore : public std::enable_shared_from_this<ServerCore> {
     // Under TLS the certificate names the peer; without, only what it says of itself.
     std::string name = stream->authenticatedName();
     if (name.empty()) name = hello.payload.empty() ? stream->remote : hello.payload;
+    if (hello.link >= kMaxLinksPerSession) {
+      return refuse(stream, "link index " + std::to_string(hello.link) + " beyond the " +
+                                std::to_string(kMaxLinksPerSession) + " a session may have");
+    }
     auto it = sessions_.find(hello.session);
     if (it != sessions_.end() && !it->second->ended()) {
       if (it->second->peerName() != name) {
         return refuse(stream,
                       "session belongs to '" + it->second->peerName() + "', not '" + name + "'");
       }
-      return it->second->attach(stream, reader, hello);
+      return it->second->attach(stream, reader, hello, true);
     }
     if (hello.ack != 0 || hello.link != 0) {
       return refuse(stream, "unknown session (this node restarted or the session timed out)");
+    }
+    int fromPeer = 0;
+    for (const auto& [id, other] : sessions_) fromPeer += other->peerName() == name;
+    if (fromPeer >= kMaxSessionsPerPeer) {
+      return refuse(stream,
+                    "'" + name + "' already has " + std::to_string(fromPeer) + " sessions here");
     }
     auto session =
         std::make_shared<SessionImpl>(io_, hello.session, std::nullopt, security_, options_);
@@ -164,7 +186,7 @@ class ServerCore : public std::enable_shared_from_this<ServerCore> {
     };
     sessions_[id] = session;
     log::info("session from ", name, " (", stream->remote, ") accepted");
-    session->attach(stream, reader, hello);
+    session->attach(stream, reader, hello, false);
     if (onSession) {
       onSession(session);
     } else {

@@ -125,6 +125,26 @@ TEST(WanSession, UnauthenticatedAndWrongPoolPeersAreRefusedAndTheServerCarriesOn
   EXPECT_NE(log.out.find("from alpha"), std::string::npos) << log.out;
 }
 
+TEST(WanSession, APeerThatRestartedIsReportedNotWaitedFor) {
+  Credentials creds;
+  auto first = startServer({}, {"--listen", "127.0.0.1:5414", "--tls", creds.of("beta")});
+  Command client({kWanperf, "-c", "127.0.0.1:5414", "--tls", creds.of("alpha"), "-t", "120", "-i",
+                  "0.2", "--json"});
+  ASSERT_TRUE(client.waitForOutput(
+      [](const std::string& out) { return out.find("interval_end_s") != std::string::npos; }, 10s));
+  first->signal(SIGKILL);
+  first->wait(10s);
+  // A new process on the same port knows nothing of the session: the client must say so and
+  // stop, not resend into a fresh session forever.
+  auto second = startServer({}, {"--listen", "127.0.0.1:5414", "--tls", creds.of("beta")});
+  auto result = client.wait(30s);
+  EXPECT_TRUE(result.finished);
+  EXPECT_EQ(result.exitCode, 1);
+  EXPECT_NE(result.err.find("restarted"), std::string::npos) << result.err;
+  second->signal(SIGTERM);
+  second->wait(10s);
+}
+
 // Raw TCP client for hostile-input tests.
 class RawSocket {
  public:
