@@ -15,6 +15,9 @@ namespace ionet::wan {
 
 class SessionImpl;
 
+// Connections one session may have (the streams a hello may ask for).
+inline constexpr int kMaxStreams = 64;
+
 class SessionChannelImpl : public SessionChannel,
                            public std::enable_shared_from_this<SessionChannelImpl> {
  public:

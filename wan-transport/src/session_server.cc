@@ -13,7 +13,6 @@ namespace {
 using asio::ip::tcp;
 
 constexpr auto kHandshakeTimeout = std::chrono::milliseconds(10000);
-constexpr int kMaxLinksPerSession = 64;  // as many streams as a session may ask for
 constexpr int kMaxSessionsPerPeer = 64;  // an authenticated node cannot flood us with sessions
 constexpr auto kAcceptBackoff = std::chrono::milliseconds(100);
 
@@ -155,9 +154,9 @@ class ServerCore : public std::enable_shared_from_this<ServerCore> {
     // Under TLS the certificate names the peer; without, only what it says of itself.
     std::string name = stream->authenticatedName();
     if (name.empty()) name = hello.payload.empty() ? stream->remote : hello.payload;
-    if (hello.link >= kMaxLinksPerSession) {
+    if (hello.link >= kMaxStreams) {
       return refuse(stream, "link index " + std::to_string(hello.link) + " beyond the " +
-                                std::to_string(kMaxLinksPerSession) + " a session may have");
+                                std::to_string(kMaxStreams) + " a session may have");
     }
     auto it = sessions_.find(hello.session);
     if (it != sessions_.end() && !it->second->ended()) {
