@@ -72,6 +72,13 @@ std::string field(const std::string& out, const std::string& name) {
   return v;
 }
 
+// True once a client run with -i printed its first interval line: the session is up and sending.
+bool sendingStarted(Command& client, std::chrono::seconds timeout) {
+  return client.waitForOutput(
+      [](const std::string& out) { return out.find("interval_end_s") != std::string::npos; },
+      timeout);
+}
+
 void expectVerified(const CommandResult& client) {
   EXPECT_TRUE(client.finished) << client.err;
   EXPECT_EQ(client.exitCode, 0) << client.out << client.err;
@@ -130,8 +137,7 @@ TEST(WanSession, APeerThatRestartedIsReportedNotWaitedFor) {
   auto first = startServer({}, {"--listen", "127.0.0.1:5414", "--tls", creds.of("beta")});
   Command client({kWanperf, "-c", "127.0.0.1:5414", "--tls", creds.of("alpha"), "-t", "120", "-i",
                   "0.2", "--json"});
-  ASSERT_TRUE(client.waitForOutput(
-      [](const std::string& out) { return out.find("interval_end_s") != std::string::npos; }, 10s));
+  ASSERT_TRUE(sendingStarted(client, 10s));
   first->signal(SIGKILL);
   first->wait(10s);
   // A new process on the same port knows nothing of the session: the client must say so and
@@ -247,8 +253,7 @@ TEST_F(WanSessionEmulated, PartitionShorterThanTheDeadPeerTimeoutIsSurvived) {
       concat(wan.execPrefix(1), {kWanperf, "-c", server + ":5420", "--tls", creds.of("alpha"), "-n",
                                  std::to_string(100u << 20), "--verify", "--json", "-i", "0.5",
                                  "--link-timeout", "3", "--dead-peer-timeout", "60"}));
-  ASSERT_TRUE(client.waitForOutput(
-      [](const std::string& out) { return out.find("interval_end_s") != std::string::npos; }, 20s));
+  ASSERT_TRUE(sendingStarted(client, 20s));
   wan.partition(1, 2);
   const auto cut = Clock::now();
   // Both sides notice: every connection is dropped after the link timeout, redials fail.
@@ -274,8 +279,7 @@ TEST_F(WanSessionEmulated, PartitionLongerThanTheDeadPeerTimeoutFailsWithAReason
   Command client(concat(wan.execPrefix(1), {kWanperf, "-c", wan.address(2) + ":5421", "--tls",
                                             creds.of("alpha"), "-t", "600", "--json", "-i", "0.5",
                                             "--link-timeout", "2", "--dead-peer-timeout", "6"}));
-  ASSERT_TRUE(client.waitForOutput(
-      [](const std::string& out) { return out.find("interval_end_s") != std::string::npos; }, 20s));
+  ASSERT_TRUE(sendingStarted(client, 20s));
   wan.partition(1, 2);
   const auto cut = Clock::now();
   auto result = client.wait(40s);
@@ -303,8 +307,7 @@ TEST_F(WanSessionEmulated, PeerAddressChangeIsSurvived) {
       wan.execPrefix(1),
       {kWanperf, "-c", wan.address(2) + ":5422", "--tls", creds.of("alpha"), "-n",
        std::to_string(60u << 20), "--verify", "--json", "-i", "0.5", "--link-timeout", "3"}));
-  ASSERT_TRUE(client.waitForOutput(
-      [](const std::string& out) { return out.find("interval_end_s") != std::string::npos; }, 20s));
+  ASSERT_TRUE(sendingStarted(client, 20s));
   const std::string after = wan.readdress(1);
   ASSERT_NE(after, before);
   wan.reset(1);  // connections bound to the old address die at once instead of timing out
