@@ -11,8 +11,11 @@
 #include "ionet/exit_status.h"
 #include "ionet/kernels/health_check.h"
 #include "ionet/launcher/agent.h"
+#include "ionet/launcher/local_pool.h"
+#include "ionet/launcher/pool_daemon.h"
 #include "ionet/log.h"
 #include "ionet/wan/credentials.h"
+#include "ionet/wan/session.h"
 
 namespace {
 
@@ -46,6 +49,27 @@ int runCredentialCommand(const CredentialCommands& c) {
   });
 }
 
+// What the agent proves itself with: pool credentials, a pool PSK, or (an agent of the
+// embedded local pool) the one-job PSK its launcher put in $IONET_AGENT_PSK.
+ionet::wan::Credentials sessionCredentials(const std::string& dir, const std::string& pskFile,
+                                           const std::string& node) {
+  using namespace ionet;
+  if (!dir.empty() && !pskFile.empty()) throw UsageError("give --credentials or --psk, not both");
+  if (!dir.empty()) return wan::Credentials::loadDir(dir);
+  if (!pskFile.empty()) return wan::Credentials::loadPskFile(pskFile, node);
+  const char* hex = std::getenv("IONET_AGENT_PSK");
+  if (hex == nullptr) throw UsageError("no credentials: give --credentials DIR or --psk FILE");
+  wan::Credentials c;
+  c.poolName = "local";
+  c.nodeName = node;
+  const std::string text = hex;
+  for (std::size_t i = 0; i + 1 < text.size(); i += 2) {
+    c.psk.push_back(static_cast<char>(std::stoi(text.substr(i, 2), nullptr, 16)));
+  }
+  ::unsetenv("IONET_AGENT_PSK");  // not for the ranks
+  return c;
+}
+
 // Exit status: 0 when every GPU passed or there is none, 1 when one failed or the check could
 // not run.
 int checkGpus(const ionet::kernels::HealthCheckOptions& options, bool json) {
@@ -75,6 +99,19 @@ int main(int argc, char** argv) {
   app.add_option("--token", options.token,
                  "Token the launcher expects back (default: $IONET_AGENT_TOKEN)");
   app.add_option("--address", options.address, "Address ranks of other hosts reach us at");
+  std::string credentialsDir, pskFile;
+  app.add_option("--credentials", credentialsDir,
+                 "Pool credentials directory (ca.pem, node.pem, node.key) for the sessions");
+  app.add_option("--psk", pskFile, "Pool PSK file for the sessions (instead of --credentials)");
+  app.add_option("--data-listen", options.dataListen,
+                 "Address the data forwarder accepts other agents' sessions on (default "
+                 "127.0.0.1)");
+  unsigned deadPeerMs = 0;
+  app.add_option("--dead-peer-timeout", deadPeerMs,
+                 "Milliseconds without any connection before a session is given up (default "
+                 "60000)");
+  app.add_option("--data-park-at", options.dataParkAt,
+                 "Also accept data sessions through this relay, RELAYHOST:PORT/NAME");
   bool gpuCheck = false, json = false;
   kernels::HealthCheckOptions gpuOptions;
   auto* gpuCheckFlag = app.add_flag(
@@ -100,7 +137,9 @@ int main(int argc, char** argv) {
   genCa->excludes(issue)->excludes(genPsk)->excludes(gpuCheckFlag);
   issue->excludes(genPsk)->excludes(gpuCheckFlag);
   genPsk->excludes(gpuCheckFlag);
-  app.add_option("--pool", credentials.pool, "Pool name, for --gen-ca and --gen-psk");
+  app.add_option("--pool", credentials.pool,
+                 "Serve the pool defined in FILE (pool.toml) as host --host-name (default: this "
+                 "machine's hostname); with --gen-ca/--gen-psk: the pool's NAME");
   app.add_option("--ca", credentials.caDir, "Pool CA directory, for --issue-cert")->needs(issue);
   app.add_option("--out", credentials.outDir, "Output directory, for --issue-cert")->needs(issue);
   bool version = false;
@@ -119,6 +158,22 @@ int main(int argc, char** argv) {
   log::prefix() = "ionet-agent";
   if (gpuCheck) return checkGpus(gpuOptions, json);
   if (credentials.any()) return runCredentialCommand(credentials);
+  if (!credentials.pool.empty() && connect.empty()) {
+    if (options.hostName.empty()) {
+      char host[256] = "";
+      ::gethostname(host, sizeof(host) - 1);
+      options.hostName = host;
+    }
+    log::prefix() = "ionet-agent[" + options.hostName + "]";
+    return exitStatusOf([&] {
+      launcher::PoolDaemonOptions d;
+      d.poolFile = credentials.pool;
+      d.nodeName = options.hostName;
+      d.agentPath = launcher::defaultAgentPath();
+      if (const char* tmp = std::getenv("IONET_TMPDIR")) d.scratchRoot = tmp;
+      return launcher::runPoolDaemon(d);
+    });
+  }
   const char* missing = connect.empty()            ? "--connect"
                         : options.hostName.empty() ? "--host-name"
                                                    : nullptr;
@@ -134,13 +189,18 @@ int main(int argc, char** argv) {
     if (const char* t = std::getenv("IONET_AGENT_TOKEN")) options.token = t;
     ::unsetenv("IONET_AGENT_TOKEN");  // not for the ranks
   }
-  auto colon = connect.rfind(':');
-  if (colon == std::string::npos) {
-    log::error("--connect ", connect, ": expected HOST:PORT");
+  options.launcher = connect;
+  if (deadPeerMs > 0) {
+    options.session.deadPeerTimeout = std::chrono::milliseconds(deadPeerMs);
+    options.session.linkTimeout = std::min(options.session.linkTimeout, options.session.deadPeerTimeout);
+  }
+  try {
+    wan::Endpoint::parse(connect);
+    options.credentials = sessionCredentials(credentialsDir, pskFile, options.hostName);
+  } catch (const std::exception& e) {
+    log::error(e.what());
     return 2;
   }
-  options.launcherHost = connect.substr(0, colon);
-  options.launcherPort = static_cast<std::uint16_t>(std::atoi(connect.c_str() + colon + 1));
   const char* tmp = std::getenv("IONET_TMPDIR");
   const char* shm = std::getenv("IONET_SHMDIR");
   options.tmpRoot = tmp ? tmp : "/tmp";

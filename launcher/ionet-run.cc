@@ -12,6 +12,8 @@
 #include "ionet/launcher/job_run.h"
 #include "ionet/launcher/local_pool.h"
 #include "ionet/launcher/placement.h"
+#include "ionet/launcher/pool_file.h"
+#include "ionet/launcher/remote_pool.h"
 #include "ionet/log.h"
 
 extern char** environ;
@@ -31,12 +33,6 @@ int main(int argc, char** argv) {
     if (!cmd.spec.quiet) {
       for (const auto& w : cmd.warnings) log::warn(w);
     }
-    char host[256] = "localhost";
-    ::gethostname(host, sizeof(host) - 1);
-    const auto cores = std::max(1u, std::thread::hardware_concurrency());
-    auto pool = launcher::resolvePool(cmd.spec, cores, host);
-    auto placement = launcher::placeRanks(cmd.spec, pool);
-
     launcher::RunSettings settings;
     settings.agentPath = launcher::defaultAgentPath();
     if (const char* g = std::getenv("IONET_KILL_GRACE_MS")) {
@@ -48,7 +44,34 @@ int main(int argc, char** argv) {
       }
       settings.killGraceMs = static_cast<unsigned>(ms);
     }
-    int status = launcher::runJob(cmd.spec, placement, settings);
+    if (const char* d = std::getenv("IONET_DATA_PATH")) {
+      const std::string v = d;
+      if (v != "ionet" && v != "direct") {
+        throw UsageError("IONET_DATA_PATH=" + v + ": expected 'ionet' or 'direct'");
+      }
+      settings.dataPath = v == "ionet";
+    }
+    if (cmd.spec.poolFile.empty()) {
+      if (const char* p = std::getenv("IONET_POOL"); p && *p && !cmd.spec.localHosts) {
+        cmd.spec.poolFile = p;
+      }
+    }
+    int status = 0;
+    if (!cmd.spec.poolFile.empty()) {
+      // A pool of real hosts: ask their pool agents what they offer, place, run there.
+      asio::io_context io;
+      launcher::RemotePool remote(io, launcher::loadPoolFile(cmd.spec.poolFile));
+      auto pool = remote.discover(std::chrono::seconds(10));
+      auto placement = launcher::placeRanks(cmd.spec, pool);
+      status = launcher::runJob(cmd.spec, placement, settings, remote, io);
+    } else {
+      char host[256] = "localhost";
+      ::gethostname(host, sizeof(host) - 1);
+      const auto cores = std::max(1u, std::thread::hardware_concurrency());
+      auto pool = launcher::resolvePool(cmd.spec, cores, host);
+      auto placement = launcher::placeRanks(cmd.spec, pool);
+      status = launcher::runJob(cmd.spec, placement, settings);
+    }
     std::fflush(stdout);
     // The stdin reader may still be blocked in read(2): leave without waiting for it.
     ::_exit(status);

@@ -10,7 +10,10 @@ packages=(
   libgtest-dev googletest                  # unit and integration tests
   protobuf-compiler libprotobuf-dev        # launcher<->agent control messages
   libasio-dev                              # standalone Asio event loop
+  libtomlplusplus-dev                      # pool.toml (toml++ 3.3)
   python3 python3-mpi4py                   # mpi4py test program, bench driver
+  python3-torch                            # PyTorch DDP (Gloo) across hosts in the data-path tests
+  netpipe-openmpi                          # NPmpi: MPI ping-pong across hosts (tests, bench/datapath)
   iproute2 procps                          # ss / ps used by tests
   libssl-dev openssl                       # TLS 1.3 for wan-transport sessions; pool CA/certs
   nftables iputils-ping                    # WAN emulator: random loss, partitions; delay check

@@ -14,12 +14,13 @@
 #include <thread>
 
 #include "control.h"
+#include "ionet/bridge/forwarder.h"
 #include "ionet/bridge/pmix_server.h"
 #include "ionet/error.h"
 #include "ionet/launcher/rank_env.h"
 #include "ionet/launcher/rank_process.h"
 #include "ionet/log.h"
-#include "tcp/channel.h"
+#include "ionet/wan/session.h"
 
 extern char** environ;
 
@@ -51,6 +52,19 @@ std::uint32_t freeTcpPort() {
   return port;
 }
 
+// libionet-shim.so: $IONET_SHIM, else beside the agent's lib directory (build tree: bin/ and
+// lib/; installed: bin/ and lib/ionet/).
+std::string findShim() {
+  if (const char* p = std::getenv("IONET_SHIM")) return p;
+  std::error_code ec;
+  const auto bin = fs::read_symlink("/proc/self/exe", ec).parent_path();
+  for (const auto& candidate :
+       {bin.parent_path() / "lib" / "libionet-shim.so", bin.parent_path() / "lib" / "ionet" / "libionet-shim.so"}) {
+    if (fs::exists(candidate, ec)) return candidate.string();
+  }
+  return {};
+}
+
 std::vector<std::string> currentEnvironment() {
   std::vector<std::string> env;
   for (char** e = environ; *e; ++e) env.emplace_back(*e);
@@ -69,7 +83,9 @@ struct Agent::Impl {
   asio::io_context io;
   asio::signal_set signals;
   asio::steady_timer killTimer;
-  std::shared_ptr<wan::Channel> channel;
+  std::shared_ptr<wan::Session> session;  // to the launcher
+  std::shared_ptr<wan::Channel> channel;  // the session's control channel
+  std::unique_ptr<bridge::Forwarder> forwarder;
   std::unique_ptr<bridge::PmixServer> pmix;
   std::string tmpDir, shmDir;
 
@@ -139,12 +155,41 @@ struct Agent::Impl {
     shmDir = makePrivateDir(options.shmRoot, "ionet-agent-");
     fs::create_directory(tmpDir + "/pmix");
     pmix = std::make_unique<bridge::PmixServer>(tmpDir + "/pmix", options.hostName, hooks());
-    channel = wan::tcp::connect(io, options.launcherHost, options.launcherPort);
-    channel->start({[this](std::string m) { onMessage(m); },
-                    [this](const std::string& why) { onChannelClosed(why); }});
-    sendHello();
+    startForwarder();
+    wan::Security security{std::make_shared<asio::ssl::context>(
+                               wan::makeTlsContext(options.credentials, wan::TlsRole::client)),
+                           options.hostName};
+    wan::Session::connect(
+        io, wan::Endpoint::parse(options.launcher), security, options.session,
+        [this](std::shared_ptr<wan::Session> s, const std::string& error) {
+          if (!s) {
+            log::error("host ", options.hostName, ": cannot reach the launcher at ",
+                       options.launcher, ": ", error);
+            exitCode = 1;
+            return io.stop();
+          }
+          session = s;
+          channel = s->control();
+          channel->start({[this](std::string m) { onMessage(m); },
+                          [this](const std::string& why) { onChannelClosed(why); }});
+          sendHello();
+        });
     waitSignals();
     io.run();
+  }
+
+  void startForwarder() {
+    bridge::ForwarderOptions f;
+    f.clientSecurity = {std::make_shared<asio::ssl::context>(
+                            wan::makeTlsContext(options.credentials, wan::TlsRole::client)),
+                        options.hostName};
+    f.serverSecurity = {std::make_shared<asio::ssl::context>(
+                            wan::makeTlsContext(options.credentials, wan::TlsRole::server)),
+                        options.hostName};
+    f.session = options.session;
+    f.listenAddress = options.dataListen;
+    if (!options.dataParkAt.empty()) f.parkAt = wan::Endpoint::parse(options.dataParkAt);
+    forwarder = std::make_unique<bridge::Forwarder>(io, std::move(f));
   }
 
   void sendHello() {
@@ -159,6 +204,7 @@ struct Agent::Impl {
     h->set_tmp_dir(tmpDir);
     h->set_shm_dir(shmDir);
     h->set_token(options.token);
+    h->set_data_port(forwarder->dataPort());
     send(e);
   }
 
@@ -265,6 +311,7 @@ struct Agent::Impl {
     const bool oversubscribed = local.size() > std::max(1u, std::thread::hardware_concurrency());
     JobEnvInputs inputs{job.job_id(), job.master_addr(), job.master_port(), vaderDir,
                         oversubscribed};
+    if (job.data_hosts_size() > 0) startDataPath(layout, base, inputs);
     std::uint32_t worldSize = 0;
     for (const auto& r : layout.ranks) worldSize += static_cast<std::uint32_t>(r.size());
 
@@ -277,6 +324,9 @@ struct Agent::Impl {
       spec.rank = local[i];
       spec.path = path;
       spec.argv.assign(job.argv().begin(), job.argv().end());
+      inputs.cudaVisibleDevices = i < static_cast<std::uint32_t>(job.gpus_of_rank_size())
+                                      ? job.gpus_of_rank(static_cast<int>(i))
+                                      : std::string();
       spec.env = mergeEnvironment(mergeEnvironment(base, rankEnvironment(place, inputs)), jobEnv);
       spec.env = mergeEnvironment(std::move(spec.env), pmix->setupFork(local[i]));
       spec.workDir = job.work_dir();
@@ -293,6 +343,25 @@ struct Agent::Impl {
       started.mutable_started()->add_pids(ranks.back()->pid());
     }
     send(started);
+  }
+
+  // The ranks' connections to other hosts go through our forwarder (shim preloaded).
+  void startDataPath(const bridge::JobLayout& layout, const std::vector<std::string>& base,
+                     JobEnvInputs& inputs) {
+    IONET_ENFORCE(job.data_hosts_size() == static_cast<int>(layout.hostNames.size()),
+                  "data path: ", job.data_hosts_size(), " entries for ", layout.hostNames.size(),
+                  " hosts");
+    std::vector<bridge::DataHost> hosts;
+    for (int i = 0; i < job.data_hosts_size(); ++i) {
+      hosts.push_back({layout.hostNames[i], job.data_hosts(i).vaddr(), job.data_hosts(i).endpoint()});
+    }
+    inputs.shimPath = findShim();
+    IONET_ENFORCE(!inputs.shimPath.empty(),
+                  "cannot find libionet-shim.so for the data path (set IONET_SHIM)");
+    forwarder->setHosts(std::move(hosts), layout.hostIndex, job.job_id());
+    inputs.forwarder = "127.0.0.1:" + std::to_string(forwarder->shimPort());
+    inputs.virtualAddress = bridge::formatIpv4(job.data_hosts(layout.hostIndex).vaddr());
+    inputs.inheritedPreload = environmentValue(base, "LD_PRELOAD").value_or("");
   }
 
   void reap() {
@@ -394,11 +463,12 @@ struct Agent::Impl {
     for (auto& [id, complete] : pendingDmodex) complete(-1, {});
     pendingDmodex.clear();
     signals.cancel();
+    if (forwarder) forwarder->close();
     if (launcherGone || !channel) return io.stop();
     control::Envelope e;
     e.mutable_job_done();
     send(e);
-    channel->close();  // flushes, then onChannelClosed stops the loop
+    session->close("job done");  // flushes; its end closes the channel, which stops the loop
   }
 
   void onFence(bridge::FenceRequest req) {

@@ -4,6 +4,8 @@
 #include "ionet/launcher/cli.h"
 
 #include <CLI/CLI.hpp>
+#include <cctype>
+#include <charconv>
 #include <map>
 #include <set>
 
@@ -95,13 +97,14 @@ const std::set<std::string>& unsupportedOptions() {
 }
 
 struct Flags {
-  std::uint32_t np = 0, perHost = 0, localHosts = 0, timeout = 0;
+  std::uint32_t np = 0, perHost = 0, localHosts = 0, timeout = 0, gpusPerRank = 0;
   bool allowRoot = false, pernode = false, oversubscribe = false, noOversubscribe = false,
        version = false;
   std::string mapBy = "slot", bindTo = "none";
   std::vector<std::string> exports;
   std::vector<std::vector<std::string>> mca;
   std::string machinefile;
+  std::string gpuMinMem;
 };
 
 void defineOptions(CLI::App& app, JobSpec& s, Flags& f) {
@@ -119,6 +122,14 @@ void defineOptions(CLI::App& app, JobSpec& s, Flags& f) {
   app.add_option("--machinefile", f.machinefile, "Same as --hostfile");
   app.add_option("--local-hosts", f.localHosts,
                  "Emulate H hosts on this machine (one agent and PMIx server each)");
+  app.add_option("--pool", s.poolFile, "The pool: pool.toml, or a hostfile of agent hosts");
+  app.add_option("--gpus-per-rank", f.gpusPerRank,
+                 "GPUs each rank gets, distinct, set in CUDA_VISIBLE_DEVICES");
+  app.add_option("--gpu-model", s.gpuModel,
+                 "Only GPUs whose name contains SUBSTR, any case (e.g. H100)");
+  app.add_option("--gpu-min-mem", f.gpuMinMem,
+                 "Only GPUs with at least SIZE memory: bytes, or K/M/G/T (powers of 1000) or "
+                 "KiB/MiB/GiB/TiB");
   app.add_option("-x", f.exports, "Export VAR (from this environment) or VAR=value to ranks")
       ->expected(1)
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
@@ -190,6 +201,31 @@ void applyMapBy(const std::string& value, JobSpec& s) {
   } else if (!modifier.empty()) {
     throw UsageError("--map-by modifier '" + modifier + "' is not supported");
   }
+}
+
+// "40G" (10^9), "80GiB" (2^30), "24000M", "1048576": bytes.
+std::uint64_t parseSize(const std::string& option, const std::string& text) {
+  std::uint64_t value = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  std::string unit(end, text.data() + text.size());
+  for (char& c : unit) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (unit.size() > 1 && unit.back() == 'b') unit.pop_back();  // "GB", "GiB"
+  static const std::map<std::string, std::uint64_t> scales = {{"", 1},
+                                                              {"b", 1},
+                                                              {"k", 1'000},
+                                                              {"ki", 1ull << 10},
+                                                              {"m", 1'000'000},
+                                                              {"mi", 1ull << 20},
+                                                              {"g", 1'000'000'000},
+                                                              {"gi", 1ull << 30},
+                                                              {"t", 1'000'000'000'000},
+                                                              {"ti", 1ull << 40}};
+  auto scale = scales.find(unit);
+  if (ec != std::errc() || end == text.data() || scale == scales.end()) {
+    throw UsageError(option + " " + text + ": not a size (e.g. 40G, 80GiB, 24000M)");
+  }
+  if (value > UINT64_MAX / scale->second) throw UsageError(option + " " + text + ": too large");
+  return value * scale->second;
 }
 
 }  // namespace
@@ -270,6 +306,15 @@ CommandLine parseCommandLine(const std::vector<std::string>& args,
   if (f.pernode) s.perHost = 1;
   if (s.perHost && *s.perHost == 0) throw UsageError("-N must be at least 1");
   if (app.count("--local-hosts")) s.localHosts = f.localHosts;
+  if (s.localHosts && !s.poolFile.empty()) {
+    throw UsageError("--pool and --local-hosts exclude each other (a pool's hosts are real)");
+  }
+  s.gpusPerRank = f.gpusPerRank;
+  if (app.count("--gpu-min-mem")) s.gpuMinMemoryBytes = parseSize("--gpu-min-mem", f.gpuMinMem);
+  if (s.gpusPerRank == 0 && (app.count("--gpu-model") || app.count("--gpu-min-mem"))) {
+    throw UsageError(std::string(app.count("--gpu-model") ? "--gpu-model" : "--gpu-min-mem") +
+                     " selects GPUs: it needs --gpus-per-rank K");
+  }
   if (app.count("--timeout")) s.timeoutSeconds = f.timeout;
   if (!f.machinefile.empty()) {
     if (!s.hostfile.empty()) throw UsageError("give --hostfile or --machinefile, not both");

@@ -19,22 +19,12 @@
 #include "ionet/launcher/local_pool.h"
 #include "ionet/launcher/output.h"
 #include "ionet/log.h"
-#include "tcp/channel.h"
+#include "ionet/bridge/forwarder.h"
+#include "ionet/wan/credentials.h"
+#include "ionet/wan/session.h"
 
 namespace ionet::launcher {
 namespace {
-
-std::string randomHex(std::size_t bytes) {
-  std::random_device rd;
-  std::string out;
-  const char* digits = "0123456789abcdef";
-  for (std::size_t i = 0; i < bytes; ++i) {
-    unsigned v = rd() & 0xff;
-    out += digits[v >> 4];
-    out += digits[v & 15];
-  }
-  return out;
-}
 
 std::string currentDirectory() {
   std::error_code ec;
@@ -44,12 +34,14 @@ std::string currentDirectory() {
 
 class JobRun {
  public:
-  JobRun(const JobSpec& spec, const Placement& placement, const RunSettings& settings)
+  JobRun(const JobSpec& spec, const Placement& placement, const RunSettings& settings,
+         AgentPool& pool, asio::io_context& io)
       : spec_(spec),
         placement_(placement),
         settings_(settings),
+        io_(io),
         output_({spec.tagOutput, spec.timestampOutput, spec.mergeStderrToStdout, spec.outputDir}),
-        pool_(settings.agentPath),
+        pool_(pool),
         signals_(io_, SIGINT, SIGTERM, SIGCHLD),
         connectTimer_(io_),
         jobTimer_(io_),
@@ -62,11 +54,19 @@ class JobRun {
   }
 
   int run() {
-    listener_ = wan::tcp::listen(io_, "127.0.0.1", 0);
-    listener_->accept([this](std::shared_ptr<wan::Channel> c) { onConnection(std::move(c)); });
+    listener_ = wan::SessionServer::listen(io_, pool_.listenAddress(), 0, pool_.serverSecurity(),
+                                           pool_.sessionOptions());
+    listener_->onSession([this](std::shared_ptr<wan::Session> s) {
+      if (stopped_) return s->close("job over", std::chrono::milliseconds(0));
+      sessions_.push_back(s);
+      onConnection(s->control());
+    });
     std::vector<std::string> names;
     for (const auto& h : placement_.hosts) names.push_back(h.name);
-    pool_.start(names, listener_->port(), token_);
+    pool_.start(names, jobId_, pool_.advertisedAddress() + ":" + std::to_string(listener_->port()),
+                token_, [this](std::size_t host, const std::string& how, bool failed) {
+                  onAgentExit(host, how, failed);
+                });
     waitSignals();
     connectTimer_.expires_after(std::chrono::milliseconds(settings_.connectTimeoutMs));
     connectTimer_.async_wait([this](asio::error_code ec) {
@@ -99,6 +99,8 @@ class JobRun {
     bool done = false;    // JobDone received, or the agent is gone
     bool exited = false;  // the agent process was reaped
   };
+
+  bool usesDataPath() const { return settings_.dataPath && placement_.hosts.size() > 1; }
 
   std::vector<std::vector<std::uint32_t>> ranksByHost() const {
     std::vector<std::vector<std::uint32_t>> out;
@@ -191,9 +193,21 @@ class JobRun {
     job.set_stdin_rank(0);
     job.set_master_addr(rank0Host.address());
     job.set_master_port(rank0Host.free_port());
+    if (usesDataPath()) {
+      for (std::size_t h = 0; h < hosts_.size(); ++h) {
+        auto* d = job.add_data_hosts();
+        d->set_endpoint(pool_.dataEndpoint(h, hosts_[h].hello.data_port(), jobId_));
+        d->set_vaddr(bridge::virtualAddressOfHost(h));
+      }
+      job.set_master_addr(bridge::formatIpv4(bridge::virtualAddressOfHost(hostIndexOfRank(0))));
+    }
     job.set_kill_grace_ms(settings_.killGraceMs);
     for (std::size_t h = 0; h < hosts_.size(); ++h) {
       job.set_host_index(static_cast<std::uint32_t>(h));
+      job.clear_gpus_of_rank();
+      for (const auto& gpus : placement_.hosts[h].gpusOfRank) {
+        job.add_gpus_of_rank(cudaVisibleDevices(gpus));
+      }
       control::Envelope e;
       *e.mutable_launch() = job;
       send(h, e);
@@ -211,8 +225,8 @@ class JobRun {
     // naming it spares every rank probing and initialising UCX (13% of MPI_Init's CPU here).
     // --mca pml ... overrides it.
     env.push_back("OMPI_MCA_pml=ob1");
-    if (placement_.hosts.size() > 1) {
-      // Emulated hosts share this machine: their ranks meet over loopback.
+    if (placement_.hosts.size() > 1 && !usesDataPath()) {
+      // Emulated hosts share this machine: without the data path their ranks meet on loopback.
       env.push_back("OMPI_MCA_btl_tcp_if_include=lo");
     }
     for (const auto& [key, value] : spec_.mca) env.push_back("OMPI_MCA_" + key + "=" + value);
@@ -307,10 +321,9 @@ class JobRun {
     if (h.done) return;
     h.done = true;
     // A local agent whose channel dropped is usually dying: name how it died if it does.
-    if (auto status = pool_.awaitExit(host, 200)) {
+    if (auto how = pool_.awaitExit(host, 200)) {
       h.exited = true;
-      fail(1, "the agent of host " + placement_.hosts[host].name + " died (" +
-                  describeWaitStatus(decodeWaitStatus(*status)) + ")");
+      fail(1, "the agent of host " + placement_.hosts[host].name + " died (" + *how + ")");
     } else {
       fail(1, "lost the agent of host " + placement_.hosts[host].name + " (" + why + ")");
     }
@@ -331,7 +344,7 @@ class JobRun {
     for (std::size_t h = 0; h < hosts_.size(); ++h) {
       if (hosts_[h].channel || hosts_[h].done) continue;
       hosts_[h].done = true;  // never connected: nothing to tell it, just stop it
-      if (!hosts_[h].exited) ::kill(pool_.pid(h), SIGTERM);
+      if (!hosts_[h].exited) pool_.signal(h, SIGTERM);
     }
     control::Envelope e;
     e.mutable_kill()->set_immediately(immediately);
@@ -350,7 +363,8 @@ class JobRun {
     signals_.async_wait([this](asio::error_code ec, int signum) {
       if (ec) return;
       if (signum == SIGCHLD) {
-        onAgentsExited();
+        pool_.poll();
+        maybeStop();
       } else {
         onUserSignal(signum);
       }
@@ -374,15 +388,14 @@ class JobRun {
     broadcast(e);
   }
 
-  void onAgentsExited() {
-    for (const auto& x : pool_.reap()) {
-      auto& h = hosts_[x.host];
-      h.exited = true;
-      if (!h.done) {
-        h.done = true;
-        fail(1, "the agent of host " + placement_.hosts[x.host].name + " died (" +
-                    describeWaitStatus(decodeWaitStatus(x.waitStatus)) + ")");
-      }
+  void onAgentExit(std::size_t host, const std::string& how, bool failed) {
+    auto& h = hosts_[host];
+    h.exited = true;
+    if (!h.done) {
+      h.done = true;
+      fail(1, "the agent of host " + placement_.hosts[host].name + " died (" + how + ")");
+    } else if (failed) {
+      log::debug("the agent of host ", placement_.hosts[host].name, " ended: ", how);
     }
     maybeStop();
   }
@@ -399,11 +412,13 @@ class JobRun {
     watchdog_.cancel();
     signals_.cancel();
     listener_->close();
+    for (auto& s : sessions_) s->close("job over", std::chrono::milliseconds(0));
     io_.stop();
   }
 
   // An agent killed with -9 cannot clean up: its private directories are removed here.
   void removeAgentLeftovers() {
+    if (!pool_.agentsShareOurFilesystem()) return;  // their pool agents clean up there
     std::error_code ignored;
     for (const auto& h : hosts_) {
       if (!h.hello.tmp_dir().empty()) std::filesystem::remove_all(h.hello.tmp_dir(), ignored);
@@ -460,12 +475,13 @@ class JobRun {
   const JobSpec& spec_;
   const Placement& placement_;
   const RunSettings& settings_;
-  asio::io_context io_;
+  asio::io_context& io_;
   OutputSink output_;
-  LocalPool pool_;
+  AgentPool& pool_;
   asio::signal_set signals_;
   asio::steady_timer connectTimer_, jobTimer_, watchdog_;
-  std::unique_ptr<wan::Listener> listener_;
+  std::unique_ptr<wan::SessionServer> listener_;
+  std::vector<std::shared_ptr<wan::Session>> sessions_;
   std::vector<std::shared_ptr<wan::Channel>> pending_;  // connections, hello'd or not
   FenceTable fences_;
   std::string jobId_, token_;
@@ -479,7 +495,14 @@ class JobRun {
 }  // namespace
 
 int runJob(const JobSpec& spec, const Placement& placement, const RunSettings& settings) {
-  JobRun run(spec, placement, settings);
+  asio::io_context io;
+  LocalPool pool(settings.agentPath);
+  return runJob(spec, placement, settings, pool, io);
+}
+
+int runJob(const JobSpec& spec, const Placement& placement, const RunSettings& settings,
+           AgentPool& pool, asio::io_context& io) {
+  JobRun run(spec, placement, settings, pool, io);
   return run.run();
 }
 

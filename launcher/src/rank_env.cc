@@ -3,6 +3,8 @@
 
 #include <unordered_map>
 
+#include "ionet/bridge/forwarder.h"
+
 namespace ionet::launcher {
 
 std::vector<std::string> rankEnvironment(const RankPlace& p, const JobEnvInputs& job) {
@@ -42,6 +44,25 @@ std::vector<std::string> rankEnvironment(const RankPlace& p, const JobEnvInputs&
   // As mpirun does: ranks sharing a core yield while waiting instead of spinning (with 64 ranks
   // on 2 cores, spinning made MPI_Init/Finalize 15% slower than mpirun).
   if (job.oversubscribed) env.push_back(kv("OMPI_MCA_mpi_oversubscribe", "1"));
+  if (!job.cudaVisibleDevices.empty()) env.push_back(kv("CUDA_VISIBLE_DEVICES", job.cudaVisibleDevices));
+  if (!job.forwarder.empty()) {
+    const std::string preload =
+        job.inheritedPreload.empty() ? job.shimPath : job.shimPath + ":" + job.inheritedPreload;
+    const std::vector<std::string> dataPath = {
+        kv("LD_PRELOAD", preload),
+        kv("IONET_FORWARDER", job.forwarder),
+        kv("IONET_VADDR", job.virtualAddress),
+        kv("IONET_VNET", bridge::kVirtualNetwork),
+        kv("IONET_VIF", bridge::kVirtualInterface),
+        // Every program publishes and dials the virtual interface: Open MPI's TCP BTL (IPv6
+        // would bypass the shim's IPv4 addresses), NCCL's and Gloo's sockets.
+        kv("OMPI_MCA_btl_tcp_if_include", bridge::kVirtualInterface),
+        kv("OMPI_MCA_btl_tcp_disable_family", "6"),
+        kv("NCCL_SOCKET_IFNAME", bridge::kVirtualInterface),
+        kv("GLOO_SOCKET_IFNAME", bridge::kVirtualInterface),
+    };
+    env.insert(env.end(), dataPath.begin(), dataPath.end());
+  }
   return env;
 }
 

@@ -40,7 +40,11 @@ TEST_F(IonetTest, EnvironmentContract) {
                      "OMPI_MCA_btl_base_verbose",
                      "OMPI_MCA_schizo",
                      "PMIX_RANK",
-                     "PMIX_NAMESPACE"},
+                     "PMIX_NAMESPACE",
+                     "IONET_VADDR",
+                     "OMPI_MCA_btl_tcp_if_include",
+                     "GLOO_SOCKET_IFNAME",
+                     "LD_PRELOAD"},
                     {"IONET_T2=two"});
   EXPECT_FINISHED(r);
   ASSERT_EQ(r.exitCode, 0) << r.err;
@@ -69,7 +73,13 @@ TEST_F(IonetTest, EnvironmentContract) {
     EXPECT_EQ(e["WORLD_SIZE"], "5");
     EXPECT_EQ(e["LOCAL_WORLD_SIZE"], localSize);
     EXPECT_EQ(e["GROUP_RANK"], std::to_string(host));
-    EXPECT_EQ(e["MASTER_ADDR"], "127.0.0.1");
+    // Hosts of a job get 100.64.0.1, .2, ... in node order (docs/environment.md); ranks meet
+    // on those virtual addresses through the data path, rank 0's host's is MASTER_ADDR.
+    EXPECT_EQ(e["MASTER_ADDR"], "100.64.0.1");
+    EXPECT_EQ(e["IONET_VADDR"], host == 0 ? "100.64.0.1" : "100.64.0.2");
+    EXPECT_EQ(e["OMPI_MCA_btl_tcp_if_include"], "ionet0");
+    EXPECT_EQ(e["GLOO_SOCKET_IFNAME"], "ionet0");
+    EXPECT_NE(e["LD_PRELOAD"].find("libionet-shim.so"), std::string::npos);
     EXPECT_EQ(e["MASTER_PORT"], env[0]["MASTER_PORT"]);
     EXPECT_EQ(e["IONET_JOB_ID"], jobId);
     EXPECT_EQ(e["IONET_RANK"], rs);

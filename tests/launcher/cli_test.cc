@@ -226,5 +226,58 @@ TEST(CommandLine, HelpAndVersionExitNow) {
   }
 }
 
+TEST(CommandLine, PoolAndGpuOptions) {
+  auto s = parse({"--pool", "lab.toml", "--gpus-per-rank", "2", "--gpu-model", "H100",
+                  "--gpu-min-mem", "80GiB", "prog"});
+  EXPECT_EQ(s.poolFile, "lab.toml");
+  EXPECT_EQ(s.gpusPerRank, 2u);
+  EXPECT_EQ(s.gpuModel, "H100");
+  EXPECT_EQ(s.gpuMinMemoryBytes, 80ull << 30);
+  auto d = parse({"prog"});
+  EXPECT_EQ(d.poolFile, "");
+  EXPECT_EQ(d.gpusPerRank, 0u);
+  EXPECT_EQ(d.gpuModel, "");
+  EXPECT_EQ(d.gpuMinMemoryBytes, 0u);
+  EXPECT_EQ(parse({"-pool", "hosts.txt", "-gpus-per-rank", "1", "prog"}).poolFile, "hosts.txt");
+}
+
+TEST(CommandLine, GpuMinMemSizes) {
+  const std::vector<std::pair<std::string, std::uint64_t>> sizes = {{"40G", 40'000'000'000},
+                                                                    {"40GB", 40'000'000'000},
+                                                                    {"40g", 40'000'000'000},
+                                                                    {"80GiB", 80ull << 30},
+                                                                    {"80gi", 80ull << 30},
+                                                                    {"24000M", 24'000'000'000},
+                                                                    {"512MiB", 512ull << 20},
+                                                                    {"1T", 1'000'000'000'000},
+                                                                    {"2TiB", 2ull << 40},
+                                                                    {"1048576", 1048576},
+                                                                    {"7k", 7000},
+                                                                    {"3KiB", 3072}};
+  for (const auto& [text, bytes] : sizes) {
+    EXPECT_EQ(parse({"--gpus-per-rank", "1", "--gpu-min-mem", text, "prog"}).gpuMinMemoryBytes,
+              bytes)
+        << text;
+  }
+  for (const char* bad : {"", "G", "40X", "40 G", "-1G", "1.5G", "40GiBs", "99999999999T"}) {
+    const auto msg = usageError({"--gpus-per-rank", "1", "--gpu-min-mem", bad, "prog"});
+    EXPECT_NE(msg.find("--gpu-min-mem"), std::string::npos) << bad << ": " << msg;
+  }
+}
+
+TEST(CommandLine, GpuFiltersNeedGpusPerRank) {
+  EXPECT_NE(usageError({"--gpu-model", "H100", "prog"}).find("--gpu-model selects GPUs"),
+            std::string::npos);
+  EXPECT_NE(usageError({"--gpu-min-mem", "40G", "prog"}).find("needs --gpus-per-rank"),
+            std::string::npos);
+  EXPECT_NE(usageError({"--gpus-per-rank", "0", "--gpu-model", "H100", "prog"}).find("--gpu-model"),
+            std::string::npos);
+}
+
+TEST(CommandLine, PoolAndLocalHostsExcludeEachOther) {
+  const auto msg = usageError({"--pool", "lab.toml", "--local-hosts", "2", "prog"});
+  EXPECT_NE(msg.find("--pool and --local-hosts"), std::string::npos) << msg;
+}
+
 }  // namespace
 }  // namespace ionet::launcher

@@ -273,3 +273,168 @@ TEST(PlaceRanks, EmulatedHostsShareRanksEvenlyOnAnyMachine) {
 
 }  // namespace
 }  // namespace ionet::launcher
+
+// GPU placement: --gpus-per-rank with --gpu-model and --gpu-min-mem filters.
+namespace ionet::launcher {
+namespace {
+
+constexpr std::uint64_t kGiB = 1ull << 30;
+const std::string kH100 = "NVIDIA H100 80GB HBM3";
+const std::string kA100 = "NVIDIA A100-SXM4-40GB";
+
+GpuInfo gpu(unsigned index, const std::string& model = kH100, std::uint64_t mem = 80 * kGiB) {
+  return {index, model, "GPU-" + std::to_string(index), mem};
+}
+
+// Hosts of a real pool: stated slots, remote, with the GPUs their agents reported.
+Pool gpuPool(std::vector<PoolHost> hosts, bool slotsGiven = true) {
+  for (auto& h : hosts) h.local = false;
+  return Pool{std::move(hosts), slotsGiven};
+}
+
+JobSpec gpuJob(std::uint32_t perRank, std::optional<std::uint32_t> np = std::nullopt) {
+  JobSpec spec;
+  spec.gpusPerRank = perRank;
+  spec.np = np;
+  return spec;
+}
+
+using GpuLayout = std::vector<std::pair<std::string, std::vector<std::vector<unsigned>>>>;
+
+GpuLayout gpusOf(const Placement& p) {
+  GpuLayout out;
+  for (const auto& h : p.hosts) {
+    EXPECT_EQ(h.gpusOfRank.size(), h.ranks.size()) << h.name;
+    out.emplace_back(h.name, h.gpusOfRank);
+  }
+  return out;
+}
+
+TEST(GpuPlacement, DistinctGpusInIndexOrder) {
+  // Reported out of order: ranks still get 0,1 then 2,3.
+  const Pool pool = gpuPool({{"a", 8, false, {gpu(3), gpu(1), gpu(0), gpu(2)}}});
+  const auto p = placeRanks(gpuJob(2, 2), pool);
+  EXPECT_EQ(layoutOf(p), (Layout{{"a", {0, 1}}}));
+  EXPECT_EQ(gpusOf(p), (GpuLayout{{"a", {{0, 1}, {2, 3}}}}));
+}
+
+TEST(GpuPlacement, NpDefaultsToOneRankPerUsableGpuShare) {
+  const Pool pool =
+      gpuPool({{"a", 8, false, {gpu(0), gpu(1), gpu(2)}}, {"b", 8, false, {gpu(0), gpu(1)}}});
+  const auto one = placeRanks(gpuJob(1), pool);
+  EXPECT_EQ(one.worldSize, 5u);
+  EXPECT_EQ(gpusOf(one), (GpuLayout{{"a", {{0}, {1}, {2}}}, {"b", {{0}, {1}}}}));
+  // Two per rank: a's third GPU stays unused.
+  const auto two = placeRanks(gpuJob(2), pool);
+  EXPECT_EQ(two.worldSize, 2u);
+  EXPECT_EQ(gpusOf(two), (GpuLayout{{"a", {{0, 1}}}, {"b", {{0, 1}}}}));
+}
+
+TEST(GpuPlacement, ModelFilterIsACaseInsensitiveSubstring) {
+  const Pool pool = gpuPool(
+      {{"mixed", 8, false, {gpu(0, kA100, 40 * kGiB), gpu(1), gpu(2, kA100, 40 * kGiB), gpu(3)}}});
+  JobSpec spec = gpuJob(1);
+  spec.gpuModel = "h100";
+  const auto p = placeRanks(spec, pool);
+  EXPECT_EQ(gpusOf(p), (GpuLayout{{"mixed", {{1}, {3}}}}));
+  spec.gpuModel = "A100-SXM4";
+  EXPECT_EQ(gpusOf(placeRanks(spec, pool)), (GpuLayout{{"mixed", {{0}, {2}}}}));
+}
+
+TEST(GpuPlacement, MemoryFilter) {
+  const Pool pool = gpuPool({{"a", 8, false, {gpu(0, kA100, 40 * kGiB), gpu(1, kA100, 80 * kGiB)}},
+                             {"b", 8, false, {gpu(0, kA100, 40 * kGiB)}}});
+  JobSpec spec = gpuJob(1);
+  spec.gpuMinMemoryBytes = 50'000'000'000;
+  const auto p = placeRanks(spec, pool);
+  EXPECT_EQ(gpusOf(p), (GpuLayout{{"a", {{1}}}}));  // b has none: it takes no part
+  spec.gpuMinMemoryBytes = 40 * kGiB;               // at least: equal counts
+  EXPECT_EQ(placeRanks(spec, pool).worldSize, 3u);
+}
+
+TEST(GpuPlacement, StatedSlotsLimitUnlessOversubscribe) {
+  const Pool pool =
+      gpuPool({{"a", 1, false, {gpu(0), gpu(1), gpu(2)}}, {"b", 2, false, {gpu(0), gpu(1)}}});
+  const auto limited = placeRanks(gpuJob(1), pool);
+  EXPECT_EQ(layoutOf(limited), (Layout{{"a", {0}}, {"b", {1, 2}}}));
+
+  JobSpec over = gpuJob(1);
+  over.oversubscribe = true;  // the slot limit goes, the GPU limit stays
+  EXPECT_EQ(placeRanks(over, pool).worldSize, 5u);
+  over.np = 6;
+  EXPECT_NE(usageError([&] { placeRanks(over, pool); }).find("cannot place 6 ranks"),
+            std::string::npos);
+}
+
+TEST(GpuPlacement, DefaultSlotsAreNoLimit) {
+  // The embedded pool's slots (cores) are a default: 2 cores do not cap 4 GPUs.
+  const Pool pool = gpuPool({{"here", 2, false, {gpu(0), gpu(1), gpu(2), gpu(3)}}}, false);
+  EXPECT_EQ(placeRanks(gpuJob(1), pool).worldSize, 4u);
+}
+
+TEST(GpuPlacement, ByNodeAndPerHost) {
+  const Pool pool = gpuPool({{"a", 8, false, {gpu(0), gpu(1)}},
+                             {"cpu", 8, false, {}},
+                             {"b", 8, false, {gpu(4), gpu(5)}}});
+  JobSpec byNode = gpuJob(1, 3);
+  byNode.mapBy = MapBy::kNode;
+  const auto p = placeRanks(byNode, pool);
+  EXPECT_EQ(layoutOf(p), (Layout{{"a", {0, 2}}, {"b", {1}}}));
+  EXPECT_EQ(gpusOf(p), (GpuLayout{{"a", {{0}, {1}}}, {"b", {{4}}}}));
+
+  JobSpec perHost = gpuJob(1);
+  perHost.perHost = 2;
+  EXPECT_EQ(layoutOf(placeRanks(perHost, pool)), (Layout{{"a", {0, 1}}, {"b", {2, 3}}}));
+  perHost.perHost = 3;
+  const auto msg = usageError([&] { placeRanks(perHost, pool); });
+  EXPECT_EQ(msg.rfind("cannot place 3 ranks on host 'a' (-N 3) with 1 GPU each: ", 0), 0u) << msg;
+}
+
+TEST(GpuPlacement, ErrorNamesWhatIsMissing) {
+  const Pool pool = gpuPool({{"gpu1", 8, false, {gpu(0), gpu(1)}},
+                             {"gpu2", 8, false, {gpu(0, kA100, 80 * kGiB), gpu(1)}},
+                             {"gpu3",
+                              8,
+                              false,
+                              {gpu(0, kA100, 40 * kGiB), gpu(1, kA100, 40 * kGiB),
+                               gpu(2, kA100, 40 * kGiB), gpu(3, kA100, 40 * kGiB)}}});
+  JobSpec spec = gpuJob(1, 8);
+  spec.gpuModel = "H100";
+  spec.gpuMinMemoryBytes = 80 * kGiB;
+  EXPECT_EQ(usageError([&] { placeRanks(spec, pool); }),
+            "cannot place 8 ranks with 1 GPU each (model ~ 'H100', >= 80 GiB): the pool has 3 "
+            "matching GPUs (gpu1: 2, gpu2: 1; gpu3: 4 GPUs, none matching)");
+}
+
+TEST(GpuPlacement, ErrorCountsRoomAndHostsWithoutGpus) {
+  const Pool pool = gpuPool({{"a", 8, false, {gpu(0), gpu(1), gpu(2)}},
+                             {"b", 1, false, {gpu(0), gpu(1), gpu(2), gpu(3)}},
+                             {"cpu1", 8, false, {}}});
+  EXPECT_EQ(usageError([&] { placeRanks(gpuJob(2, 4), pool); }),
+            "cannot place 4 ranks with 2 GPUs each: the pool has 7 matching GPUs, room for 2 "
+            "ranks (a: 3, b: 4 (1 slot); cpu1: no GPUs)");
+  const Pool none = gpuPool({{"cpu1", 8, false, {}}, {"cpu2", 8, false, {}}});
+  JobSpec spec = gpuJob(1);
+  spec.gpuMinMemoryBytes = 40'000'000'000;
+  EXPECT_EQ(usageError([&] { placeRanks(spec, none); }),
+            "cannot place any rank with 1 GPU each (>= 40 GB): the pool has 0 matching GPUs "
+            "(cpu1: no GPUs; cpu2: no GPUs)");
+}
+
+TEST(GpuPlacement, NoGpusAskedLeavesPlacementUnchanged) {
+  const Pool pool = gpuPool({{"a", 2, false, {gpu(0)}}, {"b", 2, false, {}}});
+  JobSpec spec;
+  spec.np = 4;
+  const auto p = placeRanks(spec, pool);
+  EXPECT_EQ(layoutOf(p), (Layout{{"a", {0, 1}}, {"b", {2, 3}}}));
+  EXPECT_EQ(gpusOf(p), (GpuLayout{{"a", {{}, {}}}, {"b", {{}, {}}}}));
+}
+
+TEST(GpuPlacement, CudaVisibleDevices) {
+  EXPECT_EQ(cudaVisibleDevices({}), "");
+  EXPECT_EQ(cudaVisibleDevices({3}), "3");
+  EXPECT_EQ(cudaVisibleDevices({0, 1, 7}), "0,1,7");
+}
+
+}  // namespace
+}  // namespace ionet::launcher

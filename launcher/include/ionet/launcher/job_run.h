@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "ionet/launcher/agent_pool.h"
 #include "ionet/launcher/job_spec.h"
 #include "ionet/launcher/placement.h"
 
@@ -15,10 +16,16 @@ struct RunSettings {
   std::string agentPath;              // ionet-agent binary
   unsigned killGraceMs = 500;         // SIGTERM -> SIGKILL ($IONET_KILL_GRACE_MS)
   unsigned connectTimeoutMs = 60000;  // agents must say hello within this
+  // Ranks on different hosts reach each other through the agents' forwarders and WAN
+  // sessions (false: directly, as with mpirun; $IONET_DATA_PATH=direct).
+  bool dataPath = true;
 };
 
 // Exit status: 0 when every rank exited 0; else the first failing rank's code (128+signal for
 // a signal), the MPI_Abort status, 124 on --timeout.
 int runJob(const JobSpec& spec, const Placement& placement, const RunSettings& settings);
+// The same on agents of `pool`, whose sessions live on `io`.
+int runJob(const JobSpec& spec, const Placement& placement, const RunSettings& settings,
+           AgentPool& pool, asio::io_context& io);
 
 }  // namespace ionet::launcher

@@ -17,6 +17,7 @@ struct JobSpec {
   std::vector<std::string> hostLists;       // each -H/--host value
   std::string hostfile;                     // --hostfile/--machinefile
   std::optional<std::uint32_t> localHosts;  // --local-hosts H: emulate H hosts here
+  std::string poolFile;                     // --pool FILE: pool.toml or a hostfile (pool_file.h)
   std::vector<std::string> exports;         // -x NAME[=value], resolved to NAME=value
   std::vector<std::pair<std::string, std::string>> mca;  // --mca key value
   MapBy mapBy = MapBy::kSlot;
@@ -25,10 +26,13 @@ struct JobSpec {
   bool timestampOutput = false;
   bool mergeStderrToStdout = false;
   bool quiet = false;
-  std::string outputDir;             // --output-filename
-  std::string workDir;               // --wdir (default: current directory)
-  std::uint32_t timeoutSeconds = 0;  // 0: none
-  std::vector<std::string> argv;     // the program and its arguments
+  std::string outputDir;                // --output-filename
+  std::string workDir;                  // --wdir (default: current directory)
+  std::uint32_t timeoutSeconds = 0;     // 0: none
+  std::uint32_t gpusPerRank = 0;        // --gpus-per-rank K: 0 places no GPUs
+  std::string gpuModel;                 // --gpu-model: case-insensitive substring of NVML's name
+  std::uint64_t gpuMinMemoryBytes = 0;  // --gpu-min-mem: only GPUs with at least this much
+  std::vector<std::string> argv;        // the program and its arguments
 };
 
 }  // namespace ionet::launcher

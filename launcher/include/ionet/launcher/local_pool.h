@@ -1,5 +1,5 @@
 // The embedded local pool: ionet-agent processes on this machine, one per (emulated) host,
-// started by ionet-run and dialing back to it on loopback.
+// started by ionet-run and dialing back to it on loopback with a key made for the job.
 #pragma once
 
 #include <sys/types.h>
@@ -9,31 +9,31 @@
 #include <string>
 #include <vector>
 
+#include "ionet/launcher/agent_pool.h"
+
 namespace ionet::launcher {
 
-class LocalPool {
+class LocalPool : public AgentPool {
  public:
   // agentPath: the ionet-agent binary.
-  explicit LocalPool(std::string agentPath) : agentPath_(std::move(agentPath)) {}
+  explicit LocalPool(std::string agentPath);
 
-  // Starts one agent per host name; each connects to 127.0.0.1:port and presents token.
-  void start(const std::vector<std::string>& hostNames, std::uint16_t port,
-             const std::string& token);
-
-  struct Exit {
-    std::size_t host;
-    int waitStatus;
-  };
-  // Reaps agents that ended (non-blocking).
-  std::vector<Exit> reap();
-
-  // Reaps host's agent if it ends within timeoutMs (its channel closing usually means it is
-  // exiting); the wait status, or nothing.
-  std::optional<int> awaitExit(std::size_t host, int timeoutMs);
-
-  void signalAll(int signum) const;
-  bool allExited() const;
-  pid_t pid(std::size_t host) const { return agents_.at(host).pid; }
+  std::string listenAddress() const override { return "127.0.0.1"; }
+  std::string advertisedAddress() const override { return "127.0.0.1"; }
+  wan::Security serverSecurity() const override;
+  wan::SessionOptions sessionOptions() const override { return {}; }
+  void start(const std::vector<std::string>& hosts, const std::string& jobId,
+             const std::string& launcher, const std::string& token, ExitHandler onExit) override;
+  void poll() override;
+  std::optional<std::string> awaitExit(std::size_t host, int timeoutMs) override;
+  void signal(std::size_t host, int signum) override;
+  void signalAll(int signum) override;
+  bool allExited() const override;
+  bool agentsShareOurFilesystem() const override { return true; }
+  std::string dataEndpoint(std::size_t, std::uint32_t dataPort,
+                           const std::string&) const override {
+    return "127.0.0.1:" + std::to_string(dataPort);
+  }
 
  private:
   struct Agent {
@@ -42,10 +42,22 @@ class LocalPool {
     bool exited = false;
   };
   std::string agentPath_;
+  std::string pskHex_;  // authenticates the job's sessions, both ways
   std::vector<Agent> agents_;
+  ExitHandler onExit_;
 };
+
+// Forks and execs an agent (args[0] is its path) in its own process group with stdin on
+// /dev/null and no other descriptors; dieWithParent: SIGTERM when the caller dies.
+pid_t spawnAgentProcess(const std::vector<std::string>& args, std::vector<std::string> env,
+                        bool dieWithParent);
+// This process's environment with `secrets` ("IONET_AGENT_TOKEN=...") replacing any inherited.
+std::vector<std::string> agentEnvironment(const std::vector<std::string>& secrets);
 
 // ionet-agent next to the running binary, or $IONET_AGENT.
 std::string defaultAgentPath();
+
+// 2*bytes random hex digits.
+std::string randomHex(std::size_t bytes);
 
 }  // namespace ionet::launcher

@@ -1,5 +1,6 @@
 // Where each rank runs: the host list of the job (embedded local pool, emulated hosts, or the
-// user's -H/hostfile) and the mapping of ranks onto it (--map-by slot|node, -N).
+// user's -H/hostfile) and the mapping of ranks onto it (--map-by slot|node, -N), with GPUs
+// (--gpus-per-rank) given out per rank.
 #pragma once
 
 #include <cstdint>
@@ -8,13 +9,15 @@
 
 #include "ionet/launcher/hostfile.h"
 #include "ionet/launcher/job_spec.h"
+#include "ionet/launcher/resources.h"
 
 namespace ionet::launcher {
 
 struct PoolHost {
   std::string name;
   std::uint32_t slots = 1;
-  bool local = true;  // runs on this machine (embedded pool or emulated)
+  bool local = true;          // runs on this machine (embedded pool or emulated)
+  std::vector<GpuInfo> gpus;  // what the host's agent reported (NVML)
 };
 
 struct Pool {
@@ -28,6 +31,9 @@ Pool resolvePool(const JobSpec& spec, std::uint32_t localCores, const std::strin
 struct PlacedHost {
   std::string name;
   std::vector<std::uint32_t> ranks;  // ascending
+  // Parallel to ranks: the GPU indices (NVML's, ascending) each rank gets; empty lists when
+  // the job asked for no GPUs.
+  std::vector<std::vector<unsigned>> gpusOfRank;
 };
 
 struct Placement {
@@ -35,7 +41,13 @@ struct Placement {
   std::uint32_t worldSize = 0;
 };
 
-// Throws UsageError when the ranks do not fit.
+// Throws UsageError when the ranks do not fit. With spec.gpusPerRank > 0 only GPUs matching
+// spec.gpuModel and spec.gpuMinMemoryBytes count, a host holds at most
+// min(slots, matching GPUs / gpusPerRank) ranks (GPUs are never oversubscribed), hosts without
+// room are left out, and each rank gets distinct GPUs in index order.
 Placement placeRanks(const JobSpec& spec, const Pool& pool);
+
+// CUDA_VISIBLE_DEVICES for a rank: {0, 1} -> "0,1"; "" for none (then do not set it).
+std::string cudaVisibleDevices(const std::vector<unsigned>& gpus);
 
 }  // namespace ionet::launcher

@@ -25,6 +25,13 @@ struct JobEnvInputs {
   std::uint32_t masterPort = 0;  // free on rank 0's host
   std::string vaderDir;          // per-job, per-host Open MPI shared-memory backing directory
   bool oversubscribed = false;   // more ranks than cores on this host
+  // The data path (empty forwarder: ranks connect directly): libionet-shim.so is preloaded,
+  // and the ranks publish and dial the job's virtual addresses on the virtual interface.
+  std::string shimPath;          // libionet-shim.so
+  std::string forwarder;         // "127.0.0.1:PORT" of this host's forwarder
+  std::string virtualAddress;    // this host's, dotted
+  std::string inheritedPreload;  // LD_PRELOAD the ranks would have had without us
+  std::string cudaVisibleDevices;  // the rank's GPUs ("0,1"); empty: not set
 };
 
 // Variables for one rank ("NAME=value"), excluding PMIx's own (setup_fork adds those) and the
