@@ -82,7 +82,8 @@ class PoolDaemon {
   struct Job {
     pid_t pid = -1;
     std::weak_ptr<wan::Channel> launcher;
-    std::string scratch;
+    std::string scratch;     // its IONET_TMPDIR
+    std::string shmScratch;  // its IONET_SHMDIR (Open MPI's shared-memory segments)
   };
 
   void onLauncher(std::shared_ptr<wan::Session> session) {
@@ -146,6 +147,7 @@ class PoolDaemon {
     Job job;
     job.launcher = channel;
     job.scratch = options_.scratchRoot + "/ionet-" + options_.nodeName + "-" + s.job_id();
+    job.shmScratch = "/dev/shm/ionet-" + options_.nodeName + "-" + s.job_id();
     std::vector<std::string> args = {
         options_.agentPath, "--connect",         s.launcher(),
         "--host-name",      options_.nodeName,   "--dead-peer-timeout",
@@ -164,15 +166,17 @@ class PoolDaemon {
                                                      options_.nodeName + "~" + s.job_id()});
     }
     try {
-      fs::create_directories(job.scratch + "/tmp");
+      fs::create_directories(job.scratch);
+      fs::create_directories(job.shmScratch);
       job.pid = spawnAgentProcess(
           args,
-          agentEnvironment({"IONET_AGENT_TOKEN=" + s.token(), "IONET_TMPDIR=" + job.scratch + "/tmp",
-                            "IONET_SHMDIR=" + job.scratch + "/tmp"}),
+          agentEnvironment({"IONET_AGENT_TOKEN=" + s.token(), "IONET_TMPDIR=" + job.scratch,
+                            "IONET_SHMDIR=" + job.shmScratch}),
           false);
     } catch (const std::exception& ex) {
       std::error_code ignored;
       fs::remove_all(job.scratch, ignored);
+      fs::remove_all(job.shmScratch, ignored);
       return report(-1, true, ex.what());
     }
     log::info("job ", s.job_id(), ": agent started (pid ", job.pid, ") for launcher ",
@@ -220,6 +224,7 @@ class PoolDaemon {
         // An agent killed with -9 cannot clean up after itself.
         std::error_code ignored;
         fs::remove_all(it->second.scratch, ignored);
+        fs::remove_all(it->second.shmScratch, ignored);
         jobs_.erase(it);
         break;
       }

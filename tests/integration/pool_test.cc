@@ -1,0 +1,208 @@
+// A real multi-host pool: three network-namespace hosts through the WAN emulator, h2 and h3
+// behind NAT with the same private address (192.168.1.2) and reachable only through the relay
+// on h1. Pool agents run in each namespace; ionet-run runs in h1. The ranks' cross-host TCP goes
+// through the shim, the forwarders and WAN sessions (relayed for h2 and h3).
+#include <signal.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <regex>
+
+#include "fixture.h"
+#include "wanemu.h"
+
+namespace ionet::test {
+namespace {
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+
+std::string shell(const std::string& command) {
+  std::string out;
+  if (FILE* p = ::popen(command.c_str(), "r")) {
+    char buf[4096];
+    while (std::fgets(buf, sizeof(buf), p)) out += buf;
+    ::pclose(p);
+  }
+  return out;
+}
+
+// Everything the suite shares: the emulated WAN, the pool's files and the pool agents.
+struct PoolWorld {
+  std::unique_ptr<WanEmulator> wan;
+  std::string dir;
+  std::string poolFile;
+  std::vector<std::unique_ptr<Command>> agents;
+};
+PoolWorld* world = nullptr;
+
+class PoolTest : public IonetTest {
+ protected:
+  static void SetUpTestSuite() {
+    if (!WanEmulator::unavailableReason().empty()) return;
+    world = new PoolWorld;
+    WanOptions o;
+    o.hosts = 3;
+    o.natHosts = {2, 3};
+    world->wan = std::make_unique<WanEmulator>(o);
+    world->dir = fs::temp_directory_path() / ("pooltest-" + std::to_string(::getpid()));
+    fs::create_directories(world->dir);
+    Command psk({kBin + "/ionet-agent", "--gen-psk", world->dir + "/pool.psk", "--pool", "lab"});
+    psk.wait(10s);
+    world->poolFile = world->dir + "/pool.toml";
+    std::ofstream(world->poolFile) << "[pool]\nname = \"lab\"\npsk = \"pool.psk\"\n"
+                                   << "heartbeat_timeout = \"4s\"\n\n"
+                                   << "[[host]]\nname = \"h1\"\naddress = \""
+                                   << world->wan->address(1) << "\"\nrelay = true\nslots = 2\n\n"
+                                   << "[[host]]\nname = \"h2\"\nvia = \"h1\"\nslots = 2\n\n"
+                                   << "[[host]]\nname = \"h3\"\nvia = \"h1\"\nslots = 2\n";
+    for (int h = 1; h <= 3; ++h) {
+      auto args = world->wan->execPrefix(h);
+      args.insert(args.end(), {kBin + "/ionet-agent", "--pool", world->poolFile, "--host-name",
+                               "h" + std::to_string(h)});
+      world->agents.push_back(std::make_unique<Command>(args));
+    }
+  }
+
+  static void TearDownTestSuite() {
+    if (!world) return;
+    for (auto& a : world->agents) {
+      a->signal(SIGTERM);
+      a->wait(10s);
+    }
+    std::error_code ignored;
+    fs::remove_all(world->dir, ignored);
+    delete world;
+    world = nullptr;
+  }
+
+  void SetUp() override {
+    const std::string why = WanEmulator::unavailableReason();
+    if (!why.empty()) GTEST_SKIP() << why;
+    ASSERT_NE(world, nullptr);
+    // The pool is ready when a job reaches all three hosts (h2 and h3 park at h1's relay).
+    const auto deadline = Clock::now() + 30s;
+    for (;;) {
+      auto r = runInPool({"-np", "3", "-N", "1", "true"}, 20s);
+      if (r.finished && r.exitCode == 0) break;
+      ASSERT_LT(Clock::now(), deadline) << "pool not ready: " << r.err;
+    }
+  }
+
+  Command startInPool(std::vector<std::string> args, std::vector<std::string> env = {}) {
+    auto argv = world->wan->execPrefix(1);
+    argv.push_back(kBin + "/ionet-run");
+    argv.insert(argv.end(), {"--pool", world->poolFile});
+    argv.insert(argv.end(), args.begin(), args.end());
+    env.push_back(leftovers_.markerEnv());
+    return Command(argv, env);
+  }
+
+  CommandResult runInPool(std::vector<std::string> args, std::chrono::milliseconds timeout) {
+    return startInPool(std::move(args)).wait(timeout);
+  }
+
+  // Processes of a job still alive in any host (all namespaces share this machine's /proc).
+  static std::string processesMatching(const std::string& pattern) {
+    return shell("pgrep -af '" + pattern + "' | grep -v pgrep || true");
+  }
+};
+
+TEST_F(PoolTest, AllreduceAcrossNatHostsWithTheSamePrivateAddress) {
+  ASSERT_EQ(world->wan->address(2), world->wan->address(3));  // the point of the test
+  auto r = runInPool({"-np", "6", example("allreduce"), "262144"}, 120s);
+  EXPECT_FINISHED(r);
+  EXPECT_EQ(r.exitCode, 0) << r.err;
+  EXPECT_NE(r.out.find("allreduce OK ranks=6"), std::string::npos) << r.out << r.err;
+}
+
+TEST_F(PoolTest, NetpipeBetweenTwoHostsBehindNat) {
+  // NetPIPE is a two-process ping-pong: one rank on h1 (public), one on h2 (behind NAT).
+  auto r = runInPool({"-np", "2", "-N", "1", "/usr/bin/NPopenmpi", "-u", "1048576", "-o",
+                      "/dev/null"},
+                     180s);
+  EXPECT_FINISHED(r);
+  EXPECT_EQ(r.exitCode, 0) << r.err;
+  // NetPIPE prints one line per message size (on stderr) up to -u: the largest is 1 MiB.
+  EXPECT_NE((r.out + r.err).find("1048576 bytes"), std::string::npos) << r.out << r.err;
+}
+
+TEST_F(PoolTest, Mpi4pyAcrossThreeHosts) {
+  auto r = runInPool({"-np", "3", "-N", "1", kPython, example("hello_mpi4py.py")}, 120s);
+  EXPECT_FINISHED(r);
+  EXPECT_EQ(r.exitCode, 0) << r.err;
+  EXPECT_NE(r.out.find("mpi4py allreduce OK"), std::string::npos) << r.out << r.err;
+}
+
+TEST_F(PoolTest, PytorchDdpTwoHostsTwoRanksEach) {
+  if (shell(kPython + " -c 'import torch' 2>&1").find("Error") != std::string::npos) {
+    GTEST_SKIP() << "python3-torch is not installed";
+  }
+  auto r = runInPool({"-np", "4", "-N", "2", kPython, example("ddp_train.py"), "20"}, 240s);
+  EXPECT_FINISHED(r);
+  EXPECT_EQ(r.exitCode, 0) << r.err;
+  std::regex line(R"(ddp rank (\d) of 4 steps 20 checksum (\S+) identical True)");
+  std::map<std::string, std::string> checksums;
+  for (auto it = std::sregex_iterator(r.out.begin(), r.out.end(), line);
+       it != std::sregex_iterator(); ++it) {
+    checksums[(*it)[1]] = (*it)[2];
+  }
+  ASSERT_EQ(checksums.size(), 4u) << r.out << r.err;
+  for (const auto& [rank, sum] : checksums) EXPECT_EQ(sum, checksums["0"]) << "rank " << rank;
+}
+
+TEST_F(PoolTest, ConnectionResetBetweenAgentsMidRunIsInvisible) {
+  // A long allreduce: while it runs, force-reset every TCP connection between h2 and h1 (its
+  // sessions to the relay, the launcher and the other agents); the sessions resume underneath
+  // and the job ends with the right answer.
+  auto job = startInPool({"-np", "4", "--map-by", "node", example("allreduce"), "8388608"});
+  const auto deadline = Clock::now() + 30s;
+  while (shell("pgrep -xc allreduce").substr(0, 1) != "4") {
+    ASSERT_LT(Clock::now(), deadline) << processesMatching("allreduce");
+    std::this_thread::sleep_for(20ms);  // polling /proc
+  }
+  const std::string toH1 = "dst " + world->wan->publicAddress(1);
+  int resets = 0;
+  for (int i = 0; i < 50 && !shell("pgrep -x allreduce").empty(); ++i) {
+    resets += world->wan->reset(2, toH1);
+    std::this_thread::sleep_for(100ms);  // pacing the resets while the job runs
+  }
+  auto r = job.wait(180s);
+  EXPECT_FINISHED(r);
+  EXPECT_GT(resets, 0);
+  EXPECT_EQ(r.exitCode, 0) << r.err;
+  EXPECT_NE(r.out.find("allreduce OK ranks=4"), std::string::npos) << r.out << r.err;
+}
+
+TEST_F(PoolTest, KilledAgentTearsTheJobDownEverywhereWithinThreeSeconds) {
+  auto job = startInPool({"-np", "3", "-N", "1", "sleep", "97.5"});
+  // Wait until a rank runs on every host.
+  const auto deadline = Clock::now() + 30s;
+  while (shell("pgrep -fc '^sleep 97.5$'").substr(0, 1) != "3") {
+    ASSERT_LT(Clock::now(), deadline) << processesMatching("sleep 97.5");
+    std::this_thread::sleep_for(20ms);  // polling /proc
+  }
+  const std::string pid = shell("pgrep -f 'ionet-agent --connect .* --host-name h3'");
+  ASSERT_FALSE(pid.empty());
+  const auto killedAt = Clock::now();
+  ASSERT_EQ(::kill(std::stoi(pid), SIGKILL), 0);
+  auto r = job.wait(30s);
+  const double seconds = std::chrono::duration<double>(r.endedAt - killedAt).count();
+  EXPECT_FINISHED(r);
+  EXPECT_NE(r.exitCode, 0);
+  EXPECT_LE(seconds, 3.0);
+  EXPECT_NE(r.err.find("host h3"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("signal 9"), std::string::npos) << r.err;
+  // No rank left on any host.
+  const auto clean = Clock::now() + 3s;
+  while (!processesMatching("^sleep 97.5$").empty() && Clock::now() < clean) {
+    std::this_thread::sleep_for(20ms);
+  }
+  EXPECT_EQ(processesMatching("^sleep 97.5$"), "");
+}
+
+}  // namespace
+}  // namespace ionet::test
