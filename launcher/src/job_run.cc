@@ -225,7 +225,7 @@ class JobRun {
     // naming it spares every rank probing and initialising UCX (13% of MPI_Init's CPU here).
     // --mca pml ... overrides it.
     env.push_back("OMPI_MCA_pml=ob1");
-    if (placement_.hosts.size() > 1 && !usesDataPath()) {
+    if (placement_.hosts.size() > 1 && !usesDataPath() && pool_.agentsAreLocal()) {
       // Emulated hosts share this machine: without the data path their ranks meet on loopback.
       env.push_back("OMPI_MCA_btl_tcp_if_include=lo");
     }
@@ -418,7 +418,7 @@ class JobRun {
 
   // An agent killed with -9 cannot clean up: its private directories are removed here.
   void removeAgentLeftovers() {
-    if (!pool_.agentsShareOurFilesystem()) return;  // their pool agents clean up there
+    if (!pool_.agentsAreLocal()) return;  // their pool agents clean up there
     std::error_code ignored;
     for (const auto& h : hosts_) {
       if (!h.hello.tmp_dir().empty()) std::filesystem::remove_all(h.hello.tmp_dir(), ignored);

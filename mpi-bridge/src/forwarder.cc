@@ -183,13 +183,19 @@ struct Forwarder::Impl : std::enable_shared_from_this<Impl> {
                      });
   }
 
+  // A refusal for the rank's connect(); the socket closes once it is written.
+  static void answerShim(const std::shared_ptr<tcp::socket>& socket, int error) {
+    auto reply = std::make_shared<std::string>(shimReply(error));
+    asio::async_write(*socket, asio::buffer(*reply),
+                      [socket, reply](const asio::error_code&, std::size_t) { socket->close(); });
+  }
+
   void onRequest(const std::shared_ptr<tcp::socket>& socket,
                  const std::array<char, sizeof(IonetForwardRequest)>& request) {
     auto refuse = [&](int error, const std::string& why) {
       ++failedConnects;
       log::warn("forwarder: refusing a rank's connection: ", why);
-      asio::async_write(*socket, asio::buffer(shimReply(error)),
-                        [socket](const asio::error_code&, std::size_t) { socket->close(); });
+      answerShim(socket, error);
     };
     if (std::memcmp(request.data(), "IOF1", 4) != 0) {
       log::warn("forwarder: a local connection without the shim's request; closing it");
@@ -215,8 +221,7 @@ struct Forwarder::Impl : std::enable_shared_from_this<Impl> {
       if (!session) {
         ++impl->failedConnects;
         log::warn("forwarder: ", a.describe(), ": no session to its host: ", error);
-        asio::async_write(*socket, asio::buffer(shimReply(EHOSTUNREACH)),
-                          [socket](const asio::error_code&, std::size_t) { socket->close(); });
+        impl->answerShim(socket, EHOSTUNREACH);
         return;
       }
       ++impl->connectionsOut;

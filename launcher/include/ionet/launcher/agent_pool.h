@@ -36,8 +36,9 @@ class AgentPool {
   virtual void signal(std::size_t host, int signum) = 0;
   virtual void signalAll(int signum) = 0;
   virtual bool allExited() const = 0;
-  // Files an agent killed with -9 leaves are the launcher's to remove (local agents only).
-  virtual bool agentsShareOurFilesystem() const = 0;
+  // The agents run on this machine (the embedded pool): the launcher removes what one killed
+  // with -9 leaves, and emulated hosts meet on loopback when the data path is off.
+  virtual bool agentsAreLocal() const = 0;
 
   // Where the forwarder of `host` (which reported dataPort) accepts other agents' sessions.
   virtual std::string dataEndpoint(std::size_t host, std::uint32_t dataPort,

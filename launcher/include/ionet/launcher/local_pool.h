@@ -29,7 +29,7 @@ class LocalPool : public AgentPool {
   void signal(std::size_t host, int signum) override;
   void signalAll(int signum) override;
   bool allExited() const override;
-  bool agentsShareOurFilesystem() const override { return true; }
+  bool agentsAreLocal() const override { return true; }
   std::string dataEndpoint(std::size_t, std::uint32_t dataPort,
                            const std::string&) const override {
     return "127.0.0.1:" + std::to_string(dataPort);

@@ -36,7 +36,7 @@ class RemotePool : public AgentPool {
   void signal(std::size_t host, int signum) override;
   void signalAll(int signum) override;
   bool allExited() const override;
-  bool agentsShareOurFilesystem() const override { return false; }
+  bool agentsAreLocal() const override { return false; }
   std::string dataEndpoint(std::size_t host, std::uint32_t dataPort,
                            const std::string& jobId) const override;
 
