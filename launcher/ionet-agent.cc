@@ -59,13 +59,7 @@ ionet::wan::Credentials sessionCredentials(const std::string& dir, const std::st
   if (!pskFile.empty()) return wan::Credentials::loadPskFile(pskFile, node);
   const char* hex = std::getenv("IONET_AGENT_PSK");
   if (hex == nullptr) throw UsageError("no credentials: give --credentials DIR or --psk FILE");
-  wan::Credentials c;
-  c.poolName = "local";
-  c.nodeName = node;
-  const std::string text = hex;
-  for (std::size_t i = 0; i + 1 < text.size(); i += 2) {
-    c.psk.push_back(static_cast<char>(std::stoi(text.substr(i, 2), nullptr, 16)));
-  }
+  auto c = launcher::localPoolCredentials(hex, node);
   ::unsetenv("IONET_AGENT_PSK");  // not for the ranks
   return c;
 }
@@ -190,10 +184,7 @@ int main(int argc, char** argv) {
     ::unsetenv("IONET_AGENT_TOKEN");  // not for the ranks
   }
   options.launcher = connect;
-  if (deadPeerMs > 0) {
-    options.session.deadPeerTimeout = std::chrono::milliseconds(deadPeerMs);
-    options.session.linkTimeout = std::min(options.session.linkTimeout, options.session.deadPeerTimeout);
-  }
+  if (deadPeerMs > 0) options.session.setDeadPeerTimeout(std::chrono::milliseconds(deadPeerMs));
   try {
     wan::Endpoint::parse(connect);
     options.credentials = sessionCredentials(credentialsDir, pskFile, options.hostName);

@@ -156,11 +156,9 @@ struct Agent::Impl {
     fs::create_directory(tmpDir + "/pmix");
     pmix = std::make_unique<bridge::PmixServer>(tmpDir + "/pmix", options.hostName, hooks());
     startForwarder();
-    wan::Security security{std::make_shared<asio::ssl::context>(
-                               wan::makeTlsContext(options.credentials, wan::TlsRole::client)),
-                           options.hostName};
     wan::Session::connect(
-        io, wan::Endpoint::parse(options.launcher), security, options.session,
+        io, wan::Endpoint::parse(options.launcher),
+        wan::Security::fromCredentials(options.credentials, wan::TlsRole::client), options.session,
         [this](std::shared_ptr<wan::Session> s, const std::string& error) {
           if (!s) {
             log::error("host ", options.hostName, ": cannot reach the launcher at ",
@@ -180,12 +178,8 @@ struct Agent::Impl {
 
   void startForwarder() {
     bridge::ForwarderOptions f;
-    f.clientSecurity = {std::make_shared<asio::ssl::context>(
-                            wan::makeTlsContext(options.credentials, wan::TlsRole::client)),
-                        options.hostName};
-    f.serverSecurity = {std::make_shared<asio::ssl::context>(
-                            wan::makeTlsContext(options.credentials, wan::TlsRole::server)),
-                        options.hostName};
+    f.clientSecurity = wan::Security::fromCredentials(options.credentials, wan::TlsRole::client);
+    f.serverSecurity = wan::Security::fromCredentials(options.credentials, wan::TlsRole::server);
     f.session = options.session;
     f.listenAddress = options.dataListen;
     if (!options.dataParkAt.empty()) f.parkAt = wan::Endpoint::parse(options.dataParkAt);
@@ -309,8 +303,12 @@ struct Agent::Impl {
 
     const auto& local = layout.ranks[layout.hostIndex];
     const bool oversubscribed = local.size() > std::max(1u, std::thread::hardware_concurrency());
-    JobEnvInputs inputs{job.job_id(), job.master_addr(), job.master_port(), vaderDir,
-                        oversubscribed};
+    JobEnvInputs inputs;
+    inputs.jobId = job.job_id();
+    inputs.masterAddr = job.master_addr();
+    inputs.masterPort = job.master_port();
+    inputs.vaderDir = vaderDir;
+    inputs.oversubscribed = oversubscribed;
     if (job.data_hosts_size() > 0) startDataPath(layout, base, inputs);
     std::uint32_t worldSize = 0;
     for (const auto& r : layout.ranks) worldSize += static_cast<std::uint32_t>(r.size());

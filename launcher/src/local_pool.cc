@@ -92,15 +92,19 @@ std::string randomHex(std::size_t bytes) {
 LocalPool::LocalPool(std::string agentPath)
     : agentPath_(std::move(agentPath)), pskHex_(randomHex(32)) {}
 
-wan::Security LocalPool::serverSecurity() const {
+wan::Credentials localPoolCredentials(const std::string& pskHex, const std::string& nodeName) {
   wan::Credentials c;
   c.poolName = "local";
-  c.nodeName = "launcher";
-  for (std::size_t i = 0; i + 1 < pskHex_.size(); i += 2) {
-    c.psk.push_back(static_cast<char>(std::stoi(pskHex_.substr(i, 2), nullptr, 16)));
+  c.nodeName = nodeName;
+  for (std::size_t i = 0; i + 1 < pskHex.size(); i += 2) {
+    c.psk.push_back(static_cast<char>(std::stoi(pskHex.substr(i, 2), nullptr, 16)));
   }
-  return {std::make_shared<asio::ssl::context>(wan::makeTlsContext(c, wan::TlsRole::server)),
-          c.nodeName};
+  return c;
+}
+
+wan::Security LocalPool::serverSecurity() const {
+  return wan::Security::fromCredentials(localPoolCredentials(pskHex_, "launcher"),
+                                        wan::TlsRole::server);
 }
 
 void LocalPool::start(const std::vector<std::string>& hosts, const std::string&,

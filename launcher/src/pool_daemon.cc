@@ -42,14 +42,8 @@ class PoolDaemon {
     if (host_ == nullptr) {
       throw UsageError(pool_.path + ": no host '" + options.nodeName + "' in the pool");
     }
-    if (pool_.credentialsDir.empty() && pool_.pskFile.empty()) {
-      throw UsageError(pool_.path + ": the pool names no credentials (credentials or psk)");
-    }
-    credentials_ = pool_.credentialsDir.empty()
-                       ? wan::Credentials::loadPskFile(pool_.pskFile, options.nodeName)
-                       : wan::Credentials::loadDir(pool_.credentialsDir);
-    sessionOptions_.deadPeerTimeout = pool_.heartbeatTimeout;
-    sessionOptions_.linkTimeout = std::min(sessionOptions_.linkTimeout, pool_.heartbeatTimeout);
+    credentials_ = loadPoolCredentials(pool_, options.nodeName);
+    sessionOptions_ = poolSessionOptions(pool_);
   }
 
   int run() {
@@ -58,16 +52,13 @@ class PoolDaemon {
       relay_ = wan::Relay::listen(io_, "0.0.0.0", pool_.relayPort);
       log::info("relay for hosts behind NAT on port ", relay_->port());
     }
-    wan::Security security{std::make_shared<asio::ssl::context>(
-                               wan::makeTlsContext(credentials_, wan::TlsRole::server)),
-                           options_.nodeName};
+    const auto security = wan::Security::fromCredentials(credentials_, wan::TlsRole::server);
     // A host behind NAT only parks at its relay; it listens on loopback for nobody in particular.
     const bool direct = !host_->address.empty();
     server_ = wan::SessionServer::listen(io_, direct ? "0.0.0.0" : "127.0.0.1",
                                          direct ? host_->port : 0, security, sessionOptions_);
     if (!host_->via.empty()) {
-      const auto* relay = pool_.find(host_->via);
-      server_->parkAt({relay->address, pool_.relayPort, options_.nodeName});
+      server_->parkAt(wan::Endpoint::parse(agentEndpoint(pool_, *host_)));
       log::info("reachable through the relay on ", host_->via);
     } else {
       log::info("listening on port ", server_->port());
@@ -160,10 +151,9 @@ class PoolDaemon {
     if (!host_->address.empty()) {
       args.insert(args.end(), {"--data-listen", "0.0.0.0", "--address", host_->address});
     } else {
-      const auto* relay = pool_.find(host_->via);
-      args.insert(args.end(), {"--data-park-at", relay->address + ":" +
-                                                     std::to_string(pool_.relayPort) + "/" +
-                                                     options_.nodeName + "~" + s.job_id()});
+      args.insert(args.end(),
+                  {"--data-park-at",
+                   relayEndpoint(pool_, *host_, dataRelaySlot(options_.nodeName, s.job_id()))});
     }
     try {
       fs::create_directories(job.scratch);

@@ -335,12 +335,38 @@ std::string agentEndpoint(const PoolFile& pool, const PoolFileHost& host) {
     }
     return hostPort(host.address, host.port);
   }
+  return relayEndpoint(pool, host, host.name);
+}
+
+std::string relayEndpoint(const PoolFile& pool, const PoolFileHost& host, const std::string& slot) {
   const PoolFileHost* relay = pool.find(host.via);
   if (!relay || !relay->relay || relay->address.empty()) {
     throw UsageError(host.origin + ": host '" + host.name + "': via host '" + host.via +
                      "' is not a relay host with an address");
   }
-  return hostPort(relay->address, pool.relayPort) + "/" + host.name;
+  return hostPort(relay->address, pool.relayPort) + "/" + slot;
+}
+
+std::string dataRelaySlot(const std::string& hostName, const std::string& jobId) {
+  return hostName + "~" + jobId;
+}
+
+std::string dataEndpoint(const PoolFile& pool, const PoolFileHost& host, std::uint32_t dataPort,
+                         const std::string& jobId) {
+  if (!host.address.empty()) return hostPort(host.address, static_cast<std::uint16_t>(dataPort));
+  return relayEndpoint(pool, host, dataRelaySlot(host.name, jobId));
+}
+
+wan::Credentials loadPoolCredentials(const PoolFile& pool, const std::string& nodeName) {
+  if (!pool.credentialsDir.empty()) return wan::Credentials::loadDir(pool.credentialsDir);
+  if (!pool.pskFile.empty()) return wan::Credentials::loadPskFile(pool.pskFile, nodeName);
+  throw UsageError(pool.path + ": the pool names no credentials (credentials or psk)");
+}
+
+wan::SessionOptions poolSessionOptions(const PoolFile& pool) {
+  wan::SessionOptions options;
+  options.setDeadPeerTimeout(pool.heartbeatTimeout);
+  return options;
 }
 
 }  // namespace ionet::launcher

@@ -49,14 +49,8 @@ struct RemotePool::Member {
 };
 
 RemotePool::RemotePool(asio::io_context& io, PoolFile pool) : io_(io), pool_(std::move(pool)) {
-  if (pool_.credentialsDir.empty() && pool_.pskFile.empty()) {
-    throw UsageError(pool_.path + ": the pool names no credentials (credentials or psk)");
-  }
-  credentials_ = pool_.credentialsDir.empty()
-                     ? wan::Credentials::loadPskFile(pool_.pskFile, "launcher")
-                     : wan::Credentials::loadDir(pool_.credentialsDir);
-  options_.deadPeerTimeout = pool_.heartbeatTimeout;
-  options_.linkTimeout = std::min(options_.linkTimeout, pool_.heartbeatTimeout);
+  credentials_ = loadPoolCredentials(pool_, "launcher");
+  options_ = poolSessionOptions(pool_);
   if (const char* a = std::getenv("IONET_LAUNCHER_ADDRESS")) {
     advertised_ = a;
   } else {
@@ -76,15 +70,11 @@ RemotePool::RemotePool(asio::io_context& io, PoolFile pool) : io_(io), pool_(std
 RemotePool::~RemotePool() { close(); }
 
 wan::Security RemotePool::serverSecurity() const {
-  return {std::make_shared<asio::ssl::context>(
-              wan::makeTlsContext(credentials_, wan::TlsRole::server)),
-          credentials_.nodeName};
+  return wan::Security::fromCredentials(credentials_, wan::TlsRole::server);
 }
 
 Pool RemotePool::discover(std::chrono::milliseconds timeout) {
-  wan::Security security{std::make_shared<asio::ssl::context>(
-                             wan::makeTlsContext(credentials_, wan::TlsRole::client)),
-                         credentials_.nodeName};
+  const auto security = wan::Security::fromCredentials(credentials_, wan::TlsRole::client);
   auto pending = std::make_shared<std::size_t>(0);
   for (const auto& host : pool_.hosts) {
     auto member = std::make_shared<Member>();
@@ -234,10 +224,7 @@ std::string RemotePool::dataEndpoint(std::size_t host, std::uint32_t dataPort,
                                      const std::string& jobId) const {
   const auto* m = placed(host);
   IONET_ENFORCE(m != nullptr, "data endpoint of unknown host ", host);
-  const auto& h = *m->host;
-  if (!h.address.empty()) return h.address + ":" + std::to_string(dataPort);
-  const auto* relay = pool_.find(h.via);
-  return relay->address + ":" + std::to_string(pool_.relayPort) + "/" + h.name + "~" + jobId;
+  return launcher::dataEndpoint(pool_, *m->host, dataPort, jobId);
 }
 
 void RemotePool::close() {

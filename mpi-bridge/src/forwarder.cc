@@ -27,6 +27,8 @@ using namespace std::chrono_literals;
 constexpr auto kRequestTimeout = 10s;  // a rank's shim writes its request at once
 constexpr auto kStatusTimeout = 30s;   // session set-up plus the remote connect
 constexpr auto kLocalConnectTimeout = 10s;
+constexpr int kDialAttempts = 5;  // with kRedialDelay x 1, 2, 3, 4 between them: ~2 s
+constexpr auto kRedialDelay = 200ms;
 
 void putU32(char* p, std::uint32_t v) {
   v = htonl(v);
@@ -113,6 +115,7 @@ struct Forwarder::Impl : std::enable_shared_from_this<Impl> {
   struct Peer {
     std::shared_ptr<wan::Session> session;  // the one we dialled: our outgoing channels use it
     bool dialing = false;
+    int failedDials = 0;  // in a row: a first dial cut by a reset is retried a few times
     std::vector<SessionWaiter> waiters;
   };
 
@@ -245,6 +248,10 @@ struct Forwarder::Impl : std::enable_shared_from_this<Impl> {
     peer.waiters.push_back(std::move(waiter));
     if (peer.dialing) return;
     peer.dialing = true;
+    dial(host);
+  }
+
+  void dial(std::size_t host) {
     wan::Endpoint endpoint;
     try {
       endpoint = host == self ? wan::Endpoint{"127.0.0.1", server->port(), ""}
@@ -262,6 +269,16 @@ struct Forwarder::Impl : std::enable_shared_from_this<Impl> {
   void sessionReady(std::size_t host, std::shared_ptr<wan::Session> session,
                     const std::string& error) {
     auto& peer = peers[host];
+    if (!session && !closed && ++peer.failedDials < kDialAttempts) {
+      // A connection reset during set-up fails one attempt; the ranks wait in connect().
+      auto timer = std::make_shared<asio::steady_timer>(io, kRedialDelay * peer.failedDials);
+      std::weak_ptr<Impl> weak = shared_from_this();
+      timer->async_wait([weak, timer, host](const asio::error_code&) {
+        if (auto self = weak.lock()) self->dial(host);
+      });
+      return;
+    }
+    peer.failedDials = 0;
     peer.dialing = false;
     if (session && closed) {
       session->close("forwarder closed", 0ms);

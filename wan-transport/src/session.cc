@@ -84,6 +84,11 @@ void SessionChannelImpl::notifyClosed(const std::string& reason) {
   }
 }
 
+Security Security::fromCredentials(const Credentials& credentials, TlsRole role) {
+  return {std::make_shared<asio::ssl::context>(makeTlsContext(credentials, role)),
+          credentials.nodeName};
+}
+
 // --- session ------------------------------------------------------------------------------
 
 SessionImpl::SessionImpl(asio::io_context& io, const SessionId& id, std::optional<Endpoint> dialTo,

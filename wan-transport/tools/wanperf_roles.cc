@@ -108,9 +108,7 @@ wan::Security makeSecurity(const Settings& s, bool serverRole) {
     if (s.name.empty()) throw UsageError("--psk needs --name NODE");
     credentials = wan::Credentials::loadPskFile(s.pskFile, s.name);
   }
-  security.tls = std::make_shared<asio::ssl::context>(wan::makeTlsContext(credentials, role));
-  security.nodeName = credentials.nodeName;
-  return security;
+  return wan::Security::fromCredentials(credentials, role);
 }
 
 void applyTimeouts(Settings& s) {

@@ -57,6 +57,9 @@ std::vector<std::string> agentEnvironment(const std::vector<std::string>& secret
 // ionet-agent next to the running binary, or $IONET_AGENT.
 std::string defaultAgentPath();
 
+// The embedded pool's credentials: the one-job key (hex, as in $IONET_AGENT_PSK) under `nodeName`.
+wan::Credentials localPoolCredentials(const std::string& pskHex, const std::string& nodeName);
+
 // 2*bytes random hex digits.
 std::string randomHex(std::size_t bytes);
 

@@ -9,6 +9,9 @@
 #include <string>
 #include <vector>
 
+#include "ionet/wan/credentials.h"
+#include "ionet/wan/session_options.h"
+
 namespace ionet::launcher {
 
 inline constexpr std::uint16_t kDefaultAgentPort = 7450;
@@ -50,6 +53,18 @@ PoolFile parsePoolText(const std::string& text, const std::string& path);
 // "relayaddress:relayport/NAME" for a host with via. Throws UsageError when via names no
 // relay host with an address.
 std::string agentEndpoint(const PoolFile& pool, const PoolFileHost& host);
+// `slot` (a name parked at the relay of host, which has via) as "relayaddress:relayport/SLOT".
+std::string relayEndpoint(const PoolFile& pool, const PoolFileHost& host, const std::string& slot);
+// Where the data forwarder of a job's agent on `host` is reached: its address and dataPort, or
+// the relay slot "HOST~JOBID" it parks under when the host is behind NAT.
+std::string dataEndpoint(const PoolFile& pool, const PoolFileHost& host, std::uint32_t dataPort,
+                         const std::string& jobId);
+std::string dataRelaySlot(const std::string& hostName, const std::string& jobId);
+// The pool's credentials for node `nodeName` (its certificate, or the pool PSK under that name).
+// Throws UsageError when the pool names none.
+wan::Credentials loadPoolCredentials(const PoolFile& pool, const std::string& nodeName);
+// Session options of the pool: a peer unheard for heartbeat_timeout is dead.
+wan::SessionOptions poolSessionOptions(const PoolFile& pool);
 
 // "10s", "500ms", "2m" (integer and suffix). Throws UsageError naming what and the text.
 std::chrono::milliseconds parseDuration(const std::string& text, const std::string& what);

@@ -35,8 +35,8 @@ struct JobEnvInputs {
 };
 
 // Variables for one rank ("NAME=value"), excluding PMIx's own (setup_fork adds those) and the
-// user's -x / --mca ones (the launcher adds those to the job and they win over the agent's
-// environment, not over these).
+// user's -x / --mca ones (the agent merges those last, so they win even over these: a user's
+// -x LD_PRELOAD=... replaces the data path's shim).
 std::vector<std::string> rankEnvironment(const RankPlace& place, const JobEnvInputs& job);
 
 // The value of name in a "NAME=value" environment, if set.

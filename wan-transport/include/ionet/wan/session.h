@@ -14,6 +14,7 @@
 #include <string>
 
 #include "ionet/wan/channel.h"
+#include "ionet/wan/credentials.h"
 #include "ionet/wan/session_options.h"
 
 namespace ionet::wan {
@@ -35,6 +36,9 @@ struct Endpoint {
 struct Security {
   std::shared_ptr<asio::ssl::context> tls;
   std::string nodeName;  // what we call ourselves in hello (the certificate's CN under TLS)
+
+  // TLS 1.3 with these credentials in this role (makeTlsContext), named as they say.
+  static Security fromCredentials(const Credentials& credentials, TlsRole role);
 };
 
 struct SessionStats {

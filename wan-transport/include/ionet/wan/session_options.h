@@ -1,6 +1,7 @@
 // Tunables of a WAN session, with the defaults a pool uses unless told otherwise.
 #pragma once
 
+#include <algorithm>
 #include <chrono>
 #include <cstddef>
 #include <string>
@@ -54,6 +55,12 @@ struct SessionOptions {
   // 2 x BDP, and each connection's socket buffers to 2 x BDP / streams where autotuning's
   // maximum would fall short.
   double rateHintBytesPerSecond = 0;
+
+  // A peer unheard for `timeout` is dead; a connection never waits longer than that either.
+  void setDeadPeerTimeout(std::chrono::milliseconds timeout) {
+    deadPeerTimeout = timeout;
+    linkTimeout = std::min(linkTimeout, timeout);
+  }
 };
 
 }  // namespace ionet::wan
