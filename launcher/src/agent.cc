@@ -29,6 +29,9 @@ namespace fs = std::filesystem;
 
 namespace {
 
+// How long a host whose ranks have all exited waits for their last bytes to reach the peers.
+constexpr std::chrono::milliseconds kForwarderDrainLimit{3000};
+
 std::string makePrivateDir(const std::string& root, const std::string& stem) {
   std::string tmpl = root + "/" + stem + "XXXXXX";
   if (::mkdtemp(tmpl.data()) == nullptr) {
@@ -461,7 +464,16 @@ struct Agent::Impl {
     for (auto& [id, complete] : pendingDmodex) complete(-1, {});
     pendingDmodex.clear();
     signals.cancel();
+    if (forwarder && !tearingDown && !launcherGone) {
+      // What the ranks wrote before they exited still reaches their peers, as TCP would
+      // deliver it; a torn-down job's bytes do not matter.
+      return forwarder->drain(kForwarderDrainLimit, [this] { reportDone(); });
+    }
     if (forwarder) forwarder->close();
+    reportDone();
+  }
+
+  void reportDone() {
     if (launcherGone || !channel) return io.stop();
     control::Envelope e;
     e.mutable_job_done();

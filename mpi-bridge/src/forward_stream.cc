@@ -37,6 +37,7 @@ ForwardStream::ForwardStream(asio::ip::tcp::socket socket,
       channel_(std::move(channel)),
       counters_(std::move(counters)),
       what_(std::move(what)) {
+  ++counters_->live;
   asio::error_code ignored;
   socket_.set_option(asio::ip::tcp::no_delay(true), ignored);
 }
@@ -188,6 +189,8 @@ void ForwardStream::stop() {
   socket_.shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
   socket_.close(ignored);
   channel_->onWritable(nullptr);
+  --counters_->live;
+  if (counters_->onStreamStopped) counters_->onStreamStopped();
 }
 
 }  // namespace ionet::bridge

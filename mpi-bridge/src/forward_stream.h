@@ -16,6 +16,8 @@ namespace ionet::bridge {
 struct ForwardCounters {
   std::uint64_t bytesOut = 0;  // socket -> channel
   std::uint64_t bytesIn = 0;   // channel -> socket
+  std::size_t live = 0;        // streams not yet stopped
+  std::function<void()> onStreamStopped;
 };
 
 // The 4-byte status a destination forwarder sends first on a forwarding channel: 0 or an errno.

@@ -5,6 +5,7 @@
 
 #include <arpa/inet.h>
 
+#include <algorithm>
 #include <array>
 #include <cerrno>
 #include <cstddef>
@@ -131,6 +132,10 @@ struct Forwarder::Impl : std::enable_shared_from_this<Impl> {
   std::shared_ptr<ForwardCounters> counters;
   std::uint64_t connectionsOut = 0, connectionsIn = 0, failedConnects = 0;
   bool closed = false;
+  // drain(): streams first, then the sessions' lingering close, then drained().
+  std::function<void()> drained;
+  std::unique_ptr<asio::steady_timer> drainTimer;
+  bool sessionsClosing = false;
 
   void start() {
     shimAcceptor.open(tcp::v4());
@@ -148,7 +153,10 @@ struct Forwarder::Impl : std::enable_shared_from_this<Impl> {
       self->adopt(session);
       self->accepted.insert(session);
       session->onEnd([weak, session](const std::string&) {
-        if (auto self = weak.lock()) self->accepted.erase(session);
+        if (auto self = weak.lock()) {
+          self->accepted.erase(session);
+          self->maybeDrained();
+        }
       });
     });
   }
@@ -297,6 +305,7 @@ struct Forwarder::Impl : std::enable_shared_from_this<Impl> {
         if (!self->closed) {
           log::info("forwarder: session to host ", self->hosts[host].name, " ended: ", reason);
         }
+        self->maybeDrained();
       });
     }
     auto waiters = std::move(peer.waiters);
@@ -354,18 +363,68 @@ struct Forwarder::Impl : std::enable_shared_from_this<Impl> {
         });
   }
 
-  void close() {
-    if (closed) return;
-    closed = true;
+  void stopAccepting() {
     asio::error_code ignored;
     shimAcceptor.close(ignored);
     if (server) server->close();
+  }
+
+  void closeSessions(std::chrono::milliseconds linger) {
+    std::vector<std::shared_ptr<wan::Session>> sessions(accepted.begin(), accepted.end());
     for (auto& [host, peer] : peers) {
-      if (peer.session) peer.session->close("job over", 0ms);
+      if (peer.session) sessions.push_back(peer.session);
     }
-    for (const auto& s : std::set<std::shared_ptr<wan::Session>>(accepted)) {
-      s->close("job over", 0ms);
+    for (auto& s : sessions) s->close("job over", linger);
+  }
+
+  void drain(std::chrono::milliseconds limit, std::function<void()> done) {
+    if (closed || drained) return done();
+    drained = std::move(done);
+    stopAccepting();
+    drainTimer = std::make_unique<asio::steady_timer>(io, limit);
+    std::weak_ptr<Impl> weak = shared_from_this();
+    drainTimer->async_wait([weak](const asio::error_code& ec) {
+      auto self = weak.lock();
+      if (ec || !self || !self->drained) return;
+      log::warn("forwarder: connections not drained in time; closing them");
+      self->finishDrain();
+    });
+    counters->onStreamStopped = [weak] {
+      if (auto self = weak.lock()) self->maybeDrained();
+    };
+    maybeDrained();
+  }
+
+  // Streams stopped: their last bytes are queued in sessions. Close those with a linger so the
+  // peers acknowledge them; when the last session has ended, the drain is over.
+  void maybeDrained() {
+    if (!drained || closed || counters->live > 0) return;
+    if (!sessionsClosing) {
+      sessionsClosing = true;
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+          drainTimer->expiry() - asio::steady_timer::clock_type::now());
+      closeSessions(std::max(left, 0ms));
     }
+    const bool anyOpen = !accepted.empty() || std::any_of(peers.begin(), peers.end(), [](auto& p) {
+                           return p.second.session != nullptr;
+                         });
+    if (!anyOpen) finishDrain();
+  }
+
+  void finishDrain() {
+    auto done = std::move(drained);
+    drained = nullptr;
+    close();
+    if (drainTimer) drainTimer->cancel();
+    if (done) done();
+  }
+
+  void close() {
+    if (closed) return;
+    closed = true;
+    counters->onStreamStopped = nullptr;
+    stopAccepting();
+    closeSessions(0ms);
     accepted.clear();
   }
 };
@@ -400,6 +459,10 @@ ForwarderStats Forwarder::stats() const {
     }
   }
   return s;
+}
+
+void Forwarder::drain(std::chrono::milliseconds limit, std::function<void()> done) {
+  impl_->drain(limit, std::move(done));
 }
 
 void Forwarder::close() { impl_->close(); }

@@ -121,5 +121,39 @@ else:
   EXPECT_EQ(r.out, "rendezvous OK\n");
 }
 
+
+// A rank that writes and exits at once: its bytes must still reach the peer on the other host,
+// as TCP delivers what was written before a process exits (the data path drains, not drops).
+TEST_F(IonetTest, BytesWrittenJustBeforeExitReachThePeer) {
+  const std::string script = R"(
+import hashlib, os, random, socket, time
+rank = int(os.environ['RANK']); port = int(os.environ['MASTER_PORT'])
+addr = os.environ['MASTER_ADDR']
+data = random.Random(7).randbytes(32 << 20)
+if rank == 0:
+    s = socket.socket(); s.bind((addr, port)); s.listen(1)
+    c = s.accept()[0]; c.sendall(data); c.close()
+    os._exit(0)  # no linger, no goodbye: straight out
+deadline = time.time() + 20
+while True:
+    try:
+        c = socket.create_connection((addr, port)); break
+    except OSError:
+        if time.time() > deadline: raise
+        time.sleep(0.05)
+got = bytearray()
+while True:
+    chunk = c.recv(1 << 20)
+    if not chunk: break
+    got += chunk
+same = hashlib.sha256(got).digest() == hashlib.sha256(data).digest()
+print(len(got), 'bytes', 'intact' if same else 'CORRUPT')
+)";
+  auto r = ionetRun({"--local-hosts", "2", "-np", "2", "-N", "1", kPython, "-c", script});
+  EXPECT_FINISHED(r);
+  EXPECT_EQ(r.exitCode, 0) << r.err;
+  EXPECT_EQ(r.out, std::to_string(32 << 20) + " bytes intact\n");
+}
+
 }  // namespace
 }  // namespace ionet::test

@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include <cstring>
+
 namespace ionet::wan {
 namespace {
 
@@ -150,6 +152,37 @@ TEST(Frame, RefusesToEncodeAnOversizedSegment) {
   f.payload.assign(kMaxSegmentBytes + 1, 'x');
   std::string out;
   EXPECT_THROW(encodeFrame(f, out), FrameError);
+}
+
+
+// Reads straight into the decoder (prepare/commit) in uneven pieces, with a partial frame left
+// over each time: the bytes that come out are the ones that went in.
+TEST(Frame, PrepareAndCommitCarryPartialFramesAcrossReads) {
+  std::string wire;
+  std::vector<std::string> payloads;
+  for (int i = 0; i < 40; ++i) {
+    payloads.push_back(std::string(1000 + 7919 * i, char('a' + i % 26)));
+    encodeSequenced(FrameType::data, i, 3, kBeginMessage | kEndMessage, payloads.back(), wire);
+  }
+  FrameReader reader;
+  std::size_t at = 0;
+  int decoded = 0;
+  for (std::size_t piece = 1; at < wire.size(); piece = piece * 3 % 65521 + 1) {
+    const std::size_t n = std::min(piece, wire.size() - at);
+    auto space = reader.prepare(65536);
+    ASSERT_GE(space.size, n);
+    std::memcpy(space.data, wire.data() + at, n);
+    reader.commit(n);
+    at += n;
+    while (auto f = reader.next()) {
+      ASSERT_LT(decoded, 40);
+      EXPECT_EQ(f->seq, std::uint64_t(decoded));
+      EXPECT_EQ(f->payload, payloads[decoded]);
+      ++decoded;
+    }
+  }
+  EXPECT_EQ(decoded, 40);
+  EXPECT_EQ(reader.buffered(), 0u);
 }
 
 }  // namespace

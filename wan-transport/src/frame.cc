@@ -175,7 +175,29 @@ const char* frameTypeName(FrameType type) {
 
 std::size_t encodedSize(const Frame& frame) { return kFrameHeaderBytes + bodySize(frame); }
 
+void encodeSequenced(FrameType type, std::uint64_t seq, std::uint32_t channel, std::uint8_t flags,
+                     std::string_view payload, std::string& out) {
+  const std::size_t body = kSequencedFixed + payload.size();
+  const auto [low, high] = bodyBounds(type);
+  if (body > high || !(type == FrameType::data || type == FrameType::open ||
+                       type == FrameType::close)) {
+    throw FrameError(std::string("refusing to encode a ") + frameTypeName(type) + " frame of " +
+                     std::to_string(body) + " body bytes");
+  }
+  (void)low;
+  out.push_back(kMagic0);
+  out.push_back(kMagic1);
+  out.push_back(char(kFrameVersion));
+  out.push_back(char(type));
+  putU32(out, static_cast<std::uint32_t>(body));
+  putU64(out, seq);
+  putU32(out, channel);
+  out.push_back(char(flags));
+  out.append(payload);
+}
+
 void encodeFrame(const Frame& f, std::string& out) {
+  if (f.sequenced()) return encodeSequenced(f.type, f.seq, f.channel, f.flags, f.payload, out);
   const std::size_t body = bodySize(f);
   const auto [low, high] = bodyBounds(f.type);
   if (body < low || body > high) {
@@ -203,11 +225,7 @@ void encodeFrame(const Frame& f, std::string& out) {
     case FrameType::data:
     case FrameType::open:
     case FrameType::close:
-      putU64(out, f.seq);
-      putU32(out, f.channel);
-      out.push_back(char(f.flags));
-      out += f.payload;
-      break;
+      break;  // encodeSequenced above
     case FrameType::ack:
       putU64(out, f.ack);
       break;
@@ -227,7 +245,7 @@ void encodeFrame(const Frame& f, std::string& out) {
 }
 
 std::optional<Frame> FrameReader::next() {
-  const std::size_t available = buffer_.size() - offset_;
+  const std::size_t available = end_ - offset_;
   if (available < kFrameHeaderBytes) return std::nullopt;
   const auto* h = reinterpret_cast<const unsigned char*>(buffer_.data() + offset_);
   if (h[0] != kMagic0 || h[1] != kMagic1) {
@@ -252,15 +270,28 @@ std::optional<Frame> FrameReader::next() {
   Frame frame =
       decodeBody(type, std::string_view(buffer_).substr(offset_ + kFrameHeaderBytes, body));
   offset_ += kFrameHeaderBytes + body;
-  // Compact now and then rather than on every frame: erasing the front is a memmove.
-  if (offset_ == buffer_.size()) {
-    buffer_.clear();
-    offset_ = 0;
-  } else if (offset_ > (1u << 20) && offset_ * 2 > buffer_.size()) {
-    buffer_.erase(0, offset_);
+  if (offset_ == end_) offset_ = end_ = 0;  // the usual case: everything read was whole frames
+  return frame;
+}
+
+FrameReader::Space FrameReader::prepare(std::size_t bytes) {
+  // Move a partial frame to the front before growing: erasing the front is a memmove of what
+  // is left, which is at most one frame.
+  if (offset_ > 0 && end_ + bytes > buffer_.size()) {
+    std::memmove(buffer_.data(), buffer_.data() + offset_, end_ - offset_);
+    end_ -= offset_;
     offset_ = 0;
   }
-  return frame;
+  if (end_ + bytes > buffer_.size()) buffer_.resize(end_ + bytes);  // zero-fills only on growth
+  return {buffer_.data() + end_, bytes};
+}
+
+void FrameReader::commit(std::size_t bytes) { end_ += bytes; }
+
+void FrameReader::append(std::string_view bytes) {
+  auto space = prepare(bytes.size());
+  std::memcpy(space.data, bytes.data(), bytes.size());
+  commit(bytes.size());
 }
 
 }  // namespace ionet::wan

@@ -230,7 +230,6 @@ Link::Link(int id, std::shared_ptr<ByteStream> stream, std::shared_ptr<FrameRead
 Link::~Link() { stream_->close(); }
 
 void Link::start() {
-  readBuffer_.resize(kReadChunk);
   // Frames that arrived with the hello exchange come first.
   auto self = shared_from_this();
   asio::post(stream_->socket().get_executor(), [self] {
@@ -249,12 +248,14 @@ void Link::start() {
 void Link::readMore() {
   if (closed_) return;
   auto self = shared_from_this();
-  stream_->readSome(asio::buffer(readBuffer_), [self](const asio::error_code& ec, std::size_t n) {
+  const auto space = reader_->prepare(kReadChunk);  // read straight into the frame decoder
+  stream_->readSome(asio::buffer(space.data, space.size), [self](const asio::error_code& ec,
+                                                                  std::size_t n) {
     if (self->closed_) return;
     if (ec) {
       return self->fail(ec == asio::error::eof ? "connection closed by peer" : ec.message());
     }
-    self->reader_->append(std::string_view(self->readBuffer_.data(), n));
+    self->reader_->commit(n);
     try {
       while (auto frame = self->reader_->next()) {
         auto owner = self->owner_.lock();
@@ -275,10 +276,17 @@ void Link::write(std::string bytes) {
   auto self = shared_from_this();
   stream_->write(asio::buffer(writeBuffer_), [self](const asio::error_code& ec, std::size_t) {
     self->writing_ = false;
+    self->spare_ = std::move(self->writeBuffer_);
     if (self->closed_) return;
     if (ec) return self->fail(ec.message());
     if (auto owner = self->owner_.lock()) owner->linkWritten(self->id_);
   });
+}
+
+std::string Link::takeBuffer() {
+  std::string buffer = std::move(spare_);
+  buffer.clear();
+  return buffer;
 }
 
 void Link::close() {

@@ -72,6 +72,10 @@ class Link : public std::enable_shared_from_this<Link> {
   bool writing() const { return writing_; }
   // Writes `bytes` (taken); linkWritten follows. One write at a time.
   void write(std::string bytes);
+  // An empty buffer to build the next write in: the last written one, capacity kept, so a
+  // link under load does not allocate (and fault in) a fresh batch every write.
+  std::string takeBuffer();
+  void keepBuffer(std::string buffer) { spare_ = std::move(buffer); }
   // Closes the connection; no callback follows.
   void close();
   int id() const { return id_; }
@@ -85,8 +89,8 @@ class Link : public std::enable_shared_from_this<Link> {
   std::shared_ptr<ByteStream> stream_;
   std::shared_ptr<FrameReader> reader_;
   std::weak_ptr<LinkOwner> owner_;
-  std::string readBuffer_;
   std::string writeBuffer_;
+  std::string spare_;
   bool writing_ = false;
   bool closed_ = false;
 };

@@ -318,9 +318,11 @@ void SessionImpl::flush() {
 }
 
 void SessionImpl::flushLink(Link& link) {
-  std::string out;
+  std::string out = link.takeBuffer();
+  // A batch may overrun linkBatchBytes by one segment; reserving it saves regrowth copies.
+  out.reserve(options_.linkBatchBytes + options_.segmentBytes + 4096);
   core_.pull(link.id(), out, options_.linkBatchBytes, SteadyClock::now());
-  if (out.empty()) return;
+  if (out.empty()) return link.keepBuffer(std::move(out));
   // With a goodbye queued, the next pull of any link yields it: remember which write carries it.
   if (goodbyeQueued_ && goodbyeLink_ < 0) goodbyeLink_ = link.id();
   core_.setWriting(link.id(), true);
@@ -373,6 +375,14 @@ void SessionImpl::dispatch() {
       dropLink(x->link,
                "nothing heard for " + std::to_string(options_.linkTimeout.count() / 1000) + " s");
     } else if (auto* g = std::get_if<event::PeerGoodbye>(&e)) {
+      if (!heldReleased_) {
+        // The peer says goodbye only once we acknowledged everything it sent: hand all of it
+        // to the application, paused channels included, before the channels close.
+        heldReleased_ = true;
+        for (const auto& [id, channel] : channels_) core_.resume(id, SteadyClock::now());
+        events.push_back(std::move(e));
+        continue;
+      }
       end("closed by peer: " + g->reason);
     } else if (auto* f = std::get_if<event::Failed>(&e)) {
       end(f->reason);

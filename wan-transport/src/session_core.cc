@@ -184,13 +184,13 @@ std::size_t SessionCore::pull(int link, std::string& out, std::size_t budget, Ti
   windowDue_.clear();
 
   auto emit = [&](Segment& segment) {
-    f.type = segment.type;
-    f.seq = segment.seq;
-    f.channel = segment.channel;
-    f.flags = segment.flags;
-    f.payload = segment.payload;  // copy: the segment stays until acknowledged
+    // Encoded straight from the segment, which stays until acknowledged.
+    const std::size_t before = out.size();
+    encodeSequenced(segment.type, segment.seq, segment.channel, segment.flags, segment.payload,
+                    out);
+    used += out.size() - before;
+    counters_.wireBytesSent += out.size() - before;
     segment.link = link;
-    appendFrame(f, out, used);
   };
   while (used < budget && !resend_.empty()) {
     const std::uint64_t seq = *resend_.begin();

@@ -135,6 +135,7 @@ class SessionImpl : public Session, public LinkOwner {
   TimePoint armedFor_ = TimePoint::max();
   bool flushPosted_ = false;
   bool dispatching_ = false;
+  bool heldReleased_ = false;  // a peer goodbye released what paused channels held
   bool closing_ = false;
   std::string closeReason_;
   TimePoint closeDeadline_;

@@ -5,7 +5,9 @@
 #pragma once
 
 #include <asio.hpp>
+#include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -66,6 +68,11 @@ class Forwarder {
   void setHosts(std::vector<DataHost> hosts, std::size_t self, std::string jobId);
 
   ForwarderStats stats() const;
+  // The job is over on this host: take no new connections, let every forwarded connection
+  // pass on what its rank wrote before it exited (as TCP would), have the peers acknowledge it,
+  // then close; `done` runs then, or after `limit` at the latest.
+  void drain(std::chrono::milliseconds limit, std::function<void()> done);
+  // Closes at once: what is in flight is lost (a job torn down).
   void close();
 
  private:

@@ -67,6 +67,11 @@ class FrameError : public std::runtime_error {
 // Appends the encoding of `frame` to `out`.
 void encodeFrame(const Frame& frame, std::string& out);
 
+// Appends a sequenced frame (data, open, close) whose payload is borrowed, not copied into a
+// Frame first: the bulk path.
+void encodeSequenced(FrameType type, std::uint64_t seq, std::uint32_t channel, std::uint8_t flags,
+                     std::string_view payload, std::string& out);
+
 // Bytes of a frame on the wire, header included (for accounting).
 std::size_t encodedSize(const Frame& frame);
 
@@ -76,13 +81,22 @@ const char* frameTypeName(FrameType type);
 // first malformed, oversized or unknown frame; after that the connection must be dropped.
 class FrameReader {
  public:
-  void append(std::string_view bytes) { buffer_.append(bytes); }
+  // Where the next `bytes` received go: read into it, then commit() what arrived. Saves the
+  // copy that append() makes.
+  struct Space {
+    char* data;
+    std::size_t size;
+  };
+  Space prepare(std::size_t bytes);
+  void commit(std::size_t bytes);
+  void append(std::string_view bytes);
   std::optional<Frame> next();
-  std::size_t buffered() const { return buffer_.size() - offset_; }
+  std::size_t buffered() const { return end_ - offset_; }
 
  private:
-  std::string buffer_;
+  std::string buffer_;      // storage; bytes [offset_, end_) are received and not yet decoded
   std::size_t offset_ = 0;
+  std::size_t end_ = 0;
 };
 
 }  // namespace ionet::wan
