@@ -8,6 +8,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <asio.hpp>
 #include <filesystem>
 #include <map>
@@ -86,6 +87,7 @@ struct Agent::Impl {
   asio::io_context io;
   asio::signal_set signals;
   asio::steady_timer killTimer;
+  asio::steady_timer statsTimer{io};
   std::shared_ptr<wan::Session> session;  // to the launcher
   std::shared_ptr<wan::Channel> channel;  // the session's control channel
   std::unique_ptr<bridge::Forwarder> forwarder;
@@ -344,6 +346,40 @@ struct Agent::Impl {
       started.mutable_started()->add_pids(ranks.back()->pid());
     }
     send(started);
+    if (job.status_interval_ms() > 0) sendStats();
+  }
+
+  // ionet-run --status: what our part of the job does, every status_interval_ms until it ends.
+  void sendStats() {
+    if (finished) return;
+    control::Envelope e;
+    auto* s = e.mutable_host_stats();
+    s->set_ranks_running(static_cast<std::uint32_t>(
+        std::count_if(ranks.begin(), ranks.end(), [](const auto& r) { return !r->exited(); })));
+    if (forwarder) {
+      const bridge::ForwarderStats f = forwarder->stats();
+      s->set_connections_out(f.connectionsOut);
+      s->set_connections_in(f.connectionsIn);
+      s->set_failed_connects(f.failedConnects);
+      s->set_bytes_out(f.bytesOut);
+      s->set_bytes_in(f.bytesIn);
+      for (const auto& peer : f.peers) {
+        auto* l = s->add_links();
+        l->set_host(peer.host);
+        l->set_rtt_us(static_cast<std::uint64_t>(peer.session.rtt.count()));
+        l->set_send_rate(peer.session.sendRate);
+        l->set_receive_rate(peer.session.receiveRate);
+        l->set_streams(static_cast<std::uint32_t>(peer.session.streams));
+        l->set_links_up(static_cast<std::uint32_t>(peer.session.linksUp));
+        l->set_reconnects(peer.session.reconnects);
+        l->set_retransmitted_bytes(peer.session.retransmittedBytes);
+      }
+    }
+    send(e);
+    statsTimer.expires_after(std::chrono::milliseconds(job.status_interval_ms()));
+    statsTimer.async_wait([this](asio::error_code ec) {
+      if (!ec) sendStats();
+    });
   }
 
   // The ranks' connections to other hosts go through our forwarder (shim preloaded).
@@ -457,6 +493,7 @@ struct Agent::Impl {
     finished = true;
     log::debug("all ", ranks.size(), " ranks ended");
     killTimer.cancel();
+    statsTimer.cancel();
     // Whatever a rank left running in its process group goes with it.
     for (auto& r : ranks) r->signal(SIGKILL);
     for (auto& [key, complete] : pendingFences) complete(-1, {});

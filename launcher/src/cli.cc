@@ -105,6 +105,7 @@ struct Flags {
   std::vector<std::vector<std::string>> mca;
   std::string machinefile;
   std::string gpuMinMem;
+  double statusInterval = 0;
 };
 
 void defineOptions(CLI::App& app, JobSpec& s, Flags& f) {
@@ -147,6 +148,8 @@ void defineOptions(CLI::App& app, JobSpec& s, Flags& f) {
   app.add_flag("--merge-stderr-to-stdout", s.mergeStderrToStdout, "Send stderr to stdout");
   app.add_option("--wdir", s.workDir, "Working directory of the ranks");
   app.add_option("--timeout", f.timeout, "Kill the job after SECONDS (exit status 124)");
+  app.add_option("--status-interval", f.statusInterval,
+                 "Print the job's status (hosts, ranks, fences, links) every SECONDS");
   app.add_flag("-q,--quiet", s.quiet, "Suppress ionet-run's own informational messages");
   app.add_flag("--allow-run-as-root", f.allowRoot, "Accepted: ionet-run does not refuse root");
 }
@@ -316,6 +319,12 @@ CommandLine parseCommandLine(const std::vector<std::string>& args,
                      " selects GPUs: it needs --gpus-per-rank K");
   }
   if (app.count("--timeout")) s.timeoutSeconds = f.timeout;
+  if (app.count("--status-interval")) {
+    if (!(f.statusInterval >= 0.1 && f.statusInterval <= 86400)) {
+      throw UsageError("--status-interval must be between 0.1 and 86400 seconds");
+    }
+    s.statusIntervalSeconds = f.statusInterval;
+  }
   if (!f.machinefile.empty()) {
     if (!s.hostfile.empty()) throw UsageError("give --hostfile or --machinefile, not both");
     s.hostfile = f.machinefile;

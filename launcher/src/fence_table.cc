@@ -55,7 +55,14 @@ std::optional<FenceTable::Release> FenceTable::contribute(std::size_t host,
   Release release{hosts, {}};
   for (auto& [h, blob] : got) release.data += blob;  // std::map: ascending node order
   open_.erase(key);
+  ++completed_;
   return release;
+}
+
+std::vector<FenceTable::Progress> FenceTable::progress() const {
+  std::vector<Progress> out;
+  for (const auto& [key, got] : open_) out.push_back({got.size(), participants(key.first).size()});
+  return out;
 }
 
 }  // namespace ionet::launcher

@@ -18,6 +18,7 @@
 #include "ionet/launcher/fence_table.h"
 #include "ionet/launcher/local_pool.h"
 #include "ionet/launcher/output.h"
+#include "ionet/launcher/status_line.h"
 #include "ionet/log.h"
 #include "ionet/bridge/forwarder.h"
 #include "ionet/wan/credentials.h"
@@ -46,6 +47,7 @@ class JobRun {
         connectTimer_(io_),
         jobTimer_(io_),
         watchdog_(io_),
+        statusTimer_(io_),
         fences_(ranksByHost()) {
     signals_.add(SIGHUP);
     jobId_ = randomHex(6);
@@ -59,7 +61,7 @@ class JobRun {
     listener_->onSession([this](std::shared_ptr<wan::Session> s) {
       if (stopped_) return s->close("job over", std::chrono::milliseconds(0));
       sessions_.push_back(s);
-      onConnection(s->control());
+      onConnection(s);
     });
     std::vector<std::string> names;
     for (const auto& h : placement_.hosts) names.push_back(h.name);
@@ -86,6 +88,7 @@ class JobRun {
                       " s; terminating it");
       });
     }
+    if (spec_.statusIntervalSeconds > 0) scheduleStatus();
     io_.run();
     removeAgentLeftovers();
     if (failure_) log::error(failure_->second);
@@ -95,7 +98,9 @@ class JobRun {
  private:
   struct HostState {
     std::shared_ptr<wan::Channel> channel;
+    std::weak_ptr<wan::Session> session;
     control::Hello hello;
+    std::optional<control::HostStats> stats;  // the newest, with --status-interval
     bool done = false;    // JobDone received, or the agent is gone
     bool exited = false;  // the agent process was reaped
   };
@@ -127,12 +132,17 @@ class JobRun {
 
   // --- connection and hello -------------------------------------------------------------
   // A connection is anonymous until its hello names a host of the job (and shows the token).
-  void onConnection(std::shared_ptr<wan::Channel> channel) {
+  void onConnection(const std::shared_ptr<wan::Session>& session) {
+    std::shared_ptr<wan::Channel> channel = session->control();
     auto host = std::make_shared<std::size_t>(SIZE_MAX);
     std::weak_ptr<wan::Channel> weak = channel;
-    channel->start({[this, host, weak](std::string m) {
+    std::weak_ptr<wan::Session> weakSession = session;
+    channel->start({[this, host, weak, weakSession](std::string m) {
                       if (*host != SIZE_MAX) return onMessage(*host, m);
-                      if (auto c = weak.lock()) *host = onHello(c, m);
+                      auto c = weak.lock();
+                      if (!c) return;
+                      *host = onHello(c, m);
+                      if (*host != SIZE_MAX) hosts_[*host].session = weakSession;
                     },
                     [this, host, weak](const std::string& why) {
                       if (*host != SIZE_MAX) return onClosed(*host, why);
@@ -202,6 +212,9 @@ class JobRun {
       job.set_master_addr(bridge::formatIpv4(bridge::virtualAddressOfHost(hostIndexOfRank(0))));
     }
     job.set_kill_grace_ms(settings_.killGraceMs);
+    if (spec_.statusIntervalSeconds > 0) {
+      job.set_status_interval_ms(static_cast<std::uint32_t>(spec_.statusIntervalSeconds * 1000));
+    }
     for (std::size_t h = 0; h < hosts_.size(); ++h) {
       job.set_host_index(static_cast<std::uint32_t>(h));
       job.clear_gpus_of_rank();
@@ -258,6 +271,9 @@ class JobRun {
             e.output().stream() == control::STDERR ? StreamId::kStderr : StreamId::kStdout,
             e.output().data());
       case control::Envelope::kStarted:
+        return;
+      case control::Envelope::kHostStats:
+        hosts_[host].stats = e.host_stats();
         return;
       case control::Envelope::kRankExit:
         return onRankExit(host, e.rank_exit());
@@ -410,10 +426,56 @@ class JobRun {
     connectTimer_.cancel();
     jobTimer_.cancel();
     watchdog_.cancel();
+    statusTimer_.cancel();
     signals_.cancel();
     listener_->close();
     for (auto& s : sessions_) s->close("job over", std::chrono::milliseconds(0));
     io_.stop();
+  }
+
+  // --- status (--status-interval) ----------------------------------------------------------
+  void scheduleStatus() {
+    statusTimer_.expires_after(
+        std::chrono::milliseconds(static_cast<long>(spec_.statusIntervalSeconds * 1000)));
+    statusTimer_.async_wait([this](asio::error_code ec) {
+      if (ec || stopped_) return;
+      printStatus();
+      scheduleStatus();
+    });
+  }
+
+  void printStatus() {
+    JobStatus status;
+    status.elapsedSeconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - startedAt_).count();
+    status.fencesDone = fences_.completed();
+    for (const auto& f : fences_.progress()) status.fencesOpen.push_back({f.in, f.of});
+    for (std::size_t i = 0; i < hosts_.size(); ++i) {
+      const auto& h = hosts_[i];
+      HostStatus hs;
+      hs.name = placement_.hosts[i].name;
+      hs.ranks = static_cast<unsigned>(placement_.hosts[i].ranks.size());
+      hs.connected = h.channel != nullptr && !h.done;
+      if (auto session = h.session.lock()) {
+        hs.controlRttMs = std::chrono::duration<double, std::milli>(session->stats().rtt).count();
+      }
+      if (h.stats) {
+        hs.ranksRunning = h.stats->ranks_running();
+        hs.connectionsOut = h.stats->connections_out();
+        hs.connectionsIn = h.stats->connections_in();
+        hs.failedConnects = h.stats->failed_connects();
+        for (const auto& l : h.stats->links()) {
+          hs.links.push_back({l.host(), static_cast<double>(l.rtt_us()) / 1000,
+                              l.send_rate() * 8 / 1e6, l.receive_rate() * 8 / 1e6, l.links_up(),
+                              l.streams(), l.reconnects()});
+        }
+      }
+      status.hosts.push_back(std::move(hs));
+    }
+    for (const auto& line : formatStatus(status)) {
+      std::fprintf(stderr, "ionet-run: %s\n", line.c_str());
+    }
+    std::fflush(stderr);
   }
 
   // An agent killed with -9 cannot clean up: its private directories are removed here.
@@ -479,7 +541,8 @@ class JobRun {
   OutputSink output_;
   AgentPool& pool_;
   asio::signal_set signals_;
-  asio::steady_timer connectTimer_, jobTimer_, watchdog_;
+  asio::steady_timer connectTimer_, jobTimer_, watchdog_, statusTimer_;
+  const std::chrono::steady_clock::time_point startedAt_ = std::chrono::steady_clock::now();
   std::unique_ptr<wan::SessionServer> listener_;
   std::vector<std::shared_ptr<wan::Session>> sessions_;
   std::vector<std::shared_ptr<wan::Channel>> pending_;  // connections, hello'd or not

@@ -453,10 +453,33 @@ ForwarderStats Forwarder::stats() const {
   s.failedConnects = impl_->failedConnects;
   s.bytesOut = impl_->counters->bytesOut;
   s.bytesIn = impl_->counters->bytesIn;
-  for (const auto& [host, peer] : impl_->peers) {
-    if (peer.session && host != impl_->self) {
-      s.peers.push_back({impl_->hosts[host].name, peer.session->stats()});
+  // A host pair may have two sessions, one dialled each way: one entry per peer host.
+  auto add = [&s](const std::string& host, const wan::SessionStats& stats) {
+    for (auto& p : s.peers) {
+      if (p.host != host) continue;
+      p.session.rtt = std::max(p.session.rtt, stats.rtt);
+      p.session.streams += stats.streams;
+      p.session.linksUp += stats.linksUp;
+      p.session.bytesSent += stats.bytesSent;
+      p.session.bytesReceived += stats.bytesReceived;
+      p.session.sendRate += stats.sendRate;
+      p.session.receiveRate += stats.receiveRate;
+      p.session.retransmittedBytes += stats.retransmittedBytes;
+      p.session.duplicateBytes += stats.duplicateBytes;
+      p.session.reconnects += stats.reconnects;
+      p.session.resumes += stats.resumes;
+      p.session.unackedBytes += stats.unackedBytes;
+      return;
     }
+    s.peers.push_back({host, stats});
+  };
+  for (const auto& [host, peer] : impl_->peers) {
+    if (peer.session && host != impl_->self) add(impl_->hosts[host].name, peer.session->stats());
+  }
+  for (const auto& session : impl_->accepted) {
+    const std::string& name = session->peerName();
+    if (impl_->self < impl_->hosts.size() && name == impl_->hosts[impl_->self].name) continue;
+    add(name, session->stats());
   }
   return s;
 }

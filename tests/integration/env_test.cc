@@ -155,5 +155,46 @@ print(len(got), 'bytes', 'intact' if same else 'CORRUPT')
   EXPECT_EQ(r.out, std::to_string(32 << 20) + " bytes intact\n");
 }
 
+
+// ionet-run --status-interval: hosts, ranks, fences and the data link with its rate, while an
+// MPI program (mpi4py: MPI_Init and barriers are fences) streams over a socket between hosts.
+TEST_F(IonetTest, StatusIntervalReportsHostsRanksFencesAndLinks) {
+  const std::string script = R"(
+from mpi4py import MPI
+import os, socket, time
+comm = MPI.COMM_WORLD
+addr = os.environ['MASTER_ADDR']; port = int(os.environ['MASTER_PORT'])
+buf = bytearray(1 << 20)
+if comm.Get_rank() == 0:
+    s = socket.socket(); s.bind((addr, port)); s.listen(1)
+    comm.Barrier()
+    c = s.accept()[0]
+    while c.recv_into(buf): pass
+else:
+    comm.Barrier()
+    c = socket.create_connection((addr, port))
+    end = time.time() + 3
+    while time.time() < end: c.sendall(buf)
+    c.close()
+comm.Barrier()
+)";
+  auto r = ionetRun({"--local-hosts", "2", "-np", "2", "-N", "1", "--status-interval", "0.5",
+                     kPython, "-c", script});
+  EXPECT_FINISHED(r);
+  EXPECT_EQ(r.exitCode, 0) << r.err;
+  EXPECT_TRUE(std::regex_search(
+      r.err, std::regex("ionet-run: status at [0-9.]+ s: hosts 2/2 up, ranks 2/2 running, "
+                        "fences [1-9][0-9]* done")))
+      << r.err;
+  // The sender's link to node0 carried the stream at some point: its rate is not zero.
+  double best = 0;
+  const std::regex link("  node1: .*-> node0 rtt [0-9.]+ ms out ([0-9.]+) (Mbit|Gbit)/s");
+  for (auto it = std::sregex_iterator(r.err.begin(), r.err.end(), link);
+       it != std::sregex_iterator(); ++it) {
+    best = std::max(best, std::stod((*it)[1]) * ((*it)[2] == "Gbit" ? 1000 : 1));
+  }
+  EXPECT_GT(best, 10.0) << r.err;
+}
+
 }  // namespace
 }  // namespace ionet::test

@@ -114,5 +114,24 @@ TEST(FenceTable, UnknownRankInAGapThrows) {
   EXPECT_THROW(table.contribute(0, "0,1", 1, "x"), ionet::Error);
 }
 
+
+TEST(FenceTable, ProgressCountsOpenFencesAndCompletedOnes) {
+  auto table = threeHosts();
+  table.contribute(0, "*", 1, "a");
+  table.contribute(1, "*", 1, "b");
+  table.contribute(0, "0,3", 1, "x");  // ranks 0 and 3: hosts 0 and 1
+  auto open = table.progress();
+  ASSERT_EQ(open.size(), 2u);
+  // Ordered by signature: "*" before "0,3".
+  EXPECT_EQ(open[0].in, 2u);
+  EXPECT_EQ(open[0].of, 3u);
+  EXPECT_EQ(open[1].in, 1u);
+  EXPECT_EQ(open[1].of, 2u);
+  EXPECT_EQ(table.completed(), 0u);
+  table.contribute(2, "*", 1, "c");
+  EXPECT_EQ(table.completed(), 1u);
+  EXPECT_EQ(table.progress().size(), 1u);
+}
+
 }  // namespace
 }  // namespace ionet::launcher

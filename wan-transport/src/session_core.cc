@@ -106,6 +106,7 @@ void SessionCore::linkUp(int link, std::uint64_t peerReceiveNext, TimePoint now)
   auto& state = links_[link];
   state = LinkState{};
   state.lastHeard = now;
+  lastHeard_ = now;
   state.nextPing = now;
   if (noLinkSince_ && everUp_) ++counters_.resumes;
   noLinkSince_.reset();
@@ -126,7 +127,9 @@ void SessionCore::linkDown(int link, const std::string& reason, TimePoint now) {
       resend_.insert(segment.seq);
     }
   }
-  if (links_.empty()) noLinkSince_ = now;
+  // The peer is dead when unheard for deadPeerTimeout: a link that expired after hearing
+  // nothing for linkTimeout has already used that much of it.
+  if (links_.empty()) noLinkSince_ = lastHeard_ ? std::min(now, *lastHeard_) : now;
   ackDue_ = now;
   queueWindowUpdates();
 }
@@ -283,6 +286,7 @@ void SessionCore::receive(int link, Frame&& frame, TimePoint now) {
   auto it = links_.find(link);
   if (it == links_.end()) return;  // a late frame from a link already dropped
   it->second.lastHeard = now;
+  lastHeard_ = now;
   switch (frame.type) {
     case FrameType::hello:
     case FrameType::helloAck:

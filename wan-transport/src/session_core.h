@@ -202,7 +202,9 @@ class SessionCore {
   std::set<std::uint32_t> windowDue_;
 
   std::map<int, LinkState> links_;
+  // With no link: since when the dead-peer clock runs (the last time the peer was heard).
   std::optional<TimePoint> noLinkSince_;
+  std::optional<TimePoint> lastHeard_;  // on any link
   std::string lastLinkError_;
   bool everUp_ = false;
   bool failed_ = false;

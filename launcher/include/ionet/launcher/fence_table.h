@@ -27,12 +27,20 @@ class FenceTable {
                                     std::uint64_t id, std::string data);
 
   std::size_t pending() const { return open_.size(); }
+  std::uint64_t completed() const { return completed_; }
+  // Fences waiting for contributions: hosts in so far and hosts taking part, oldest first.
+  struct Progress {
+    std::size_t in = 0;
+    std::size_t of = 0;
+  };
+  std::vector<Progress> progress() const;
 
  private:
   std::vector<std::size_t> participants(const std::string& signature) const;
 
   std::vector<std::size_t> hostOfRank_;
   std::size_t hostCount_;
+  std::uint64_t completed_ = 0;
   std::map<std::pair<std::string, std::uint64_t>, std::map<std::size_t, std::string>> open_;
 };
 

@@ -29,6 +29,7 @@ struct JobSpec {
   std::string outputDir;                // --output-filename
   std::string workDir;                  // --wdir (default: current directory)
   std::uint32_t timeoutSeconds = 0;     // 0: none
+  double statusIntervalSeconds = 0;     // --status-interval: > 0 prints a status every so often
   std::uint32_t gpusPerRank = 0;        // --gpus-per-rank K: 0 places no GPUs
   std::string gpuModel;                 // --gpu-model: case-insensitive substring of NVML's name
   std::uint64_t gpuMinMemoryBytes = 0;  // --gpu-min-mem: only GPUs with at least this much

@@ -36,7 +36,8 @@ struct SessionOptions {
   std::chrono::milliseconds pingInterval = 1000ms;
   // A connection that hears nothing (pings included) for this long is dropped and redialled.
   std::chrono::milliseconds linkTimeout = 10000ms;
-  // A session with no connection for this long fails.
+  // A session with no connection left whose peer has not been heard for this long fails (the
+  // clock starts at the last frame received, not when the last connection was dropped).
   std::chrono::milliseconds deadPeerTimeout = 60000ms;
   // Redial backoff: exponential from min to max, with +-50 % jitter.
   std::chrono::milliseconds reconnectMin = 100ms;
