@@ -27,8 +27,21 @@ def sh(*args, check=True, **kw):
     return subprocess.run(args, check=check, capture_output=True, text=True, **kw)
 
 
-def netpipe(build, pool, size, direct, reps):
-    """One NetPIPE run of a single message size; returns Mbit/s."""
+def netpipe(build, pool, size, direct, reps, attempts=3):
+    """One NetPIPE run of a single message size; returns Mbit/s. On the lossy link NetPIPE
+    sometimes exits 0 without printing the size's line (seen in 2 of 4 runs of 64 MiB through
+    ionet; its main loop also stops on a time limit, which is our guess at the cause, not
+    checked): such a run is repeated, and said so."""
+    for attempt in range(attempts):
+        value = netpipe_once(build, pool, size, direct, reps)
+        if value is not None:
+            return value
+        print(f"  (NetPIPE printed no {size}-byte line, {'direct' if direct else 'ionet'}; "
+              f"running it again)", flush=True)
+    raise RuntimeError(f"NetPIPE printed no {size}-byte line in {attempts} runs")
+
+
+def netpipe_once(build, pool, size, direct, reps):
     env = dict(os.environ)
     env["IONET_DATA_PATH"] = "direct" if direct else "ionet"
     cmd = ["ip", "netns", "exec", f"{NAME}-h1", f"{build}/bin/ionet-run", "--pool", pool,
@@ -37,7 +50,9 @@ def netpipe(build, pool, size, direct, reps):
     r = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600)
     # NetPIPE measures sizes from -l while below -u; the line of exactly `size` is ours.
     m = re.findall(rf"\b{size} bytes\s+\d+ times -->\s+([\d.]+) Mbps", r.stdout + r.stderr)
-    if r.returncode != 0 or not m:
+    if r.returncode == 0 and not m:
+        return None
+    if r.returncode != 0:
         raise RuntimeError(f"NetPIPE failed (rc {r.returncode}, {'direct' if direct else 'ionet'}): {r.stdout[-400:]} {r.stderr[-800:]}")
     return float(m[-1])
 

@@ -331,6 +331,7 @@ struct Agent::Impl {
                                       ? job.gpus_of_rank(static_cast<int>(i))
                                       : std::string();
       spec.env = mergeEnvironment(mergeEnvironment(base, rankEnvironment(place, inputs)), jobEnv);
+      if (!inputs.forwarder.empty()) spec.env = keepShimPreloaded(std::move(spec.env), inputs.shimPath);
       spec.env = mergeEnvironment(std::move(spec.env), pmix->setupFork(local[i]));
       spec.workDir = job.work_dir();
       spec.withStdin = local[i] == job.stdin_rank();

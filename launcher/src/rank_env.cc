@@ -44,7 +44,12 @@ std::vector<std::string> rankEnvironment(const RankPlace& p, const JobEnvInputs&
   // As mpirun does: ranks sharing a core yield while waiting instead of spinning (with 64 ranks
   // on 2 cores, spinning made MPI_Init/Finalize 15% slower than mpirun).
   if (job.oversubscribed) env.push_back(kv("OMPI_MCA_mpi_oversubscribe", "1"));
-  if (!job.cudaVisibleDevices.empty()) env.push_back(kv("CUDA_VISIBLE_DEVICES", job.cudaVisibleDevices));
+  if (!job.cudaVisibleDevices.empty()) {
+    env.push_back(kv("CUDA_VISIBLE_DEVICES", job.cudaVisibleDevices));
+    // The indices are NVML's, which count in PCI bus order (as nvidia-smi does); CUDA's own
+    // default order is fastest first, which on a mixed host names other cards.
+    env.push_back(kv("CUDA_DEVICE_ORDER", "PCI_BUS_ID"));
+  }
   if (!job.forwarder.empty()) {
     const std::string preload =
         job.inheritedPreload.empty() ? job.shimPath : job.shimPath + ":" + job.inheritedPreload;
@@ -90,6 +95,17 @@ std::vector<std::string> mergeEnvironment(std::vector<std::string> base,
     }
   }
   return base;
+}
+
+std::vector<std::string> keepShimPreloaded(std::vector<std::string> env,
+                                           const std::string& shimPath) {
+  const auto preload = environmentValue(env, "LD_PRELOAD");
+  if (preload && (*preload == shimPath || preload->rfind(shimPath + ":", 0) == 0 ||
+                  preload->rfind(shimPath + " ", 0) == 0)) {
+    return env;
+  }
+  const std::string value = preload && !preload->empty() ? shimPath + ":" + *preload : shimPath;
+  return mergeEnvironment(std::move(env), {"LD_PRELOAD=" + value});
 }
 
 }  // namespace ionet::launcher

@@ -42,7 +42,8 @@ struct RemotePool::Member {
   std::shared_ptr<wan::Session> session;
   std::shared_ptr<wan::Channel> channel;
   std::optional<control::Register> registration;
-  std::string error;          // why it could not be reached
+  std::string error;          // why it could not be reached or was not accepted
+  bool refused = false;       // its registration was not accepted (error says why)
   bool started = false;       // asked to start the job's agent
   std::optional<std::string> exit;  // how the job's agent ended
   bool gone = false;          // the pool agent's session ended
@@ -97,9 +98,9 @@ Pool RemotePool::discover(std::chrono::milliseconds timeout) {
           m->channel->start({[this, weak, pending](std::string bytes) {
                                auto m = weak.lock();
                                if (!m) return;
-                               const bool was = m->registration.has_value();
+                               const bool was = m->registration || m->refused;
                                onMessage(*m, bytes);
-                               if (!was && m->registration) --*pending;
+                               if (!was && (m->registration || m->refused)) --*pending;
                              },
                              [this, weak](const std::string& why) {
                                auto m = weak.lock();
@@ -150,6 +151,13 @@ void RemotePool::onMessage(Member& m, const std::string& bytes) {
     if (e.registration().host_name() != m.host->name) {
       log::warn("pool agent at ", agentEndpoint(pool_, *m.host), " says it is '",
                 e.registration().host_name(), "', not '", m.host->name, "'; ignoring it");
+      return;
+    }
+    if (e.registration().protocol_version() != kProtocolVersion) {
+      m.refused = true;
+      m.error = "its ionet-agent speaks control protocol version " +
+                std::to_string(e.registration().protocol_version()) + ", this ionet-run " +
+                std::to_string(kProtocolVersion) + " (install the same ionet version on every host)";
       return;
     }
     m.registration = e.registration();

@@ -99,5 +99,25 @@ TEST(MergeEnvironment, EmptyOverridesKeepBase) {
   EXPECT_EQ(mergeEnvironment({}, {"A=1", "A=2"}), (Env{"A=2"}));
 }
 
+
+TEST(RankEnvironment, GpusAreNamedInPciBusOrder) {
+  auto j = job();
+  j.cudaVisibleDevices = "2,3";
+  const auto env = rankEnvironment(place(), j);
+  EXPECT_EQ(std::count(env.begin(), env.end(), "CUDA_VISIBLE_DEVICES=2,3"), 1);
+  EXPECT_EQ(std::count(env.begin(), env.end(), "CUDA_DEVICE_ORDER=PCI_BUS_ID"), 1);
+}
+
+TEST(KeepShimPreloaded, PutsTheShimBackInFrontOfAJobsOwnPreload) {
+  const std::string shim = "/opt/ionet/lib/libionet-shim.so";
+  EXPECT_EQ(environmentValue(keepShimPreloaded({"A=1", "LD_PRELOAD=/x/libtrace.so"}, shim),
+                             "LD_PRELOAD"),
+            shim + ":/x/libtrace.so");
+  EXPECT_EQ(environmentValue(keepShimPreloaded({"A=1"}, shim), "LD_PRELOAD"), shim);
+  EXPECT_EQ(environmentValue(keepShimPreloaded({"LD_PRELOAD="}, shim), "LD_PRELOAD"), shim);
+  const Env already = {"LD_PRELOAD=" + shim + ":/x/libtrace.so"};
+  EXPECT_EQ(keepShimPreloaded(already, shim), already);
+}
+
 }  // namespace
 }  // namespace ionet::launcher

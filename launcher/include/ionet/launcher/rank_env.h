@@ -47,4 +47,9 @@ std::optional<std::string> environmentValue(const std::vector<std::string>& env,
 std::vector<std::string> mergeEnvironment(std::vector<std::string> base,
                                           const std::vector<std::string>& overrides);
 
+// The data path needs its shim preloaded. When the job's own variables replaced LD_PRELOAD
+// (-x LD_PRELOAD=...), the shim goes back in front of what they name.
+std::vector<std::string> keepShimPreloaded(std::vector<std::string> env,
+                                           const std::string& shimPath);
+
 }  // namespace ionet::launcher
