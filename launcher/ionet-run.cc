@@ -61,7 +61,7 @@ int main(int argc, char** argv) {
       // A pool of real hosts: ask their pool agents what they offer, place, run there.
       asio::io_context io;
       launcher::RemotePool remote(io, launcher::loadPoolFile(cmd.spec.poolFile));
-      auto pool = remote.discover(std::chrono::seconds(10));
+      auto pool = launcher::restrictPool(remote.discover(std::chrono::seconds(10)), cmd.spec);
       auto placement = launcher::placeRanks(cmd.spec, pool);
       status = launcher::runJob(cmd.spec, placement, settings, remote, io);
     } else {

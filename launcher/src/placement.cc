@@ -66,6 +66,28 @@ Pool resolvePool(const JobSpec& spec, std::uint32_t localCores, const std::strin
   return pool;
 }
 
+Pool restrictPool(const Pool& pool, const JobSpec& spec) {
+  const auto named = userHosts(spec);
+  if (named.empty()) return pool;
+  Pool out;
+  out.slotsGiven = pool.slotsGiven;
+  for (const auto& e : named) {
+    auto it = std::find_if(pool.hosts.begin(), pool.hosts.end(),
+                           [&](const PoolHost& h) { return h.name == e.name; });
+    if (it == pool.hosts.end()) {
+      std::string available;
+      for (const auto& h : pool.hosts) available += (available.empty() ? "" : ", ") + h.name;
+      throw UsageError(e.origin + ": host '" + e.name + "' is not an available host of the pool (" +
+                       (available.empty() ? "none answered" : available) + ")");
+    }
+    PoolHost h = *it;
+    if (e.slotsGiven) h.slots = e.slots;
+    out.slotsGiven = out.slotsGiven || e.slotsGiven;
+    out.hosts.push_back(std::move(h));
+  }
+  return out;
+}
+
 namespace {
 
 // Ranks onto slots, as mpirun maps them; no GPUs.

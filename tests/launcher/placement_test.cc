@@ -250,6 +250,7 @@ TEST(PlaceRanks, ZeroRanksRejected) {
             std::string::npos);
 }
 
+
 }  // namespace
 }  // namespace ionet::launcher
 
@@ -270,6 +271,7 @@ TEST(PlaceRanks, EmulatedHostsShareRanksEvenlyOnAnyMachine) {
         << cores << " cores";
   }
 }
+
 
 }  // namespace
 }  // namespace ionet::launcher
@@ -434,6 +436,33 @@ TEST(GpuPlacement, CudaVisibleDevices) {
   EXPECT_EQ(cudaVisibleDevices({}), "");
   EXPECT_EQ(cudaVisibleDevices({3}), "3");
   EXPECT_EQ(cudaVisibleDevices({0, 1, 7}), "0,1,7");
+}
+
+
+// --pool with -H: the named hosts of the pool, in the order named; as with mpirun, a host named
+// without :N in -H has one slot.
+TEST(RestrictPool, HostListPicksPoolHostsInItsOrder) {
+  Pool pool;
+  pool.hosts = {{"h1", 4, false, {}}, {"h2", 8, false, {}}, {"h3", 2, false, {}}};
+  JobSpec spec;
+  spec.hostLists = {"h3,h1:3"};
+  const Pool picked = restrictPool(pool, spec);
+  ASSERT_EQ(picked.hosts.size(), 2u);
+  EXPECT_EQ(picked.hosts[0].name, "h3");
+  EXPECT_EQ(picked.hosts[0].slots, 1u);
+  EXPECT_EQ(picked.hosts[1].name, "h1");
+  EXPECT_EQ(picked.hosts[1].slots, 3u);
+  EXPECT_TRUE(picked.slotsGiven);
+  EXPECT_EQ(restrictPool(pool, JobSpec{}).hosts.size(), 3u);  // no list: the whole pool
+}
+
+TEST(RestrictPool, AHostThePoolDoesNotOfferIsNamed) {
+  Pool pool;
+  pool.hosts = {{"h1", 4, false, {}}, {"h2", 8, false, {}}};
+  JobSpec spec;
+  spec.hostLists = {"h1,h9"};
+  EXPECT_EQ(usageError([&] { restrictPool(pool, spec); }),
+            "-H h1,h9: host 'h9' is not an available host of the pool (h1, h2)");
 }
 
 }  // namespace
