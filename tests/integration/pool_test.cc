@@ -257,5 +257,20 @@ TEST_F(PoolTest, PartitionLongerThanTheHeartbeatTimeoutTearsTheJobDown) {
   EXPECT_EQ(processesMatching("^sleep 98.5$"), "");
 }
 
+
+TEST_F(PoolTest, HostListPicksHostsOfThePool) {
+  auto r = runInPool({"-H", "h3,h2", "-np", "2", "sh", "-c", "echo rank $RANK on $IONET_HOST"},
+                     60s);
+  EXPECT_FINISHED(r);
+  EXPECT_EQ(r.exitCode, 0) << r.err;
+  EXPECT_NE(r.out.find("rank 0 on h3"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("rank 1 on h2"), std::string::npos) << r.out;
+  auto bad = runInPool({"-H", "h1,h7", "-np", "2", "true"}, 60s);
+  EXPECT_EQ(bad.exitCode, 2) << bad.err;
+  EXPECT_NE(bad.err.find("host 'h7' is not an available host of the pool (h1, h2, h3)"),
+            std::string::npos)
+      << bad.err;
+}
+
 }  // namespace
 }  // namespace ionet::test
