@@ -15,6 +15,7 @@
 #include <thread>
 
 #include "control.h"
+#include "host_stats.h"
 #include "ionet/bridge/forwarder.h"
 #include "ionet/bridge/pmix_server.h"
 #include "ionet/error.h"
@@ -354,28 +355,9 @@ struct Agent::Impl {
   void sendStats() {
     if (finished) return;
     control::Envelope e;
-    auto* s = e.mutable_host_stats();
-    s->set_ranks_running(static_cast<std::uint32_t>(
-        std::count_if(ranks.begin(), ranks.end(), [](const auto& r) { return !r->exited(); })));
-    if (forwarder) {
-      const bridge::ForwarderStats f = forwarder->stats();
-      s->set_connections_out(f.connectionsOut);
-      s->set_connections_in(f.connectionsIn);
-      s->set_failed_connects(f.failedConnects);
-      s->set_bytes_out(f.bytesOut);
-      s->set_bytes_in(f.bytesIn);
-      for (const auto& peer : f.peers) {
-        auto* l = s->add_links();
-        l->set_host(peer.host);
-        l->set_rtt_us(static_cast<std::uint64_t>(peer.session.rtt.count()));
-        l->set_send_rate(peer.session.sendRate);
-        l->set_receive_rate(peer.session.receiveRate);
-        l->set_streams(static_cast<std::uint32_t>(peer.session.streams));
-        l->set_links_up(static_cast<std::uint32_t>(peer.session.linksUp));
-        l->set_reconnects(peer.session.reconnects);
-        l->set_retransmitted_bytes(peer.session.retransmittedBytes);
-      }
-    }
+    const auto running =
+        std::count_if(ranks.begin(), ranks.end(), [](const auto& r) { return !r->exited(); });
+    *e.mutable_host_stats() = makeHostStats(static_cast<unsigned>(running), forwarder.get());
     send(e);
     statsTimer.expires_after(std::chrono::milliseconds(job.status_interval_ms()));
     statsTimer.async_wait([this](asio::error_code ec) {

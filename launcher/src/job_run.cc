@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "control.h"
+#include "host_stats.h"
 #include "ionet/error.h"
 #include "ionet/launcher/fence_table.h"
 #include "ionet/launcher/local_pool.h"
@@ -459,17 +460,7 @@ class JobRun {
       if (auto session = h.session.lock()) {
         hs.controlRttMs = std::chrono::duration<double, std::milli>(session->stats().rtt).count();
       }
-      if (h.stats) {
-        hs.ranksRunning = h.stats->ranks_running();
-        hs.connectionsOut = h.stats->connections_out();
-        hs.connectionsIn = h.stats->connections_in();
-        hs.failedConnects = h.stats->failed_connects();
-        for (const auto& l : h.stats->links()) {
-          hs.links.push_back({l.host(), static_cast<double>(l.rtt_us()) / 1000,
-                              l.send_rate() * 8 / 1e6, l.receive_rate() * 8 / 1e6, l.links_up(),
-                              l.streams(), l.reconnects()});
-        }
-      }
+      if (h.stats) applyHostStats(*h.stats, hs);
       status.hosts.push_back(std::move(hs));
     }
     for (const auto& line : formatStatus(status)) {
