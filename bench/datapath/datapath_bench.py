@@ -1,13 +1,14 @@
 #!/usr/bin/python3
-"""MPI ping-pong (NetPIPE, Debian's NPopenmpi) between two emulated hosts, ionet's data path
-(shim -> forwarder -> TLS WAN session -> forwarder) against Open MPI's TCP BTL directly, run
-side by side (interleaved) in one run on the same emulated WAN. Prints medians and ratios.
+"""MPI ping-pong between two emulated hosts, ionet's data path (shim -> forwarder -> TLS WAN
+session -> forwarder) against Open MPI's TCP BTL directly, run side by side (interleaved) in one
+run on the same emulated WAN. Prints medians and ratios.
 
-  clean link:            1 MiB messages, target ionet/direct >= 0.8
-  50 ms RTT, 1 % loss:   64 MiB messages at 1 Gbit/s, target ionet/direct >= 3
-The direct baseline runs on the emulated hosts' default congestion control, which is BBR here
-(a namespace cannot switch to CUBIC on this kernel: "Operation not permitted") - a far stronger
-baseline than a stock CUBIC host (Mathis: ~2.6 Mbit/s at 50 ms, 1 % loss; bench/wan).
+  clean link:            NetPIPE (Debian's NPopenmpi), 1 MiB, target ionet/direct >= 0.8
+  50 ms RTT, 1 % loss:   examples/mpi/pingpong, 64 MiB at 1 Gbit/s, target ionet/direct >= 3
+On the lossy link the direct run's TCP sockets use CUBIC, a stock host's congestion control
+(bench/datapath/cubic.c, preloaded: a namespace here cannot change its default, BBR, but each
+socket can); --lossy-baseline bbr compares with BBR instead. NetPIPE repeats each size many
+times, which at a few Mbit/s would take hours: pingpong runs exactly the round trips asked.
 """
 import argparse
 import os
@@ -57,11 +58,29 @@ def netpipe_once(build, pool, size, direct, reps):
     return float(m[-1])
 
 
-def compare(build, pool, label, size, reps, rounds):
+def pingpong(build, pool, size, direct, trips, preload):
+    """examples/mpi/pingpong: exactly `trips` round trips of `size` bytes; returns Mbit/s. With
+    `preload`, the direct run's ranks get it in LD_PRELOAD (the CUBIC baseline)."""
+    env = dict(os.environ)
+    env["IONET_DATA_PATH"] = "direct" if direct else "ionet"
+    cmd = ["ip", "netns", "exec", f"{NAME}-h1", f"{build}/bin/ionet-run", "--pool", pool,
+           "-np", "2", "-N", "1"]
+    if direct and preload:
+        cmd += ["-x", f"LD_PRELOAD={preload}"]
+    cmd += [f"{build}/examples/pingpong", str(size), str(trips)]
+    r = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=3600)
+    m = re.search(r"pingpong \d+ bytes x \d+ round trips: ([\d.]+) Mbit/s", r.stdout)
+    if r.returncode != 0 or not m:
+        raise RuntimeError(f"pingpong failed (rc {r.returncode}, {'direct' if direct else 'ionet'}): {r.stdout[-400:]} {r.stderr[-800:]}")
+    return float(m.group(1))
+
+
+def compare(label, measure, rounds):
+    """measure(direct) -> Mbit/s; ionet and direct runs interleaved."""
     ionet, direct = [], []
     for _ in range(rounds):
-        ionet.append(netpipe(build, pool, size, False, reps))
-        direct.append(netpipe(build, pool, size, True, reps))
+        ionet.append(measure(False))
+        direct.append(measure(True))
     mi, md = statistics.median(ionet), statistics.median(direct)
     print(f"{label:<34} ionet {mi:9.1f} Mbit/s  direct {md:9.1f} Mbit/s  ratio {mi / md:6.2f}"
           f"   (runs: ionet {', '.join(f'{v:.0f}' for v in ionet)};"
@@ -74,6 +93,11 @@ def main():
     ap.add_argument("--build", default="build")
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--lossy-rounds", type=int, default=3, help="0 skips the lossy link")
+    ap.add_argument("--lossy-round-trips", type=int, default=1,
+                    help="pingpong round trips per run on the lossy link")
+    ap.add_argument("--lossy-baseline", choices=["cubic", "bbr"], default="cubic",
+                    help="congestion control of the direct run on the lossy link (cubic: set "
+                         "per socket by bench/datapath/cubic.c; bbr: the namespaces' default)")
     ap.add_argument("--lossy-bytes", type=int, default=64 << 20,
                     help="message size on the lossy link (direct CUBIC needs ~7 min per 64 MiB "
                          "round trip there)")
@@ -106,15 +130,24 @@ def main():
                 break
             if time.time() > deadline:
                 sys.exit("pool agents did not come up")
-        print("MPI ping-pong (NetPIPE) between two emulated hosts: ionet data path vs TCP BTL "
+        print("MPI ping-pong between two emulated hosts: ionet data path vs TCP BTL "
               f"direct; medians of {args.rounds} interleaved runs")
-        clean = compare(build, pool, "clean link, 1 MiB", 1 << 20, 50, args.rounds)
+        clean = compare("clean link, 1 MiB",
+                        lambda direct: netpipe(build, pool, 1 << 20, direct, 50), args.rounds)
         print(f"target: clean >= 0.8 -> {'met' if clean >= 0.8 else 'NOT met'} ({clean:.2f})")
         if args.lossy_rounds > 0:
             sh(WANEMU, "shape", NAME, "--delay-ms", "25", "--loss", "1", "--rate", "1gbit")
-            lossy = compare(build, pool,
-                            f"50 ms RTT, 1 % loss, 1 Gbit/s, {args.lossy_bytes >> 20} MiB",
-                            args.lossy_bytes, 1, args.lossy_rounds)
+            preload = None
+            if args.lossy_baseline == "cubic":
+                preload = os.path.join(work, "cubic.so")
+                sh("cc", "-shared", "-fPIC", "-O2", "-o", preload,
+                   os.path.join(HERE, "cubic.c"), "-ldl")
+            lossy = compare(
+                f"50 ms RTT, 1 % loss, 1 Gbit/s, {args.lossy_bytes >> 20} MiB, direct on "
+                f"{args.lossy_baseline.upper()}",
+                lambda direct: pingpong(build, pool, args.lossy_bytes, direct,
+                                        args.lossy_round_trips, preload),
+                args.lossy_rounds)
             print(f"target: lossy >= 3 -> {'met' if lossy >= 3 else 'NOT met'} ({lossy:.2f})")
     finally:
         for a in agents:
