@@ -42,36 +42,41 @@ def netpipe(build, pool, size, direct, reps, attempts=3):
     raise RuntimeError(f"NetPIPE printed no {size}-byte line in {attempts} runs")
 
 
-def netpipe_once(build, pool, size, direct, reps):
+def run_pair_job(build, pool, direct, program, timeout):
+    """ionet-run of `program` (argv) on the two hosts, one rank each, through ionet's data path
+    or directly; returns the finished process."""
     env = dict(os.environ)
     env["IONET_DATA_PATH"] = "direct" if direct else "ionet"
     cmd = ["ip", "netns", "exec", f"{NAME}-h1", f"{build}/bin/ionet-run", "--pool", pool,
-           "-np", "2", "-N", "1", "/usr/bin/NPopenmpi", "-l", str(size), "-u", str(size + 1),
-           "-p", "0", "-n", str(reps), "-o", "/dev/null"]
-    r = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600)
+           "-np", "2", "-N", "1"] + program
+    return subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=timeout)
+
+
+def failure(what, r, direct):
+    return RuntimeError(f"{what} failed (rc {r.returncode}, {'direct' if direct else 'ionet'}): "
+                        f"{r.stdout[-400:]} {r.stderr[-800:]}")
+
+
+def netpipe_once(build, pool, size, direct, reps):
+    r = run_pair_job(build, pool, direct,
+                     ["/usr/bin/NPopenmpi", "-l", str(size), "-u", str(size + 1), "-p", "0",
+                      "-n", str(reps), "-o", "/dev/null"], 600)
     # NetPIPE measures sizes from -l while below -u; the line of exactly `size` is ours.
     m = re.findall(rf"\b{size} bytes\s+\d+ times -->\s+([\d.]+) Mbps", r.stdout + r.stderr)
-    if r.returncode == 0 and not m:
-        return None
     if r.returncode != 0:
-        raise RuntimeError(f"NetPIPE failed (rc {r.returncode}, {'direct' if direct else 'ionet'}): {r.stdout[-400:]} {r.stderr[-800:]}")
-    return float(m[-1])
+        raise failure("NetPIPE", r, direct)
+    return float(m[-1]) if m else None
 
 
 def pingpong(build, pool, size, direct, trips, preload):
     """examples/mpi/pingpong: exactly `trips` round trips of `size` bytes; returns Mbit/s. With
     `preload`, the direct run's ranks get it in LD_PRELOAD (the CUBIC baseline)."""
-    env = dict(os.environ)
-    env["IONET_DATA_PATH"] = "direct" if direct else "ionet"
-    cmd = ["ip", "netns", "exec", f"{NAME}-h1", f"{build}/bin/ionet-run", "--pool", pool,
-           "-np", "2", "-N", "1"]
-    if direct and preload:
-        cmd += ["-x", f"LD_PRELOAD={preload}"]
-    cmd += [f"{build}/examples/pingpong", str(size), str(trips)]
-    r = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=3600)
+    program = ["-x", f"LD_PRELOAD={preload}"] if direct and preload else []
+    program += [f"{build}/examples/pingpong", str(size), str(trips)]
+    r = run_pair_job(build, pool, direct, program, 3600)
     m = re.search(r"pingpong \d+ bytes x \d+ round trips: ([\d.]+) Mbit/s", r.stdout)
     if r.returncode != 0 or not m:
-        raise RuntimeError(f"pingpong failed (rc {r.returncode}, {'direct' if direct else 'ionet'}): {r.stdout[-400:]} {r.stderr[-800:]}")
+        raise failure("pingpong", r, direct)
     return float(m.group(1))
 
 

@@ -178,13 +178,12 @@ std::size_t encodedSize(const Frame& frame) { return kFrameHeaderBytes + bodySiz
 void encodeSequenced(FrameType type, std::uint64_t seq, std::uint32_t channel, std::uint8_t flags,
                      std::string_view payload, std::string& out) {
   const std::size_t body = kSequencedFixed + payload.size();
-  const auto [low, high] = bodyBounds(type);
-  if (body > high || !(type == FrameType::data || type == FrameType::open ||
-                       type == FrameType::close)) {
+  const bool sequenced =
+      type == FrameType::data || type == FrameType::open || type == FrameType::close;
+  if (!sequenced || body > bodyBounds(type).second) {
     throw FrameError(std::string("refusing to encode a ") + frameTypeName(type) + " frame of " +
                      std::to_string(body) + " body bytes");
   }
-  (void)low;
   out.push_back(kMagic0);
   out.push_back(kMagic1);
   out.push_back(char(kFrameVersion));

@@ -137,8 +137,12 @@ void SessionCore::linkDown(int link, const std::string& reason, TimePoint now) {
 void SessionCore::appendFrame(const Frame& frame, std::string& out, std::size_t& used) {
   const std::size_t before = out.size();
   encodeFrame(frame, out);
-  used += out.size() - before;
-  counters_.wireBytesSent += out.size() - before;
+  countAppended(out.size() - before, used);
+}
+
+void SessionCore::countAppended(std::size_t bytes, std::size_t& used) {
+  used += bytes;
+  counters_.wireBytesSent += bytes;
 }
 
 std::uint64_t SessionCore::nonceFor(TimePoint) { return ++lastNonce_; }
@@ -191,8 +195,7 @@ std::size_t SessionCore::pull(int link, std::string& out, std::size_t budget, Ti
     const std::size_t before = out.size();
     encodeSequenced(segment.type, segment.seq, segment.channel, segment.flags, segment.payload,
                     out);
-    used += out.size() - before;
-    counters_.wireBytesSent += out.size() - before;
+    countAppended(out.size() - before, used);
     segment.link = link;
   };
   while (used < budget && !resend_.empty()) {

@@ -178,6 +178,7 @@ class SessionCore {
   void acknowledge(std::uint64_t receiveNext);
   void queueWindowUpdates();
   void appendFrame(const Frame& frame, std::string& out, std::size_t& used);
+  void countAppended(std::size_t bytes, std::size_t& used);  // wire bytes of a pull
   std::uint64_t nonceFor(TimePoint now);
 
   SessionOptions options_;
