@@ -10,6 +10,15 @@ static volatile sig_atomic_t caught;
 static void record(int sig) { caught = sig; }
 
 int main(int argc, char** argv) {
+  /* Blocked before MPI_Init so the threads it starts (PMIx, progress) inherit the mask: a
+   * process-directed signal then waits for the main thread's sigsuspend. Blocked only in main,
+   * a signal arriving just before sigsuspend went to a helper thread and main slept forever. */
+  sigset_t block, old;
+  sigemptyset(&block);
+  sigaddset(&block, SIGTERM);
+  sigaddset(&block, SIGINT);
+  sigprocmask(SIG_BLOCK, &block, &old);
+
   MPI_Init(&argc, &argv);
   int rank;
   MPI_Comm_rank(MPI_COMM_WORLD, &rank);
@@ -20,13 +29,6 @@ int main(int argc, char** argv) {
   sigemptyset(&sa.sa_mask);
   sigaction(SIGTERM, &sa, NULL);
   sigaction(SIGINT, &sa, NULL);
-
-  /* Block both until sigsuspend so a signal between the check and the wait cannot be lost. */
-  sigset_t block, old;
-  sigemptyset(&block);
-  sigaddset(&block, SIGTERM);
-  sigaddset(&block, SIGINT);
-  sigprocmask(SIG_BLOCK, &block, &old);
 
   MPI_Barrier(MPI_COMM_WORLD);
   printf("rank %d ready\n", rank);

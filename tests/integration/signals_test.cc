@@ -19,36 +19,41 @@ bool allReady(const std::string& out, int np) {
 TEST_F(IonetTest, SigtermIsForwardedToEveryRank) {
   auto c = start({"--local-hosts", "2", "-np", "4", example("signal_trap")});
   ASSERT_TRUE(c.waitForOutput([](const std::string& o) { return allReady(o, 4); },
-                              std::chrono::seconds(30)));
+                              std::chrono::seconds(30)))
+      << c.transcript();
   c.signal(SIGTERM);
   auto r = c.wait(std::chrono::seconds(20));
   EXPECT_FINISHED(r);
   for (int rank = 0; rank < 4; ++rank) {
     EXPECT_EQ(countLines(r.out, "rank " + std::to_string(rank) + " got signal 15"), 1) << r.out;
   }
-  EXPECT_EQ(r.exitCode, 128 + SIGTERM);
+  EXPECT_EQ(r.exitCode, 128 + SIGTERM) << r.err;
 }
 
 TEST_F(IonetTest, SigintIsForwardedAndASecondOneKills) {
   auto c = start({"-np", "2", example("signal_trap")});
   ASSERT_TRUE(c.waitForOutput([](const std::string& o) { return allReady(o, 2); },
-                              std::chrono::seconds(30)));
+                              std::chrono::seconds(30)))
+      << c.transcript();
   c.signal(SIGINT);
   ASSERT_TRUE(
       c.waitForOutput([](const std::string& o) { return countContaining(o, "got signal 2") == 2; },
-                      std::chrono::seconds(10)));
+                      std::chrono::seconds(10)))
+      << c.transcript();
   auto r = c.wait(std::chrono::seconds(20));
-  EXPECT_EQ(r.exitCode, 128 + SIGINT);
+  EXPECT_EQ(r.exitCode, 128 + SIGINT) << r.err;
 
   // A rank that ignores the first SIGINT: the second one kills the job.
   auto sleeper = start({"-np", "2", "/bin/sh", "-c", "trap '' INT; echo up; sleep 60"});
   ASSERT_TRUE(sleeper.waitForOutput([](const std::string& o) { return countLines(o, "up") == 2; },
-                                    std::chrono::seconds(30)));
+                                    std::chrono::seconds(30)))
+      << sleeper.transcript();
   sleeper.signal(SIGINT);
   // Wait until the forward is logged before the second ^C, as a person would.
   ASSERT_TRUE(sleeper.waitForStderr(
       [](const std::string& e) { return e.find("forwarding signal 2") != std::string::npos; },
-      std::chrono::seconds(10)));
+      std::chrono::seconds(10)))
+      << sleeper.transcript();
   sleeper.signal(SIGINT);
   auto killed = sleeper.wait(std::chrono::seconds(10));
   EXPECT_FINISHED(killed);
@@ -59,7 +64,8 @@ TEST_F(IonetTest, SigintIsForwardedAndASecondOneKills) {
 TEST_F(IonetTest, KillNineOfIonetRunLeavesNothingBehind) {
   auto c = start({"--local-hosts", "2", "-np", "4", example("signal_trap")});
   ASSERT_TRUE(c.waitForOutput([](const std::string& o) { return allReady(o, 4); },
-                              std::chrono::seconds(30)));
+                              std::chrono::seconds(30)))
+      << c.transcript();
   c.signal(SIGKILL);
   auto r = c.wait(std::chrono::seconds(10));
   EXPECT_EQ(r.signal, SIGKILL);
@@ -78,7 +84,8 @@ std::vector<pid_t> childrenOf(pid_t pid) {
 TEST_F(IonetTest, KillNineOfAnAgentTearsTheJobDown) {
   auto c = start({"--local-hosts", "2", "-np", "4", example("signal_trap")});
   ASSERT_TRUE(c.waitForOutput([](const std::string& o) { return allReady(o, 4); },
-                              std::chrono::seconds(30)));
+                              std::chrono::seconds(30)))
+      << c.transcript();
   auto agents = childrenOf(c.pid());
   ASSERT_EQ(agents.size(), 2u);
   ::kill(agents[1], SIGKILL);

@@ -155,6 +155,11 @@ bool Command::waitForStderr(const std::function<bool(const std::string&)>& pred,
          pred(result_.err);
 }
 
+std::string Command::transcript() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return "stdout so far:\n" + result_.out + "\nstderr so far:\n" + result_.err;
+}
+
 CommandResult Command::wait(std::chrono::milliseconds timeout) {
   const auto deadline = Clock::now() + timeout;
   int status = 0;

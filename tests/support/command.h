@@ -51,6 +51,9 @@ class Command {
   bool waitForStderr(const std::function<bool(const std::string&)>& pred,
                      std::chrono::milliseconds timeout);
 
+  // What it printed so far, for failure messages of the waits above.
+  std::string transcript();
+
   // Waits for exit; kills the process group at the deadline (finished=false).
   CommandResult wait(std::chrono::milliseconds timeout);
 
