@@ -51,6 +51,15 @@ int main(int argc, char** argv) {
       }
       settings.dataPath = v == "ionet";
     }
+    if (const char* t = std::getenv("IONET_TREE_FANOUT")) {
+      char* end = nullptr;
+      const long fanout = std::strtol(t, &end, 10);
+      if (*t == '\0' || *end != '\0' || fanout < 0 || fanout > 65536) {
+        throw UsageError(std::string("IONET_TREE_FANOUT=") + t +
+                         ": expected a number of children between 0 (no tree) and 65536");
+      }
+      settings.treeFanout = static_cast<unsigned>(fanout);
+    }
     if (cmd.spec.poolFile.empty()) {
       if (const char* p = std::getenv("IONET_POOL"); p && *p && !cmd.spec.localHosts) {
         cmd.spec.poolFile = p;

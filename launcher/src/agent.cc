@@ -14,6 +14,7 @@
 #include <map>
 #include <thread>
 
+#include "agent_tree.h"
 #include "control.h"
 #include "host_stats.h"
 #include "ionet/bridge/forwarder.h"
@@ -63,8 +64,8 @@ std::string findShim() {
   if (const char* p = std::getenv("IONET_SHIM")) return p;
   std::error_code ec;
   const auto bin = fs::read_symlink("/proc/self/exe", ec).parent_path();
-  for (const auto& candidate :
-       {bin.parent_path() / "lib" / "libionet-shim.so", bin.parent_path() / "lib" / "ionet" / "libionet-shim.so"}) {
+  for (const auto& candidate : {bin.parent_path() / "lib" / "libionet-shim.so",
+                                bin.parent_path() / "lib" / "ionet" / "libionet-shim.so"}) {
     if (fs::exists(candidate, ec)) return candidate.string();
   }
   return {};
@@ -92,6 +93,7 @@ struct Agent::Impl {
   std::shared_ptr<wan::Session> session;  // to the launcher
   std::shared_ptr<wan::Channel> channel;  // the session's control channel
   std::unique_ptr<bridge::Forwarder> forwarder;
+  std::unique_ptr<AgentTree> tree;
   std::unique_ptr<bridge::PmixServer> pmix;
   std::string tmpDir, shmDir;
 
@@ -190,6 +192,27 @@ struct Agent::Impl {
     f.listenAddress = options.dataListen;
     if (!options.dataParkAt.empty()) f.parkAt = wan::Endpoint::parse(options.dataParkAt);
     forwarder = std::make_unique<bridge::Forwarder>(io, std::move(f));
+    tree = std::make_unique<AgentTree>(options.hostName, options.token, treeHooks());
+    forwarder->onControlChannel(
+        [this](std::shared_ptr<wan::SessionChannel> c) { tree->adoptChannel(std::move(c)); });
+  }
+
+  AgentTree::Hooks treeHooks() {
+    AgentTree::Hooks h;
+    h.launch = [this](const control::LaunchJob& j) { launch(j); };
+    h.toLauncher = [this](const control::Envelope& e) { send(e); };
+    h.release = [this](const control::FenceRelease& r) { onFenceRelease(r); };
+    h.childrenDone = [this] { maybeFinish(); };
+    h.linkLost = [this](const std::string& host, const std::string& why) {
+      if (finished || tearingDown) return;
+      log::warn("host ", options.hostName, ": lost the control-tree link to host ", host, " (", why,
+                ")");
+      control::Envelope e;
+      e.mutable_tree_link_lost()->set_peer_host(host);
+      e.mutable_tree_link_lost()->set_reason(why);
+      send(e);
+    };
+    return h;
   }
 
   void sendHello() {
@@ -235,6 +258,7 @@ struct Agent::Impl {
       case control::Envelope::kLaunch:
         return launch(e.launch());
       case control::Envelope::kFenceRelease:
+        if (tree->active()) return tree->release(e.fence_release());
         return onFenceRelease(e.fence_release());
       case control::Envelope::kDmodexRequest:
         return answerDmodex(e.dmodex_request());
@@ -272,6 +296,7 @@ struct Agent::Impl {
     job = j;
     try {
       startRanks();
+      if (j.tree_fanout() > 1 && j.data_hosts_size() > 0) tree->start(job, *forwarder);
     } catch (const std::exception& ex) {
       control::Envelope e;
       e.mutable_launch_failed()->set_message(ex.what());
@@ -328,11 +353,12 @@ struct Agent::Impl {
       spec.rank = local[i];
       spec.path = path;
       spec.argv.assign(job.argv().begin(), job.argv().end());
-      inputs.cudaVisibleDevices = i < static_cast<std::uint32_t>(job.gpus_of_rank_size())
-                                      ? job.gpus_of_rank(static_cast<int>(i))
-                                      : std::string();
+      const auto& gpus = job.hosts(static_cast<int>(layout.hostIndex)).gpus();
+      inputs.cudaVisibleDevices =
+          i < static_cast<std::uint32_t>(gpus.size()) ? gpus[static_cast<int>(i)] : std::string();
       spec.env = mergeEnvironment(mergeEnvironment(base, rankEnvironment(place, inputs)), jobEnv);
-      if (!inputs.forwarder.empty()) spec.env = keepShimPreloaded(std::move(spec.env), inputs.shimPath);
+      if (!inputs.forwarder.empty())
+        spec.env = keepShimPreloaded(std::move(spec.env), inputs.shimPath);
       spec.env = mergeEnvironment(std::move(spec.env), pmix->setupFork(local[i]));
       spec.workDir = job.work_dir();
       spec.withStdin = local[i] == job.stdin_rank();
@@ -373,7 +399,8 @@ struct Agent::Impl {
                   " hosts");
     std::vector<bridge::DataHost> hosts;
     for (int i = 0; i < job.data_hosts_size(); ++i) {
-      hosts.push_back({layout.hostNames[i], job.data_hosts(i).vaddr(), job.data_hosts(i).endpoint()});
+      hosts.push_back(
+          {layout.hostNames[i], job.data_hosts(i).vaddr(), job.data_hosts(i).endpoint()});
     }
     inputs.shimPath = findShim();
     IONET_ENFORCE(!inputs.shimPath.empty(),
@@ -473,7 +500,10 @@ struct Agent::Impl {
     for (const auto& [rank, timer] : heldExits) reportExit(rank);  // teardown: as they are
     heldExits.clear();
     if (!launched && !tearingDown) return;
+    // An interior node of the control tree relays its children's fences until they are done.
+    if (tree && tree->active() && !tearingDown && !tree->childrenDone()) return;
     finished = true;
+    if (tree) tree->finish(!tearingDown && !launcherGone);
     log::debug("all ", ranks.size(), " ranks ended");
     killTimer.cancel();
     statsTimer.cancel();
@@ -511,6 +541,7 @@ struct Agent::Impl {
     f->set_signature(req.signature);
     f->set_data(std::move(req.data));
     pendingFences.emplace(std::make_pair(req.signature, id), std::move(req.complete));
+    if (tree->active()) return tree->contribute(e.fence());
     send(e);
   }
 

@@ -9,7 +9,7 @@
 namespace ionet::launcher {
 
 // Bumped when a message's meaning changes incompatibly.
-inline constexpr unsigned kProtocolVersion = 1;
+inline constexpr unsigned kProtocolVersion = 2;  // 2: control tree, HostRanks.gpus
 
 inline void sendEnvelope(wan::Channel& channel, const control::Envelope& envelope) {
   channel.send(envelope.SerializeAsString());

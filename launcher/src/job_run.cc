@@ -15,13 +15,14 @@
 
 #include "control.h"
 #include "host_stats.h"
+#include "ionet/bridge/forwarder.h"
 #include "ionet/error.h"
+#include "ionet/launcher/control_tree.h"
 #include "ionet/launcher/fence_table.h"
 #include "ionet/launcher/local_pool.h"
 #include "ionet/launcher/output.h"
 #include "ionet/launcher/status_line.h"
 #include "ionet/log.h"
-#include "ionet/bridge/forwarder.h"
 #include "ionet/wan/credentials.h"
 #include "ionet/wan/session.h"
 
@@ -49,7 +50,8 @@ class JobRun {
         jobTimer_(io_),
         watchdog_(io_),
         statusTimer_(io_),
-        fences_(ranksByHost()) {
+        tree_(placement.hosts.size(), usesDataPath() ? settings.treeFanout : 0),
+        fences_(ranksByHost(), launcherMembers()) {
     signals_.add(SIGHUP);
     jobId_ = randomHex(6);
     token_ = randomHex(16);
@@ -102,8 +104,8 @@ class JobRun {
     std::weak_ptr<wan::Session> session;
     control::Hello hello;
     std::optional<control::HostStats> stats;  // the newest, with --status-interval
-    bool done = false;    // JobDone received, or the agent is gone
-    bool exited = false;  // the agent process was reaped
+    bool done = false;                        // JobDone received, or the agent is gone
+    bool exited = false;                      // the agent process was reaped
   };
 
   bool usesDataPath() const { return settings_.dataPath && placement_.hosts.size() > 1; }
@@ -112,6 +114,13 @@ class JobRun {
     std::vector<std::vector<std::uint32_t>> out;
     for (const auto& h : placement_.hosts) out.push_back(h.ranks);
     return out;
+  }
+
+  // The launcher's own children in the control tree: every host with the star.
+  std::vector<HostRange> launcherMembers() const {
+    std::vector<HostRange> members;
+    for (auto c : tree_.children(TreeShape::kLauncher)) members.push_back(tree_.subtree(c));
+    return members;
   }
 
   std::size_t hostIndexOfRank(std::uint32_t rank) const {
@@ -192,6 +201,7 @@ class JobRun {
       auto* hr = job.add_hosts();
       hr->set_host_name(h.name);
       for (auto r : h.ranks) hr->add_ranks(r);
+      for (const auto& gpus : h.gpusOfRank) hr->add_gpus(cudaVisibleDevices(gpus));
     }
     for (const auto& a : spec_.argv) job.add_argv(a);
     for (const auto& entry : jobEnvironment()) {
@@ -216,12 +226,14 @@ class JobRun {
     if (spec_.statusIntervalSeconds > 0) {
       job.set_status_interval_ms(static_cast<std::uint32_t>(spec_.statusIntervalSeconds * 1000));
     }
-    for (std::size_t h = 0; h < hosts_.size(); ++h) {
+    if (!tree_.isStar()) {
+      job.set_tree_fanout(settings_.treeFanout);
+      log::debug("control tree: ", hosts_.size(), " hosts, fanout ", settings_.treeFanout,
+                 ", depth ", tree_.depth());
+    }
+    // With the tree, the launcher's children pass the launch on to theirs.
+    for (std::size_t h : tree_.children(TreeShape::kLauncher)) {
       job.set_host_index(static_cast<std::uint32_t>(h));
-      job.clear_gpus_of_rank();
-      for (const auto& gpus : placement_.hosts[h].gpusOfRank) {
-        job.add_gpus_of_rank(cudaVisibleDevices(gpus));
-      }
       control::Envelope e;
       *e.mutable_launch() = job;
       send(h, e);
@@ -304,6 +316,10 @@ class JobRun {
       case control::Envelope::kJobDone:
         hosts_[host].done = true;
         return maybeStop();
+      case control::Envelope::kTreeLinkLost:
+        return fail(1, "host " + name + " lost its control-tree link to host " +
+                           e.tree_link_lost().peer_host() + " (" + e.tree_link_lost().reason() +
+                           ")");
       default:
         log::warn("unexpected control message ", e.body_case(), " from host ", name);
     }
@@ -537,6 +553,7 @@ class JobRun {
   std::unique_ptr<wan::SessionServer> listener_;
   std::vector<std::shared_ptr<wan::Session>> sessions_;
   std::vector<std::shared_ptr<wan::Channel>> pending_;  // connections, hello'd or not
+  TreeShape tree_;
   FenceTable fences_;
   std::string jobId_, token_;
   std::vector<HostState> hosts_;

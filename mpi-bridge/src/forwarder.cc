@@ -1,6 +1,7 @@
 // The forwarder: the shim's requests on loopback, sessions to the job's other hosts, and
 // forwarding channels in both directions. Channel names carry the job and both virtual ends:
-// "fwd JOBID SRCADDR SRCPORT DSTADDR DSTPORT" (addresses as 32-bit numbers).
+// "fwd JOBID SRCADDR SRCPORT DSTADDR DSTPORT" (addresses as 32-bit numbers). A channel named
+// "ctl" is the launcher's control tree, handed to its handler.
 #include "ionet/bridge/forwarder.h"
 
 #include <arpa/inet.h>
@@ -30,6 +31,7 @@ constexpr auto kStatusTimeout = 30s;   // session set-up plus the remote connect
 constexpr auto kLocalConnectTimeout = 10s;
 constexpr int kDialAttempts = 5;  // with kRedialDelay x 1, 2, 3, 4 between them: ~2 s
 constexpr auto kRedialDelay = 200ms;
+constexpr const char* kControlChannel = "ctl";
 
 void putU32(char* p, std::uint32_t v) {
   v = htonl(v);
@@ -110,7 +112,10 @@ std::string formatIpv4(std::uint32_t hostOrder) {
 
 struct Forwarder::Impl : std::enable_shared_from_this<Impl> {
   Impl(asio::io_context& io, ForwarderOptions o)
-      : io(io), options(std::move(o)), shimAcceptor(io), counters(std::make_shared<ForwardCounters>()) {}
+      : io(io),
+        options(std::move(o)),
+        shimAcceptor(io),
+        counters(std::make_shared<ForwardCounters>()) {}
 
   using SessionWaiter = std::function<void(std::shared_ptr<wan::Session>, const std::string&)>;
   struct Peer {
@@ -130,6 +135,7 @@ struct Forwarder::Impl : std::enable_shared_from_this<Impl> {
   std::size_t self = SIZE_MAX;
   std::string jobId;
   std::shared_ptr<ForwardCounters> counters;
+  std::function<void(std::shared_ptr<wan::SessionChannel>)> controlHandler;
   std::uint64_t connectionsOut = 0, connectionsIn = 0, failedConnects = 0;
   bool closed = false;
   // drain(): streams first, then the sessions' lingering close, then drained().
@@ -228,7 +234,7 @@ struct Forwarder::Impl : std::enable_shared_from_this<Impl> {
     }
     auto impl = shared_from_this();
     withSession(target, [impl, socket, a](std::shared_ptr<wan::Session> session,
-                                                  const std::string& error) mutable {
+                                          const std::string& error) mutable {
       if (!session) {
         ++impl->failedConnects;
         log::warn("forwarder: ", a.describe(), ": no session to its host: ", error);
@@ -236,9 +242,8 @@ struct Forwarder::Impl : std::enable_shared_from_this<Impl> {
         return;
       }
       ++impl->connectionsOut;
-      auto stream = std::make_shared<ForwardStream>(std::move(*socket),
-                                                    session->openChannel(a.name()),
-                                                    impl->counters, a.describe());
+      auto stream = std::make_shared<ForwardStream>(
+          std::move(*socket), session->openChannel(a.name()), impl->counters, a.describe());
       stream->startDialer(
           [impl](int error) {
             if (error != 0) ++impl->failedConnects;
@@ -315,6 +320,12 @@ struct Forwarder::Impl : std::enable_shared_from_this<Impl> {
 
   // --- to local ranks ------------------------------------------------------------------------
   void onIncomingChannel(std::shared_ptr<wan::SessionChannel> channel) {
+    if (channel->name() == kControlChannel) {
+      if (controlHandler) return controlHandler(std::move(channel));
+      log::warn("forwarder: refusing a control channel from ", channel->peer(),
+                ": this host has no control tree");
+      return channel->close();
+    }
     ChannelAddress a;
     if (!ChannelAddress::parse(channel->name(), &a)) {
       log::warn("forwarder: refusing channel '", channel->name(), "' from ", channel->peer());
@@ -357,8 +368,8 @@ struct Forwarder::Impl : std::enable_shared_from_this<Impl> {
             return answer(error);
           }
           ++impl->connectionsIn;
-          auto stream = std::make_shared<ForwardStream>(std::move(*socket), channel,
-                                                        impl->counters, a.describe());
+          auto stream = std::make_shared<ForwardStream>(std::move(*socket), channel, impl->counters,
+                                                        a.describe());
           stream->startAcceptor(acceptPreamble(a.srcAddr, a.srcPort, a.dstAddr, a.dstPort));
         });
   }
@@ -406,8 +417,8 @@ struct Forwarder::Impl : std::enable_shared_from_this<Impl> {
       closeSessions(std::max(left, 0ms));
     }
     const bool anyOpen = !accepted.empty() || std::any_of(peers.begin(), peers.end(), [](auto& p) {
-                           return p.second.session != nullptr;
-                         });
+      return p.second.session != nullptr;
+    });
     if (!anyOpen) finishDrain();
   }
 
@@ -444,6 +455,20 @@ void Forwarder::setHosts(std::vector<DataHost> hosts, std::size_t self, std::str
   impl_->jobId = std::move(jobId);
   impl_->hosts = std::move(hosts);
   impl_->self = self;
+}
+
+void Forwarder::openControl(std::size_t host, ControlOpened done) {
+  IONET_ENFORCE(host < impl_->hosts.size(), "forwarder: control channel to unknown host ", host);
+  impl_->withSession(host, [done = std::move(done)](std::shared_ptr<wan::Session> session,
+                                                    const std::string& error) {
+    if (!session) return done(nullptr, error);
+    done(session->openChannel(kControlChannel), "");
+  });
+}
+
+void Forwarder::onControlChannel(
+    std::function<void(std::shared_ptr<wan::SessionChannel>)> handler) {
+  impl_->controlHandler = std::move(handler);
 }
 
 ForwarderStats Forwarder::stats() const {

@@ -177,6 +177,32 @@ TEST_F(PoolTest, ConnectionResetBetweenAgentsMidRunIsInvisible) {
   EXPECT_NE(r.out.find("allreduce OK ranks=4"), std::string::npos) << r.out << r.err;
 }
 
+TEST_F(PoolTest, ControlTreeReachesAHostBehindNatAndSurvivesResets) {
+  // Fanout 2 over three hosts: the launcher launches h1 and h3; h1 passes the launch to h2,
+  // which is behind NAT (through the relay), and relays h2's fence contributions. The
+  // connections between h2 and h1 are reset while the job runs; its last fence (MPI_Finalize)
+  // still travels h2 -> h1 -> launcher over the resumed session.
+  auto job = startInPool({"-np", "6", "--map-by", "node", example("allreduce"), "4194304"},
+                         {"IONET_TREE_FANOUT=2", "IONET_LOG_LEVEL=debug"});
+  const auto deadline = Clock::now() + 30s;
+  while (shell("pgrep -xc allreduce").substr(0, 1) != "6") {
+    ASSERT_LT(Clock::now(), deadline) << processesMatching("allreduce");
+    std::this_thread::sleep_for(20ms);  // polling /proc
+  }
+  const std::string toH1 = "dst " + world->wan->publicAddress(1);
+  int resets = 0;
+  for (int i = 0; i < 20 && !shell("pgrep -x allreduce").empty(); ++i) {
+    resets += world->wan->reset(2, toH1);
+    std::this_thread::sleep_for(100ms);  // pacing the resets while the job runs
+  }
+  auto r = job.wait(180s);
+  EXPECT_FINISHED(r);
+  EXPECT_GT(resets, 0);
+  EXPECT_EQ(r.exitCode, 0) << r.err;
+  EXPECT_NE(r.out.find("allreduce OK ranks=6"), std::string::npos) << r.out << r.err;
+  EXPECT_NE(r.err.find("control tree: 3 hosts, fanout 2, depth 2"), std::string::npos) << r.err;
+}
+
 TEST_F(PoolTest, KilledAgentTearsTheJobDownEverywhereWithinThreeSeconds) {
   auto job = startInPool({"-np", "3", "-N", "1", "sleep", "97.5"});
   // Wait until a rank runs on every host.

@@ -110,7 +110,7 @@ TEST(FenceTable, UnknownRankThrows) {
 
 TEST(FenceTable, UnknownRankInAGapThrows) {
   // Ranks 0 and 2 only: rank 1 is not in the job.
-  FenceTable table({{0}, {2}});
+  FenceTable table(std::vector<std::vector<std::uint32_t>>{{0}, {2}});
   EXPECT_THROW(table.contribute(0, "0,1", 1, "x"), ionet::Error);
 }
 

@@ -19,6 +19,10 @@ struct RunSettings {
   // Ranks on different hosts reach each other through the agents' forwarders and WAN
   // sessions (false: directly, as with mpirun; $IONET_DATA_PATH=direct).
   bool dataPath = true;
+  // With more hosts than this (and the data path), the launch and the fences fan out and in
+  // through a tree of agents with this many children each; 0 or 1: always the star
+  // ($IONET_TREE_FANOUT).
+  unsigned treeFanout = 32;
 };
 
 // Exit status: 0 when every rank exited 0; else the first failing rank's code (128+signal for

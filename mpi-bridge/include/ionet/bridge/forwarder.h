@@ -21,12 +21,12 @@ namespace ionet::bridge {
 struct DataHost {
   std::string name;
   std::uint32_t vaddr = 0;  // virtual IPv4 address, host byte order
-  std::string endpoint;     // where its forwarder accepts sessions: "host:port" or "relay:port/node"
+  std::string endpoint;  // where its forwarder accepts sessions: "host:port" or "relay:port/node"
 };
 
 struct ForwarderOptions {
-  wan::Security clientSecurity;      // for sessions we dial
-  wan::Security serverSecurity;      // for sessions we accept
+  wan::Security clientSecurity;  // for sessions we dial
+  wan::Security serverSecurity;  // for sessions we accept
   wan::SessionOptions session;
   std::string listenAddress = "127.0.0.1";  // where peers' sessions arrive
   std::optional<wan::Endpoint> parkAt;      // also accept through this relay (host behind NAT)
@@ -66,6 +66,14 @@ class Forwarder {
   // The job's hosts (index = node order) and which one we are. Until this is called every
   // connection a rank makes is refused with EHOSTUNREACH; channels of other jobs always are.
   void setHosts(std::vector<DataHost> hosts, std::size_t self, std::string jobId);
+
+  // Control channels (the launcher's control tree) ride the same sessions as the ranks'
+  // connections. openControl dials host's session if needed; done gets the channel, or null and
+  // why. Channels other hosts open to us go to the handler (refused while there is none).
+  using ControlOpened =
+      std::function<void(std::shared_ptr<wan::SessionChannel>, const std::string& error)>;
+  void openControl(std::size_t host, ControlOpened done);
+  void onControlChannel(std::function<void(std::shared_ptr<wan::SessionChannel>)> handler);
 
   ForwarderStats stats() const;
   // The job is over on this host: take no new connections, let every forwarded connection
