@@ -106,9 +106,10 @@ int ionet_ckpt_write(ionet_ckpt_t* h, const char* name, ionet_ckpt_dtype dtype, 
                      const uint64_t* dims, const void* data) {
   return guarded(h, [&] {
     SetWriter& w = writer(h);
-    std::string n = text(name, "dataset name");
+    std::string n;
     // Argument errors are the write's failure too: commit must then fail on every rank.
     try {
+      n = text(name, "dataset name");
       require(validDType(dtype), Status::kInvalidArgument,
               "dataset '" + n + "': unknown dtype " + std::to_string(dtype));
       require(ndims >= 0 && ndims <= IONET_CKPT_MAX_DIMS && (ndims == 0 || dims),
@@ -122,7 +123,18 @@ int ionet_ckpt_write(ionet_ckpt_t* h, const char* name, ionet_ckpt_dtype dtype, 
 }
 
 int ionet_ckpt_set_meta(ionet_ckpt_t* h, const char* key, const char* value) {
-  return guarded(h, [&] { writer(h).setMetadata(text(key, "key"), text(value, "value")); });
+  return guarded(h, [&] {
+    SetWriter& w = writer(h);
+    std::string k, v;
+    try {
+      k = text(key, "metadata key");
+      v = text(value, "metadata value");
+    } catch (const Error& e) {
+      w.markFailed(e);
+      throw;
+    }
+    w.setMetadata(k, v);
+  });
 }
 
 int ionet_ckpt_commit(ionet_ckpt_t* h) {

@@ -161,9 +161,14 @@ RankFileWriter::RankFileWriter(std::filesystem::path path, std::int64_t step, in
   // Exclusive: a rank file is written once, never opened for update.
   file_ = H5Fcreate(path_.c_str(), H5F_ACC_EXCL, H5P_DEFAULT, H5P_DEFAULT);
   if (file_ < 0) fail(Status::kIo, path_.string() + ": cannot create");
-  writeScalarAttribute(file_, "step", H5T_STD_I64LE, H5T_NATIVE_INT64, &step, path_.string());
-  writeScalarAttribute(file_, "rank", H5T_STD_I32LE, H5T_NATIVE_INT32, &rank, path_.string());
-  writeScalarAttribute(file_, "nranks", H5T_STD_I32LE, H5T_NATIVE_INT32, &nranks, path_.string());
+  try {
+    writeScalarAttribute(file_, "step", H5T_STD_I64LE, H5T_NATIVE_INT64, &step, path_.string());
+    writeScalarAttribute(file_, "rank", H5T_STD_I32LE, H5T_NATIVE_INT32, &rank, path_.string());
+    writeScalarAttribute(file_, "nranks", H5T_STD_I32LE, H5T_NATIVE_INT32, &nranks, path_.string());
+  } catch (...) {
+    H5Fclose(file_);  // no destructor runs for a constructor that throws
+    throw;
+  }
 }
 
 RankFileWriter::~RankFileWriter() {
