@@ -18,6 +18,8 @@ packages=(
   libssl-dev openssl                       # TLS 1.3 for wan-transport sessions; pool CA/certs
   nftables iputils-ping                    # WAN emulator: random loss, partitions; delay check
   clang libclang-rt-14-dev                 # libFuzzer target for the wan frame decoder
+  libhdf5-openmpi-dev hdf5-tools python3-h5py  # checkpoint sets: HDF5 rank files; h5dump, h5py in tests
+  libxxhash-dev                            # XXH3-64 checksums of checkpoint files
 )
 
 missing=()

@@ -1,0 +1,221 @@
+// Writing a set: begin (rank 0 prepares step-N.tmp/), each rank's file, and the commit protocol
+// of DESIGN.md §2 (fsync, collective "all valid", manifest, rename, directory fsync, latest,
+// prune).
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+
+#include "h5_file.h"
+#include "ionet/ckpt/checkpoint.h"
+#include "ionet/ckpt/checksum.h"
+#include "layout.h"
+
+namespace ionet::ckpt {
+namespace {
+
+// An Error carried from one rank to the others: "<status> <message>".
+std::string encodeError(const Error& e) {
+  return std::to_string(static_cast<int>(e.status())) + " " + e.what();
+}
+
+Error decodeError(const std::string& bytes, const std::string& prefix) {
+  auto space = bytes.find(' ');
+  int code = std::atoi(bytes.substr(0, space).c_str());
+  return Error(static_cast<Status>(code), prefix + bytes.substr(space + 1));
+}
+
+// Runs f, turning anything it throws into an Error: between two collectives an exception must
+// not leave one rank behind while the others wait.
+template <typename F>
+std::optional<Error> capture(F&& f) {
+  try {
+    f();
+    return std::nullopt;
+  } catch (const Error& e) {
+    return e;
+  } catch (const std::exception& e) {
+    return Error(Status::kInternal, e.what());
+  }
+}
+
+}  // namespace
+
+CheckpointDir::CheckpointDir(Options options)
+    : dir_(std::move(options.dir)),
+      keep_(options.keep),
+      comm_(options.comm ? std::move(options.comm) : defaultComm()) {
+  if (dir_.empty()) {
+    const char* env = std::getenv("IONET_CHECKPOINT_DIR");
+    if (!env || !*env)
+      throw Error(Status::kInvalidArgument,
+                  "no checkpoint directory: pass one or set IONET_CHECKPOINT_DIR");
+    dir_ = env;
+  }
+  if (keep_ < 2)
+    throw Error(Status::kInvalidArgument,
+                dir_.string() + ": keep must be at least 2 (got " + std::to_string(keep_) +
+                    "): the newest set may be the one that turns out damaged");
+}
+
+SetWriter CheckpointDir::begin(std::int64_t step) {
+  const int rank = comm_->rank();
+  std::string rootStep = comm_->broadcast(std::to_string(step), 0);
+  std::string failure;
+  if (rank == 0) {
+    auto e = capture([&] {
+      if (step < 0) throw Error(Status::kInvalidArgument, "begin: step must be >= 0");
+      std::error_code ec;
+      std::filesystem::create_directories(dir_, ec);
+      if (ec) throwErrno(ec.value(), dir_.string() + ": create");
+      layout::removeStale(dir_);
+      auto tmp = dir_ / layout::tmpName(step);
+      if (::mkdir(tmp.c_str(), 0755) != 0) throwErrno(errno, tmp.string() + ": create");
+      layout::fsyncDir(dir_);
+    });
+    if (e) failure = encodeError(*e);
+  }
+  int disagrees = comm_->firstFailed(std::to_string(step) == rootStep);
+  failure = comm_->broadcast(failure, 0);
+  if (!failure.empty()) throw decodeError(failure, "");
+  if (disagrees >= 0)
+    throw Error(Status::kInvalidArgument, "begin: ranks disagree on the step (rank 0: " + rootStep +
+                                              ", rank " + std::to_string(disagrees) +
+                                              " passed another)");
+  return SetWriter(dir_, keep_, comm_, step);
+}
+
+SetWriter::SetWriter(std::filesystem::path dir, int keep, std::shared_ptr<Comm> comm,
+                     std::int64_t step)
+    : dir_(std::move(dir)),
+      tmp_(dir_ / layout::tmpName(step)),
+      keep_(keep),
+      comm_(std::move(comm)),
+      step_(step) {}
+
+SetWriter::SetWriter(SetWriter&&) noexcept = default;
+SetWriter& SetWriter::operator=(SetWriter&&) noexcept = default;
+SetWriter::~SetWriter() { abort(); }
+
+RankFileWriter& SetWriter::file() {
+  if (done_)
+    throw Error(Status::kBadState, layout::setName(step_) + ": already committed or aborted");
+  if (!file_)
+    file_ = std::make_unique<RankFileWriter>(tmp_ / rankFileName(comm_->rank()), step_,
+                                             comm_->rank(), comm_->size());
+  return *file_;
+}
+
+void SetWriter::markFailed(const Error& e) {
+  if (!failure_ && e.status() != Status::kBadState) failure_ = e;
+}
+
+void SetWriter::write(std::string_view name, DType dtype, std::span<const std::uint64_t> dims,
+                      const void* data) {
+  try {
+    file().writeDataset(name, dtype, dims, data);
+  } catch (const Error& e) {
+    markFailed(e);
+    throw;
+  }
+}
+
+void SetWriter::setMetadata(std::string_view key, std::string_view value) {
+  try {
+    file().setMetadata(key, value);
+  } catch (const Error& e) {
+    markFailed(e);
+    throw;
+  }
+}
+
+CheckpointSet SetWriter::commit() {
+  const std::string name = layout::setName(step_);
+  if (done_) throw Error(Status::kBadState, name + ": already committed or aborted");
+  const int rank = comm_->rank();
+
+  // 1. This rank's file: closed, fsynced, checksummed (its bytes are in the page cache now).
+  std::string entry;
+  if (!failure_) {
+    auto e = capture([&] {
+      RankFileWriter& f = file();  // a rank that wrote nothing still contributes a file
+      auto path = f.path();
+      f.close();
+      FileDigest d = digestFile(path, /*fsyncFirst=*/true);
+      entry = std::to_string(d.size) + " " + hex64(d.checksum);
+    });
+    if (e) failure_ = e;
+  }
+  file_.reset();
+  done_ = true;
+
+  // 2. All valid? If not, nobody commits: rank 0 removes step-N.tmp, every rank reports the
+  // first failed rank's error.
+  int bad = comm_->firstFailed(!failure_);
+  if (bad >= 0) {
+    std::string why = comm_->broadcast(bad == rank ? encodeError(*failure_) : "", bad);
+    if (rank == 0) {
+      std::error_code ec;
+      std::filesystem::remove_all(tmp_, ec);
+    }
+    comm_->broadcast("", 0);  // so the tmp directory is gone when commit returns
+    throw decodeError(why, name + " not committed: rank " + std::to_string(bad) + ": ");
+  }
+
+  // 3. Rank 0 publishes; the broadcast of its outcome is the final barrier, so no rank returns
+  // before the set is durable.
+  auto entries = comm_->gather(entry, 0);
+  std::string outcome;
+  if (rank == 0) {
+    auto e = capture([&] { publish(entries); });
+    if (e) {
+      outcome = encodeError(*e);
+      std::error_code ec;
+      std::filesystem::remove_all(tmp_, ec);
+    }
+  }
+  outcome = comm_->broadcast(outcome, 0);
+  if (!outcome.empty()) throw decodeError(outcome, name + " not committed: rank 0: ");
+  return CheckpointSet{step_, dir_ / name};
+}
+
+void SetWriter::publish(const std::vector<std::string>& entries) {
+  Manifest m;
+  m.step = step_;
+  m.nranks = static_cast<int>(entries.size());
+  for (int r = 0; r < m.nranks; ++r) {
+    ManifestEntry e{rankFileName(r), 0, 0};
+    auto space = entries[r].find(' ');
+    e.size = std::stoull(entries[r].substr(0, space));
+    e.checksum = parseHex64(entries[r].substr(space + 1)).value();
+    m.files.push_back(std::move(e));
+  }
+  layout::writeFileDurably(tmp_ / Manifest::kFileName, m.format());
+  layout::fsyncDir(tmp_);  // the directory entries of the rank files and the manifest
+  const auto final = dir_ / layout::setName(step_);
+  layout::publishDir(tmp_, final);  // the commit point, then the parent directory's fsync
+
+  // The set is committed; `latest` and retention are housekeeping (restore never trusts
+  // `latest`), so their failures are warnings.
+  std::string problems;
+  auto e = capture([&] { layout::setLatest(dir_, layout::setName(step_)); });
+  if (e) problems = std::string(e->what()) + "; ";
+  problems += layout::prune(dir_, keep_, step_);
+  if (!problems.empty())
+    std::fprintf(stderr, "ionet-ckpt: warning: %s committed, but: %s\n", final.c_str(),
+                 problems.c_str());
+}
+
+void SetWriter::abort() noexcept {
+  if (done_) return;
+  done_ = true;
+  if (file_) {
+    auto path = file_->path();
+    file_.reset();
+    ::unlink(path.c_str());
+  }
+}
+
+}  // namespace ionet::ckpt
