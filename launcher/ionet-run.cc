@@ -14,6 +14,7 @@
 #include "ionet/launcher/placement.h"
 #include "ionet/launcher/pool_file.h"
 #include "ionet/launcher/remote_pool.h"
+#include "ionet/launcher/restart.h"
 #include "ionet/log.h"
 
 extern char** environ;
@@ -71,15 +72,20 @@ int main(int argc, char** argv) {
       asio::io_context io;
       launcher::RemotePool remote(io, launcher::loadPoolFile(cmd.spec.poolFile));
       auto pool = launcher::restrictPool(remote.discover(std::chrono::seconds(10)), cmd.spec);
-      auto placement = launcher::placeRanks(cmd.spec, pool);
-      status = launcher::runJob(cmd.spec, placement, settings, remote, io);
+      status = launcher::runWithRestarts(
+          cmd.spec, pool, [&](const launcher::JobSpec& spec, const launcher::Placement& placement) {
+            io.restart();
+            return launcher::runJob(spec, placement, settings, remote, io);
+          });
     } else {
       char host[256] = "localhost";
       ::gethostname(host, sizeof(host) - 1);
       const auto cores = std::max(1u, std::thread::hardware_concurrency());
       auto pool = launcher::resolvePool(cmd.spec, cores, host);
-      auto placement = launcher::placeRanks(cmd.spec, pool);
-      status = launcher::runJob(cmd.spec, placement, settings);
+      status = launcher::runWithRestarts(
+          cmd.spec, pool, [&](const launcher::JobSpec& spec, const launcher::Placement& placement) {
+            return launcher::runJob(spec, placement, settings);
+          });
     }
     std::fflush(stdout);
     // The stdin reader may still be blocked in read(2): leave without waiting for it.

@@ -41,6 +41,8 @@ std::optional<Error> capture(F&& f) {
   }
 }
 
+void publishManifest(const std::filesystem::path& dir, const Manifest& m, int keep);
+
 }  // namespace
 
 CheckpointDir::CheckpointDir(Options options)
@@ -65,16 +67,7 @@ SetWriter CheckpointDir::begin(std::int64_t step) {
   std::string rootStep = comm_->broadcast(std::to_string(step), 0);
   std::string failure;
   if (rank == 0) {
-    auto e = capture([&] {
-      if (step < 0) throw Error(Status::kInvalidArgument, "begin: step must be >= 0");
-      std::error_code ec;
-      std::filesystem::create_directories(dir_, ec);
-      if (ec) throwErrno(ec.value(), dir_.string() + ": create");
-      layout::removeStale(dir_);
-      auto tmp = dir_ / layout::tmpName(step);
-      if (::mkdir(tmp.c_str(), 0755) != 0) throwErrno(errno, tmp.string() + ": create");
-      layout::fsyncDir(dir_);
-    });
+    auto e = capture([&] { prepareSet(dir_, step); });
     if (e) failure = encodeError(*e);
   }
   int disagrees = comm_->firstFailed(std::to_string(step) == rootStep);
@@ -192,20 +185,57 @@ void SetWriter::publish(const std::vector<std::string>& entries) {
     e.checksum = parseHex64(entries[r].substr(space + 1)).value();
     m.files.push_back(std::move(e));
   }
-  layout::writeFileDurably(tmp_ / Manifest::kFileName, m.format());
-  layout::fsyncDir(tmp_);  // the directory entries of the rank files and the manifest
-  const auto final = dir_ / layout::setName(step_);
-  layout::publishDir(tmp_, final);  // the commit point, then the parent directory's fsync
+  publishManifest(dir_, m, keep_);
+}
+
+namespace {
+// The end of every commit, once all rank files are durable in step-N.tmp/: the MANIFEST, the
+// rename that is the commit point, then `latest` and retention.
+void publishManifest(const std::filesystem::path& dir, const Manifest& m, int keep) {
+  const auto tmp = dir / layout::tmpName(m.step);
+  layout::writeFileDurably(tmp / Manifest::kFileName, m.format());
+  layout::fsyncDir(tmp);  // the directory entries of the rank files and the manifest
+  const auto final = dir / layout::setName(m.step);
+  layout::publishDir(tmp, final);  // the commit point, then the parent directory's fsync
 
   // The set is committed; `latest` and retention are housekeeping (restore never trusts
   // `latest`), so their failures are warnings.
   std::string problems;
-  auto e = capture([&] { layout::setLatest(dir_, layout::setName(step_)); });
+  auto e = capture([&] { layout::setLatest(dir, layout::setName(m.step)); });
   if (e) problems = std::string(e->what()) + "; ";
-  problems += layout::prune(dir_, keep_, step_);
+  problems += layout::prune(dir, keep, m.step);
   if (!problems.empty())
     std::fprintf(stderr, "ionet-ckpt: warning: %s committed, but: %s\n", final.c_str(),
                  problems.c_str());
+}
+}  // namespace
+
+std::filesystem::path prepareSet(const std::filesystem::path& dir, std::int64_t step) {
+  if (step < 0) throw Error(Status::kInvalidArgument, "begin: step must be >= 0");
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) throwErrno(ec.value(), dir.string() + ": create");
+  layout::removeStale(dir);
+  auto tmp = dir / layout::tmpName(step);
+  if (::mkdir(tmp.c_str(), 0755) != 0) throwErrno(errno, tmp.string() + ": create");
+  layout::fsyncDir(dir);
+  return tmp;
+}
+
+CheckpointSet commitFiles(const std::filesystem::path& dir, std::int64_t step, int nranks,
+                          int keep) {
+  if (nranks < 1) throw Error(Status::kInvalidArgument, "commit: nranks must be at least 1");
+  if (keep < 2) throw Error(Status::kInvalidArgument, "commit: keep must be at least 2");
+  const auto tmp = dir / layout::tmpName(step);
+  Manifest m;
+  m.step = step;
+  m.nranks = nranks;
+  for (int r = 0; r < nranks; ++r) {
+    FileDigest d = digestFile(tmp / rankFileName(r), /*fsyncFirst=*/true);
+    m.files.push_back(ManifestEntry{rankFileName(r), d.size, d.checksum});
+  }
+  publishManifest(dir, m, keep);
+  return CheckpointSet{step, dir / layout::setName(step)};
 }
 
 void SetWriter::abort() noexcept {

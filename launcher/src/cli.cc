@@ -6,6 +6,7 @@
 #include <CLI/CLI.hpp>
 #include <cctype>
 #include <charconv>
+#include <filesystem>
 #include <map>
 #include <set>
 
@@ -33,7 +34,6 @@ const std::set<std::string>& unsupportedOptions() {
                                               "--app",
                                               "--enable-recovery",
                                               "--disable-recovery",
-                                              "--max-restarts",
                                               "--xml",
                                               "--debug",
                                               "--debug-daemons",
@@ -106,6 +106,8 @@ struct Flags {
   std::string machinefile;
   std::string gpuMinMem;
   double statusInterval = 0;
+  std::uint32_t minHosts = 0;
+  std::string checkpointDir;
 };
 
 void defineOptions(CLI::App& app, JobSpec& s, Flags& f) {
@@ -150,6 +152,16 @@ void defineOptions(CLI::App& app, JobSpec& s, Flags& f) {
   app.add_option("--timeout", f.timeout, "Kill the job after SECONDS (exit status 124)");
   app.add_option("--status-interval", f.statusInterval,
                  "Print the job's status (hosts, ranks, fences, links) every SECONDS");
+  app.add_option("--checkpoint-dir", f.checkpointDir,
+                 "The job's checkpoint directory (IONET_CHECKPOINT_DIR in every rank)");
+  app.add_option("--max-restarts", s.restart.maxRestarts,
+                 "Start the job again up to N times after it loses a rank or a host");
+  app.add_option("--spare-hosts", s.restart.spareHosts,
+                 "Hold the pool's last N hosts back to replace lost ones");
+  app.add_option("--min-hosts", f.minHosts,
+                 "On a restart, run on as few as N hosts when no spare is left");
+  app.add_option("--restart-delay", s.restart.restartDelaySeconds,
+                 "Wait SECONDS between a failure and the restart (default 1)");
   app.add_flag("-q,--quiet", s.quiet, "Suppress ionet-run's own informational messages");
   app.add_flag("--allow-run-as-root", f.allowRoot, "Accepted: ionet-run does not refuse root");
 }
@@ -324,6 +336,19 @@ CommandLine parseCommandLine(const std::vector<std::string>& args,
       throw UsageError("--status-interval must be between 0.1 and 86400 seconds");
     }
     s.statusIntervalSeconds = f.statusInterval;
+  }
+  if (app.count("--min-hosts")) {
+    if (f.minHosts == 0) throw UsageError("--min-hosts must be at least 1");
+    s.restart.minHosts = f.minHosts;
+  }
+  if (!(s.restart.restartDelaySeconds >= 0 && s.restart.restartDelaySeconds <= 3600)) {
+    throw UsageError("--restart-delay must be between 0 and 3600 seconds");
+  }
+  if (!f.checkpointDir.empty()) {
+    std::error_code ec;
+    auto dir = std::filesystem::absolute(f.checkpointDir, ec);
+    if (ec) throw UsageError("--checkpoint-dir " + f.checkpointDir + ": " + ec.message());
+    s.restart.checkpointDir = dir.lexically_normal().string();
   }
   if (!f.machinefile.empty()) {
     if (!s.hostfile.empty()) throw UsageError("give --hostfile or --machinefile, not both");

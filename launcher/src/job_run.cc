@@ -35,6 +35,8 @@ std::string currentDirectory() {
   return ec ? std::string("/") : p.string();
 }
 
+using Cause = JobOutcome::Cause;
+
 class JobRun {
  public:
   JobRun(const JobSpec& spec, const Placement& placement, const RunSettings& settings,
@@ -58,7 +60,7 @@ class JobRun {
     hosts_.resize(placement.hosts.size());
   }
 
-  int run() {
+  JobOutcome run() {
     listener_ = wan::SessionServer::listen(io_, pool_.listenAddress(), 0, pool_.serverSecurity(),
                                            pool_.sessionOptions());
     listener_->onSession([this](std::shared_ptr<wan::Session> s) {
@@ -78,8 +80,10 @@ class JobRun {
       if (ec) return;
       for (std::size_t h = 0; h < hosts_.size(); ++h) {
         if (!hosts_[h].channel) {
-          return fail(1, "agent for host " + placement_.hosts[h].name + " did not connect within " +
-                             std::to_string(settings_.connectTimeoutMs / 1000) + " s");
+          return fail(1,
+                      "agent for host " + placement_.hosts[h].name + " did not connect within " +
+                          std::to_string(settings_.connectTimeoutMs / 1000) + " s",
+                      Cause::kHostLost, placement_.hosts[h].name);
         }
       }
     });
@@ -87,15 +91,20 @@ class JobRun {
       jobTimer_.expires_after(std::chrono::seconds(spec_.timeoutSeconds));
       jobTimer_.async_wait([this](asio::error_code ec) {
         if (ec) return;
-        fail(124, "job exceeded --timeout " + std::to_string(spec_.timeoutSeconds) +
-                      " s; terminating it");
+        fail(
+            124,
+            "job exceeded --timeout " + std::to_string(spec_.timeoutSeconds) + " s; terminating it",
+            Cause::kTimeout);
       });
     }
     if (spec_.statusIntervalSeconds > 0) scheduleStatus();
     io_.run();
     removeAgentLeftovers();
-    if (failure_) log::error(failure_->second);
-    return failure_ ? failure_->first : 0;
+    if (!failure_) return {};
+    // Ranks ending because the user signalled the job are no failure to restart from.
+    if (userSignals_ > 0) failure_->cause = Cause::kInterrupted;
+    log::error(failure_->message);
+    return *failure_;
   }
 
  private:
@@ -291,7 +300,8 @@ class JobRun {
       case control::Envelope::kRankExit:
         return onRankExit(host, e.rank_exit());
       case control::Envelope::kLaunchFailed:
-        return fail(1, "cannot start the job on host " + name + ": " + e.launch_failed().message());
+        return fail(1, "cannot start the job on host " + name + ": " + e.launch_failed().message(),
+                    Cause::kLaunchFailed, name);
       case control::Envelope::kFence:
         return onFence(host, e.fence());
       case control::Envelope::kDmodexRequest: {
@@ -309,17 +319,20 @@ class JobRun {
       }
       case control::Envelope::kAbort: {
         const auto& a = e.abort();
-        return fail(a.status(), "rank " + std::to_string(a.rank()) + " on host " + name +
-                                    " called MPI_Abort with status " + std::to_string(a.status()) +
-                                    (a.message().empty() ? "" : ": " + a.message()));
+        return fail(a.status(),
+                    "rank " + std::to_string(a.rank()) + " on host " + name +
+                        " called MPI_Abort with status " + std::to_string(a.status()) +
+                        (a.message().empty() ? "" : ": " + a.message()),
+                    Cause::kAborted, name, a.rank());
       }
       case control::Envelope::kJobDone:
         hosts_[host].done = true;
         return maybeStop();
       case control::Envelope::kTreeLinkLost:
-        return fail(1, "host " + name + " lost its control-tree link to host " +
-                           e.tree_link_lost().peer_host() + " (" + e.tree_link_lost().reason() +
-                           ")");
+        return fail(1,
+                    "host " + name + " lost its control-tree link to host " +
+                        e.tree_link_lost().peer_host() + " (" + e.tree_link_lost().reason() + ")",
+                    Cause::kHostLost, e.tree_link_lost().peer_host());
       default:
         log::warn("unexpected control message ", e.body_case(), " from host ", name);
     }
@@ -329,11 +342,14 @@ class JobRun {
     const std::string where =
         "rank " + std::to_string(x.rank()) + " on host " + placement_.hosts[host].name;
     if (x.signal() != 0) {
-      fail(128 + x.signal(), where + " " + describeWaitStatus(0, x.signal()));
+      fail(128 + x.signal(), where + " " + describeWaitStatus(0, x.signal()), Cause::kRankFailed,
+           placement_.hosts[host].name, x.rank());
     } else if (x.exit_code() != 0) {
-      fail(x.exit_code(), where + " " + describeWaitStatus(x.exit_code(), 0));
+      fail(x.exit_code(), where + " " + describeWaitStatus(x.exit_code(), 0), Cause::kRankFailed,
+           placement_.hosts[host].name, x.rank());
     } else if (x.connected() && !x.finalized()) {
-      fail(1, where + " exited without calling MPI_Finalize");
+      fail(1, where + " exited without calling MPI_Finalize", Cause::kRankFailed,
+           placement_.hosts[host].name, x.rank());
     }
   }
 
@@ -356,17 +372,20 @@ class JobRun {
     // A local agent whose channel dropped is usually dying: name how it died if it does.
     if (auto how = pool_.awaitExit(host, 200)) {
       h.exited = true;
-      fail(1, "the agent of host " + placement_.hosts[host].name + " died (" + *how + ")");
+      fail(1, "the agent of host " + placement_.hosts[host].name + " died (" + *how + ")",
+           Cause::kHostLost, placement_.hosts[host].name);
     } else {
-      fail(1, "lost the agent of host " + placement_.hosts[host].name + " (" + why + ")");
+      fail(1, "lost the agent of host " + placement_.hosts[host].name + " (" + why + ")",
+           Cause::kHostLost, placement_.hosts[host].name);
     }
     maybeStop();
   }
 
   // --- ending ---------------------------------------------------------------------------
   // The first failure decides the exit status and message; later ones are consequences.
-  void fail(int status, const std::string& message) {
-    if (!failure_) failure_ = std::make_pair(status, message);
+  void fail(int status, const std::string& message, Cause cause, const std::string& host = "",
+            std::int64_t rank = -1) {
+    if (!failure_) failure_ = JobOutcome{status, message, cause, host, rank};
     teardown(false);
   }
 
@@ -408,8 +427,10 @@ class JobRun {
   void onUserSignal(int signum) {
     ++userSignals_;
     if (!launched_ || userSignals_ > 1) {
-      if (!failure_)
-        failure_ = std::make_pair(128 + signum, "killed by signal " + std::to_string(signum));
+      if (!failure_) {
+        failure_ = JobOutcome{128 + signum, "killed by signal " + std::to_string(signum),
+                              Cause::kInterrupted, "", -1};
+      }
       return teardown(true);
     }
     if (!spec_.quiet) {
@@ -426,7 +447,8 @@ class JobRun {
     h.exited = true;
     if (!h.done) {
       h.done = true;
-      fail(1, "the agent of host " + placement_.hosts[host].name + " died (" + how + ")");
+      fail(1, "the agent of host " + placement_.hosts[host].name + " died (" + how + ")",
+           Cause::kHostLost, placement_.hosts[host].name);
     } else if (failed) {
       log::debug("the agent of host ", placement_.hosts[host].name, " ended: ", how);
     }
@@ -560,19 +582,19 @@ class JobRun {
   std::size_t connected_ = 0;
   bool launched_ = false, tearingDown_ = false, stopped_ = false;
   int userSignals_ = 0;
-  std::optional<std::pair<int, std::string>> failure_;
+  std::optional<JobOutcome> failure_;
 };
 
 }  // namespace
 
-int runJob(const JobSpec& spec, const Placement& placement, const RunSettings& settings) {
+JobOutcome runJob(const JobSpec& spec, const Placement& placement, const RunSettings& settings) {
   asio::io_context io;
   LocalPool pool(settings.agentPath);
   return runJob(spec, placement, settings, pool, io);
 }
 
-int runJob(const JobSpec& spec, const Placement& placement, const RunSettings& settings,
-           AgentPool& pool, asio::io_context& io) {
+JobOutcome runJob(const JobSpec& spec, const Placement& placement, const RunSettings& settings,
+                  AgentPool& pool, asio::io_context& io) {
   JobRun run(spec, placement, settings, pool, io);
   return run.run();
 }

@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <fstream>
+
 #include "ionet/ckpt/checkpoint.h"
 #include "scratch.h"
 
@@ -150,6 +152,36 @@ TEST(Writer, NegativeStepIsRejected) {
   ScratchDir scratch;
   CheckpointDir dir({scratch.path(), 2, soloComm()});
   EXPECT_THROW(dir.begin(-1), Error);
+}
+
+// prepareSet/commitFiles (ionet-ckpt begin/commit): files written by someone else are
+// checksummed into a MANIFEST that verifySet accepts; a missing file commits nothing.
+TEST(Writer, CommitFilesPublishesRankFilesWrittenElsewhere) {
+  ScratchDir scratch;
+  for (std::int64_t step : {10, 20, 30}) {
+    const fs::path tmp = prepareSet(scratch.path(), step);
+    EXPECT_EQ(tmp, scratch / ("step-" + std::to_string(step) + ".tmp"));
+    for (int r = 0; r < 3; ++r) {
+      std::ofstream(tmp / rankFileName(r)) << "rank " << r << " of step " << step;
+    }
+    auto set = commitFiles(scratch.path(), step, 3, 2);
+    EXPECT_EQ(set.path, scratch / ("step-" + std::to_string(step)));
+    EXPECT_EQ(verifySet(set.path), std::nullopt);
+  }
+  EXPECT_EQ(steps(scratch.path()), (std::vector<std::int64_t>{30, 20}));  // keep 2
+  EXPECT_EQ(fs::read_symlink(scratch / "latest"), "step-30");
+
+  const fs::path tmp = prepareSet(scratch.path(), 40);
+  std::ofstream(tmp / rankFileName(0)) << "only rank 0";
+  try {
+    commitFiles(scratch.path(), 40, 2, 2);
+    FAIL() << "committed a set without rank-1.h5";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("rank-1.h5"), std::string::npos) << e.what();
+  }
+  EXPECT_EQ(steps(scratch.path()), (std::vector<std::int64_t>{30, 20}));
+  EXPECT_THROW(commitFiles(scratch.path(), 30, 0, 2), Error);
+  EXPECT_THROW(commitFiles(scratch.path(), 30, 1, 1), Error);
 }
 
 }  // namespace

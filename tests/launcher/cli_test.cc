@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <string>
 #include <vector>
 
@@ -277,6 +278,24 @@ TEST(CommandLine, GpuFiltersNeedGpusPerRank) {
 TEST(CommandLine, PoolAndLocalHostsExcludeEachOther) {
   const auto msg = usageError({"--pool", "lab.toml", "--local-hosts", "2", "prog"});
   EXPECT_NE(msg.find("--pool and --local-hosts"), std::string::npos) << msg;
+}
+
+TEST(CommandLine, RestartOptions) {
+  const JobSpec s = parse({"--checkpoint-dir", "ck/../ck2", "--max-restarts", "3", "--spare-hosts",
+                           "1", "--min-hosts", "2", "--restart-delay", "0.5", "prog"});
+  EXPECT_EQ(s.restart.checkpointDir, (std::filesystem::current_path() / "ck2").string());
+  EXPECT_EQ(s.restart.maxRestarts, 3u);
+  EXPECT_EQ(s.restart.spareHosts, 1u);
+  EXPECT_EQ(s.restart.minHosts, 2u);
+  EXPECT_EQ(s.restart.restartDelaySeconds, 0.5);
+  const JobSpec d = parse({"prog"});
+  EXPECT_EQ(d.restart.maxRestarts, 0u);
+  EXPECT_FALSE(d.restart.minHosts.has_value());
+  EXPECT_TRUE(d.restart.checkpointDir.empty());
+  EXPECT_EQ(usageError({"--min-hosts", "0", "prog"}), "--min-hosts must be at least 1");
+  EXPECT_EQ(usageError({"--restart-delay", "-1", "prog"}),
+            "--restart-delay must be between 0 and 3600 seconds");
+  EXPECT_NE(usageError({"--max-restarts", "x", "prog"}).find("--max-restarts"), std::string::npos);
 }
 
 }  // namespace

@@ -41,6 +41,16 @@ std::vector<CheckpointSet> listSets(const std::filesystem::path& dir);
 // (e.g. "rank-1.h5 checksum mismatch (manifest a1b2..., file c3d4...)").
 std::optional<std::string> verifySet(const std::filesystem::path& setDir);
 
+// For programs that write their rank files without the library's collectives (the PyTorch
+// example through `ionet-ckpt begin/commit`): prepareSet does begin's part of rank 0 (stale
+// *.tmp removed, step-<step>.tmp/ created and made durable) and returns the tmp directory;
+// once every rank has written and fsynced its rank-<r>.h5 there, commitFiles checksums them,
+// writes the MANIFEST and publishes the set as SetWriter::commit does, then keeps `keep` sets.
+// Throws Error naming the missing or unreadable file.
+std::filesystem::path prepareSet(const std::filesystem::path& dir, std::int64_t step);
+CheckpointSet commitFiles(const std::filesystem::path& dir, std::int64_t step, int nranks,
+                          int keep);
+
 class SetWriter;
 class SetReader;
 

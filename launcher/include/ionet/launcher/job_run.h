@@ -3,6 +3,7 @@
 // a signal, a timeout or a lost agent. Returns mpirun's exit status.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -25,11 +26,29 @@ struct RunSettings {
   unsigned treeFanout = 32;
 };
 
-// Exit status: 0 when every rank exited 0; else the first failing rank's code (128+signal for
-// a signal), the MPI_Abort status, 124 on --timeout.
-int runJob(const JobSpec& spec, const Placement& placement, const RunSettings& settings);
+// How a job ended: the first failure decides it (later ones are its consequences).
+struct JobOutcome {
+  enum class Cause {
+    kSuccess,
+    kRankFailed,    // a rank exited non-zero, was killed, or skipped MPI_Finalize
+    kHostLost,      // an agent died, was cut off, or never connected
+    kAborted,       // a rank called MPI_Abort
+    kLaunchFailed,  // the program could not be started (not found, PMIx setup)
+    kInterrupted,   // the user signalled ionet-run
+    kTimeout,       // --timeout
+  };
+  // 0 when every rank exited 0; else the first failing rank's code (128+signal for a signal),
+  // the MPI_Abort status, 124 on --timeout.
+  int status = 0;
+  std::string message;  // printed by runJob
+  Cause cause = Cause::kSuccess;
+  std::string host;        // where it happened, when on one host
+  std::int64_t rank = -1;  // which rank, when one
+};
+
+JobOutcome runJob(const JobSpec& spec, const Placement& placement, const RunSettings& settings);
 // The same on agents of `pool`, whose sessions live on `io`.
-int runJob(const JobSpec& spec, const Placement& placement, const RunSettings& settings,
-           AgentPool& pool, asio::io_context& io);
+JobOutcome runJob(const JobSpec& spec, const Placement& placement, const RunSettings& settings,
+                  AgentPool& pool, asio::io_context& io);
 
 }  // namespace ionet::launcher

@@ -11,6 +11,15 @@ namespace ionet::launcher {
 
 enum class MapBy { kSlot, kNode };
 
+// What to do when the job loses a rank or a host (restart.h).
+struct RestartPolicy {
+  std::uint32_t maxRestarts = 0;          // --max-restarts
+  std::uint32_t spareHosts = 0;           // --spare-hosts: the pool's last N, held back
+  std::optional<std::uint32_t> minHosts;  // --min-hosts; unset: as many as the first run
+  double restartDelaySeconds = 1;         // --restart-delay
+  std::string checkpointDir;              // --checkpoint-dir, absolute; empty: none
+};
+
 struct JobSpec {
   std::optional<std::uint32_t> np;          // -n/-np/-c
   std::optional<std::uint32_t> perHost;     // -N/--npernode/--pernode, or --map-by ppr:N:node
@@ -33,7 +42,8 @@ struct JobSpec {
   std::uint32_t gpusPerRank = 0;        // --gpus-per-rank K: 0 places no GPUs
   std::string gpuModel;                 // --gpu-model: case-insensitive substring of NVML's name
   std::uint64_t gpuMinMemoryBytes = 0;  // --gpu-min-mem: only GPUs with at least this much
-  std::vector<std::string> argv;        // the program and its arguments
+  RestartPolicy restart;
+  std::vector<std::string> argv;  // the program and its arguments
 };
 
 }  // namespace ionet::launcher

@@ -1,0 +1,168 @@
+#include "ionet/launcher/restart.h"
+
+#include <algorithm>
+#include <chrono>
+#include <filesystem>
+#include <thread>
+
+#include "ionet/error.h"
+#include "ionet/log.h"
+
+namespace ionet::launcher {
+
+namespace {
+
+std::string joined(const std::vector<std::string>& names) {
+  std::string out;
+  for (const auto& n : names) out += (out.empty() ? "" : ",") + n;
+  return out;
+}
+
+bool contains(const std::vector<std::string>& names, const std::string& name) {
+  return std::find(names.begin(), names.end(), name) != names.end();
+}
+
+}  // namespace
+
+std::vector<std::string> initialHosts(const Pool& pool, std::uint32_t spares) {
+  if (spares >= pool.hosts.size()) {
+    throw UsageError("--spare-hosts " + std::to_string(spares) + " leaves none of the pool's " +
+                     std::to_string(pool.hosts.size()) + " hosts to start on");
+  }
+  std::vector<std::string> hosts;
+  for (std::size_t i = 0; i + spares < pool.hosts.size(); ++i) hosts.push_back(pool.hosts[i].name);
+  return hosts;
+}
+
+std::vector<std::string> hostsAfterFailure(const Pool& pool, const std::vector<std::string>& last,
+                                           const std::set<std::string>& excluded,
+                                           std::size_t minHosts) {
+  std::vector<std::string> keep;
+  for (const auto& h : last) {
+    if (!excluded.count(h)) keep.push_back(h);
+  }
+  const std::size_t wanted = last.size();
+  for (const auto& h : pool.hosts) {  // spares and other unused hosts, pool order
+    if (keep.size() >= wanted) break;
+    if (!excluded.count(h.name) && !contains(keep, h.name)) keep.push_back(h.name);
+  }
+  if (keep.size() < std::max<std::size_t>(minHosts, 1)) {
+    throw Error("only " + std::to_string(keep.size()) + " usable host(s) left (" +
+                (keep.empty() ? std::string("none") : joined(keep)) +
+                "; lost: " + joined({excluded.begin(), excluded.end()}) +
+                "), fewer than --min-hosts " + std::to_string(std::max<std::size_t>(minHosts, 1)));
+  }
+  return keep;
+}
+
+Pool poolOf(const Pool& pool, const std::vector<std::string>& hosts) {
+  Pool out;
+  out.slotsGiven = pool.slotsGiven;
+  for (const auto& h : pool.hosts) {
+    if (contains(hosts, h.name)) out.hosts.push_back(h);
+  }
+  return out;
+}
+
+bool sameFailure(const JobOutcome& a, const JobOutcome& b) {
+  if (a.cause != b.cause || a.status != b.status) return false;
+  switch (a.cause) {
+    case JobOutcome::Cause::kHostLost:
+      return false;  // machines vanish: that is what restarts are for
+    case JobOutcome::Cause::kAborted:
+      return true;  // every rank may call MPI_Abort; whose call came first is chance
+    default:
+      return a.rank == b.rank;
+  }
+}
+
+bool restartable(const JobOutcome& outcome) {
+  switch (outcome.cause) {
+    case JobOutcome::Cause::kRankFailed:
+    case JobOutcome::Cause::kHostLost:
+    case JobOutcome::Cause::kAborted:
+      return true;
+    default:
+      return false;
+  }
+}
+
+std::vector<std::string> contractEnvironment(const RestartPolicy& policy, std::uint32_t restart,
+                                             const std::string& resumeFrom) {
+  std::vector<std::string> env = {"IONET_RESTART_COUNT=" + std::to_string(restart),
+                                  "TORCHELASTIC_RESTART_COUNT=" + std::to_string(restart)};
+  if (!policy.checkpointDir.empty()) env.push_back("IONET_CHECKPOINT_DIR=" + policy.checkpointDir);
+  if (!resumeFrom.empty()) env.push_back("IONET_RESUME_FROM=" + resumeFrom);
+  return env;
+}
+
+int runWithRestarts(const JobSpec& spec, const Pool& pool, const JobRunner& run) {
+  const RestartPolicy& policy = spec.restart;
+  if (!policy.checkpointDir.empty()) {
+    std::error_code ec;
+    std::filesystem::create_directories(policy.checkpointDir, ec);
+    if (ec || !std::filesystem::is_directory(policy.checkpointDir)) {
+      throw UsageError("--checkpoint-dir " + policy.checkpointDir + ": cannot create it" +
+                       (ec ? ": " + ec.message() : std::string()));
+    }
+  }
+  std::vector<std::string> hosts = initialHosts(pool, policy.spareHosts);
+  std::set<std::string> lost;  // hosts whose agent died or was cut off: not used again
+  std::optional<JobOutcome> previous;
+  std::string previousResume;
+  std::size_t minHosts = 0;
+  for (std::uint32_t restart = 0;; ++restart) {
+    std::string resumeFrom;
+    if (!policy.checkpointDir.empty()) {
+      auto point = findResumePoint(policy.checkpointDir);
+      for (const auto& line : point.skipped) log::warn("checkpoint ", line, "; skipped");
+      resumeFrom = point.path;
+    }
+    if (restart > 0) {
+      log::warn("restart ", restart, " of ", policy.maxRestarts, " on hosts ", joined(hosts), ": ",
+                resumeFrom.empty()
+                    ? std::string("no verified checkpoint, starting from the beginning")
+                    : "resuming from " + resumeFrom);
+    }
+    JobSpec attempt = spec;
+    for (auto& v : contractEnvironment(policy, restart, resumeFrom)) attempt.exports.push_back(v);
+    const Placement placement = placeRanks(attempt, poolOf(pool, hosts));
+    if (restart == 0) minHosts = policy.minHosts.value_or(placement.hosts.size());
+    const JobOutcome outcome = run(attempt, placement);
+    if (outcome.cause == JobOutcome::Cause::kSuccess || !restartable(outcome)) {
+      return outcome.status;
+    }
+    if (restart >= policy.maxRestarts) {
+      if (policy.maxRestarts > 0) {
+        log::error("giving up: the job failed ", restart + 1, " times (--max-restarts ",
+                   policy.maxRestarts, " spent)");
+      }
+      return outcome.status;
+    }
+    if (previous && sameFailure(*previous, outcome) && previousResume == resumeFrom) {
+      log::error("not restarting: the job failed the same way twice in a row (", outcome.message,
+                 ") from the same ",
+                 resumeFrom.empty() ? std::string("start") : "checkpoint " + resumeFrom,
+                 "; that is the program failing, not a machine");
+      return outcome.status;
+    }
+    previous = outcome;
+    previousResume = resumeFrom;
+    std::vector<std::string> used;
+    for (const auto& h : placement.hosts) used.push_back(h.name);
+    if (outcome.cause == JobOutcome::Cause::kHostLost && !outcome.host.empty()) {
+      lost.insert(outcome.host);
+    }
+    try {
+      hosts = hostsAfterFailure(pool, used, lost, minHosts);
+    } catch (const Error& e) {
+      log::error("cannot restart the job: ", e.what());
+      return outcome.status;
+    }
+    log::warn("the job failed (", outcome.message, "); restarting it in ",
+              policy.restartDelaySeconds, " s");
+    std::this_thread::sleep_for(std::chrono::duration<double>(policy.restartDelaySeconds));
+  }
+}
+
+}  // namespace ionet::launcher
