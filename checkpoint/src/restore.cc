@@ -17,9 +17,11 @@ namespace {
 
 Error unusable(const std::string& why) { return Error(Status::kCorrupt, why); }
 
-// The checks of one set, as seen from `rank` of `nranks` ranks: the manifest, the existence and
-// size of every file, and the checksum of this rank's file (rank -1: of every file, and any
-// number of ranks). Throws Error whose message is the reason, without the set's name.
+// The checks of one set, as seen from `rank` of `nranks` ranks: the manifest, and this rank's
+// file's existence, size and checksum (rank -1: every file's, and any number of ranks). The
+// ranks' agreement makes a set valid only when every rank's own check passes, which also holds
+// when each host's directory has only its own ranks' files (--checkpoint-storage partner).
+// Throws Error whose message is the reason, without the set's name.
 Manifest checkSet(const fs::path& dir, int nranks, int rank) {
   const fs::path mf = dir / Manifest::kFileName;
   struct stat st;
@@ -35,7 +37,9 @@ Manifest checkSet(const fs::path& dir, int nranks, int rank) {
                                        " ranks, this run has " + std::to_string(nranks) +
                                        " (restoring onto another number of ranks is not "
                                        "supported yet)");
-  for (const auto& f : m.files) {
+  for (int r = 0; r < m.nranks; ++r) {
+    if (rank >= 0 && r != rank) continue;
+    const auto& f = m.files[r];
     const fs::path p = dir / f.file;
     if (::stat(p.c_str(), &st) != 0) throw unusable(f.file + " missing");
     if (static_cast<std::uint64_t>(st.st_size) != f.size)
@@ -55,7 +59,7 @@ Manifest checkSet(const fs::path& dir, int nranks, int rank) {
 
 struct Candidate {
   std::string label;  // how the skip line names it
-  fs::path path;
+  fs::path path;      // relative: to each rank's own checkpoint directory
 };
 
 std::string encode(const std::vector<Candidate>& list) {
@@ -82,12 +86,12 @@ std::vector<Candidate> candidates(const fs::path& dir) {
   fs::path resume;
   if (const char* env = std::getenv("IONET_RESUME_FROM"); env && *env) {
     resume = fs::path(env).is_absolute() ? fs::path(env) : dir / env;
-    out.push_back({std::string("IONET_RESUME_FROM=") + env, resume});
+    out.push_back({std::string("IONET_RESUME_FROM=") + env, env});
   }
   for (const auto& set : listSets(dir)) {
     std::error_code ec;
     if (!resume.empty() && fs::equivalent(set.path, resume, ec)) continue;
-    out.push_back({set.path.filename().string(), set.path});
+    out.push_back({set.path.filename().string(), set.path.filename()});
   }
   return out;
 }
@@ -131,8 +135,9 @@ Restored CheckpointDir::restore() {
     std::unique_ptr<SetReader> reader;
     std::string why;
     try {
-      Manifest m = checkSet(c.path, comm_->size(), rank);
-      reader = std::make_unique<SetReader>(c.path, std::move(m), rank);
+      const fs::path path = c.path.is_absolute() ? c.path : dir_ / c.path;
+      Manifest m = checkSet(path, comm_->size(), rank);
+      reader = std::make_unique<SetReader>(path, std::move(m), rank);
     } catch (const std::exception& e) {
       why = e.what();
     }

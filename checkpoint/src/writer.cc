@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
@@ -62,31 +63,55 @@ CheckpointDir::CheckpointDir(Options options)
                     "): the newest set may be the one that turns out damaged");
 }
 
-SetWriter CheckpointDir::begin(std::int64_t step) {
-  const int rank = comm_->rank();
-  std::string rootStep = comm_->broadcast(std::to_string(step), 0);
-  std::string failure;
-  if (rank == 0) {
-    auto e = capture([&] { prepareSet(dir_, step); });
-    if (e) failure = encodeError(*e);
+// Whether this rank publishes the set in its directory: the lowest rank writing into each
+// distinct directory does. With a shared directory that is rank 0 alone; with per-host
+// directories (ionet-run --checkpoint-storage partner) one rank per host.
+bool CheckpointDir::publisher() {
+  if (!publisher_) {
+    auto dirs = comm_->gather(dir_.lexically_normal().string(), 0);
+    std::string flags;
+    for (std::size_t r = 0; r < dirs.size(); ++r) {
+      flags += std::find(dirs.begin(), dirs.begin() + r, dirs[r]) == dirs.begin() + r ? '1' : '0';
+    }
+    flags = comm_->broadcast(flags, 0);
+    publisher_ = flags.at(comm_->rank()) == '1';
   }
+  return *publisher_;
+}
+
+namespace {
+// Every rank's outcome of a step each did on its own: nothing when all succeeded, else the
+// lowest failed rank's error on every rank (prefixed).
+void agree(Comm& comm, const std::optional<Error>& failure, const std::string& prefix) {
+  int bad = comm.firstFailed(!failure);
+  if (bad < 0) return;
+  std::string why = comm.broadcast(bad == comm.rank() ? encodeError(*failure) : "", bad);
+  throw decodeError(why, prefix + (prefix.empty() ? "" : std::to_string(bad) + ": "));
+}
+}  // namespace
+
+SetWriter CheckpointDir::begin(std::int64_t step) {
+  std::string rootStep = comm_->broadcast(std::to_string(step), 0);
   int disagrees = comm_->firstFailed(std::to_string(step) == rootStep);
-  failure = comm_->broadcast(failure, 0);
-  if (!failure.empty()) throw decodeError(failure, "");
   if (disagrees >= 0)
     throw Error(Status::kInvalidArgument, "begin: ranks disagree on the step (rank 0: " + rootStep +
                                               ", rank " + std::to_string(disagrees) +
                                               " passed another)");
-  return SetWriter(dir_, keep_, comm_, step);
+  const bool publishes = publisher();
+  std::optional<Error> failure;
+  if (publishes) failure = capture([&] { prepareSet(dir_, step); });
+  agree(*comm_, failure, "");  // also the barrier: no rank writes before its tmp directory exists
+  return SetWriter(dir_, keep_, comm_, step, publishes);
 }
 
 SetWriter::SetWriter(std::filesystem::path dir, int keep, std::shared_ptr<Comm> comm,
-                     std::int64_t step)
+                     std::int64_t step, bool publisher)
     : dir_(std::move(dir)),
       tmp_(dir_ / layout::tmpName(step)),
       keep_(keep),
       comm_(std::move(comm)),
-      step_(step) {}
+      step_(step),
+      publisher_(publisher) {}
 
 SetWriter::SetWriter(SetWriter&&) noexcept = default;
 SetWriter& SetWriter::operator=(SetWriter&&) noexcept = default;
@@ -144,37 +169,39 @@ CheckpointSet SetWriter::commit() {
   file_.reset();
   done_ = true;
 
-  // 2. All valid? If not, nobody commits: rank 0 removes step-N.tmp, every rank reports the
-  // first failed rank's error.
+  // 2. All valid? If not, nobody commits: the publishers remove step-N.tmp, every rank reports
+  // the first failed rank's error.
   int bad = comm_->firstFailed(!failure_);
   if (bad >= 0) {
     std::string why = comm_->broadcast(bad == rank ? encodeError(*failure_) : "", bad);
-    if (rank == 0) {
+    if (publisher_) {
       std::error_code ec;
       std::filesystem::remove_all(tmp_, ec);
     }
-    comm_->broadcast("", 0);  // so the tmp directory is gone when commit returns
+    comm_->firstFailed(true);  // so the tmp directories are gone when commit returns
     throw decodeError(why, name + " not committed: rank " + std::to_string(bad) + ": ");
   }
 
-  // 3. Rank 0 publishes; the broadcast of its outcome is the final barrier, so no rank returns
-  // before the set is durable.
+  // 3. Rank 0 makes the manifest; each directory's publisher writes it there and renames the
+  // set into place. The agreement on the outcome is the final barrier, so no rank returns
+  // before the set is durable everywhere.
   auto entries = comm_->gather(entry, 0);
-  std::string outcome;
-  if (rank == 0) {
-    auto e = capture([&] { publish(entries); });
-    if (e) {
-      outcome = encodeError(*e);
+  const std::string manifest = comm_->broadcast(rank == 0 ? manifestOf(entries).format() : "", 0);
+  std::optional<Error> failure;
+  if (publisher_) {
+    failure = capture([&] {
+      publishManifest(dir_, Manifest::parse(manifest, Manifest::kFileName), keep_);
+    });
+    if (failure) {
       std::error_code ec;
       std::filesystem::remove_all(tmp_, ec);
     }
   }
-  outcome = comm_->broadcast(outcome, 0);
-  if (!outcome.empty()) throw decodeError(outcome, name + " not committed: rank 0: ");
+  agree(*comm_, failure, name + " not committed: rank ");
   return CheckpointSet{step_, dir_ / name};
 }
 
-void SetWriter::publish(const std::vector<std::string>& entries) {
+Manifest SetWriter::manifestOf(const std::vector<std::string>& entries) const {
   Manifest m;
   m.step = step_;
   m.nranks = static_cast<int>(entries.size());
@@ -185,7 +212,7 @@ void SetWriter::publish(const std::vector<std::string>& entries) {
     e.checksum = parseHex64(entries[r].substr(space + 1)).value();
     m.files.push_back(std::move(e));
   }
-  publishManifest(dir_, m, keep_);
+  return m;
 }
 
 namespace {

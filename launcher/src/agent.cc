@@ -15,6 +15,7 @@
 #include <thread>
 
 #include "agent_tree.h"
+#include "checkpoint_store.h"
 #include "control.h"
 #include "host_stats.h"
 #include "ionet/bridge/forwarder.h"
@@ -94,11 +95,13 @@ struct Agent::Impl {
   std::shared_ptr<wan::Channel> channel;  // the session's control channel
   std::unique_ptr<bridge::Forwarder> forwarder;
   std::unique_ptr<AgentTree> tree;
+  std::unique_ptr<CheckpointStore> store;  // --checkpoint-storage partner
   std::unique_ptr<bridge::PmixServer> pmix;
   std::string tmpDir, shmDir;
 
   control::LaunchJob job;
   bool launched = false;
+  bool staging = false;  // fetching checkpoint files before the ranks start
   bool tearingDown = false;
   bool launcherGone = false;
   bool finished = false;
@@ -193,8 +196,21 @@ struct Agent::Impl {
     if (!options.dataParkAt.empty()) f.parkAt = wan::Endpoint::parse(options.dataParkAt);
     forwarder = std::make_unique<bridge::Forwarder>(io, std::move(f));
     tree = std::make_unique<AgentTree>(options.hostName, options.token, treeHooks());
-    forwarder->onControlChannel(
-        [this](std::shared_ptr<wan::SessionChannel> c) { tree->adoptChannel(std::move(c)); });
+    forwarder->onChannel(bridge::kControlChannelName, [this](std::shared_ptr<wan::SessionChannel> c) {
+      tree->adoptChannel(std::move(c));
+    });
+    store = std::make_unique<CheckpointStore>(
+        io, *forwarder, options.hostName, options.token,
+        [this](const control::CheckpointHoldings& h) {
+          control::Envelope e;
+          *e.mutable_checkpoint_holdings() = h;
+          send(e);
+        });
+    // Other hosts may fetch from this one before its own launch arrives.
+    forwarder->onChannel(bridge::kCheckpointChannelName,
+                         [this](std::shared_ptr<wan::SessionChannel> c) {
+                           store->adoptChannel(std::move(c));
+                         });
   }
 
   AgentTree::Hooks treeHooks() {
@@ -295,14 +311,32 @@ struct Agent::Impl {
     launched = true;
     job = j;
     try {
-      startRanks();
+      if (j.data_hosts_size() > 0) joinDataPath();
       if (j.tree_fanout() > 1 && j.data_hosts_size() > 0) tree->start(job, *forwarder);
+      if (job.checkpoint().dir().empty()) return startRanks();
+      // --checkpoint-storage partner: the ranks start once this host holds their files.
+      staging = true;
+      store->stage(job, [this](const std::string& error) {
+        staging = false;
+        if (tearingDown) return maybeFinish();
+        if (!error.empty()) return launchFailed(error);
+        try {
+          startRanks();
+          store->watch();
+        } catch (const std::exception& ex) {
+          launchFailed(ex.what());
+        }
+      });
     } catch (const std::exception& ex) {
-      control::Envelope e;
-      e.mutable_launch_failed()->set_message(ex.what());
-      send(e);
-      teardown(true);
+      launchFailed(ex.what());
     }
+  }
+
+  void launchFailed(const std::string& why) {
+    control::Envelope e;
+    e.mutable_launch_failed()->set_message(why);
+    send(e);
+    teardown(true);
   }
 
   void startRanks() {
@@ -323,6 +357,9 @@ struct Agent::Impl {
     std::vector<std::string> jobEnv(job.env_size());
     for (int i = 0; i < job.env_size(); ++i) {
       jobEnv[i] = job.env(i).name() + "=" + job.env(i).value();
+    }
+    if (!job.checkpoint().dir().empty()) {
+      jobEnv.push_back("IONET_CHECKPOINT_DIR=" + store->hostDir());  // this host's own
     }
     const auto base = mergeEnvironment(currentEnvironment(), jobEnv);
     const std::string& program = job.argv(0);
@@ -391,21 +428,27 @@ struct Agent::Impl {
     });
   }
 
-  // The ranks' connections to other hosts go through our forwarder (shim preloaded).
-  void startDataPath(const bridge::JobLayout& layout, const std::vector<std::string>& base,
-                     JobEnvInputs& inputs) {
-    IONET_ENFORCE(job.data_hosts_size() == static_cast<int>(layout.hostNames.size()),
-                  "data path: ", job.data_hosts_size(), " entries for ", layout.hostNames.size(),
-                  " hosts");
+  // The job's hosts as the forwarder reaches them: before the control tree and checkpoint
+  // staging open channels to them, and before the ranks connect.
+  void joinDataPath() {
+    IONET_ENFORCE(job.data_hosts_size() == job.hosts_size(), "data path: ",
+                  job.data_hosts_size(), " entries for ", job.hosts_size(), " hosts");
+    IONET_ENFORCE(job.host_index() < static_cast<std::uint32_t>(job.hosts_size()),
+                  "host index out of range");
     std::vector<bridge::DataHost> hosts;
     for (int i = 0; i < job.data_hosts_size(); ++i) {
       hosts.push_back(
-          {layout.hostNames[i], job.data_hosts(i).vaddr(), job.data_hosts(i).endpoint()});
+          {job.hosts(i).host_name(), job.data_hosts(i).vaddr(), job.data_hosts(i).endpoint()});
     }
+    forwarder->setHosts(std::move(hosts), job.host_index(), job.job_id());
+  }
+
+  // The ranks' connections to other hosts go through our forwarder (shim preloaded).
+  void startDataPath(const bridge::JobLayout& layout, const std::vector<std::string>& base,
+                     JobEnvInputs& inputs) {
     inputs.shimPath = findShim();
     IONET_ENFORCE(!inputs.shimPath.empty(),
                   "cannot find libionet-shim.so for the data path (set IONET_SHIM)");
-    forwarder->setHosts(std::move(hosts), layout.hostIndex, job.job_id());
     inputs.forwarder = "127.0.0.1:" + std::to_string(forwarder->shimPort());
     inputs.virtualAddress = bridge::formatIpv4(job.data_hosts(layout.hostIndex).vaddr());
     inputs.inheritedPreload = environmentValue(base, "LD_PRELOAD").value_or("");
@@ -500,9 +543,11 @@ struct Agent::Impl {
     for (const auto& [rank, timer] : heldExits) reportExit(rank);  // teardown: as they are
     heldExits.clear();
     if (!launched && !tearingDown) return;
+    if (staging && !tearingDown) return;  // the ranks have not started yet
     // An interior node of the control tree relays its children's fences until they are done.
     if (tree && tree->active() && !tearingDown && !tree->childrenDone()) return;
     finished = true;
+    if (store) store->stop();
     if (tree) tree->finish(!tearingDown && !launcherGone);
     log::debug("all ", ranks.size(), " ranks ended");
     killTimer.cancel();

@@ -76,8 +76,9 @@ void AgentTree::start(const control::LaunchJob& job, bridge::Forwarder& forwarde
   for (auto c : shape_->children(self_)) {
     children_.push_back(std::make_unique<Child>(Child{c, nullptr}));
     Child* child = children_.back().get();
-    forwarder.openControl(c, [this, child](std::shared_ptr<wan::SessionChannel> channel,
-                                           const std::string& error) {
+    forwarder.openChannel(c, bridge::kControlChannelName,
+                          [this, child](std::shared_ptr<wan::SessionChannel> channel,
+                                        const std::string& error) {
       if (!channel) return lost(nameOf(child->host), error);
       child->channel = channel;
       channel->start({[this, child](std::string m) { onChildMessage(*child, m); },

@@ -108,6 +108,7 @@ struct Flags {
   double statusInterval = 0;
   std::uint32_t minHosts = 0;
   std::string checkpointDir;
+  std::string checkpointStorage = "shared";
 };
 
 void defineOptions(CLI::App& app, JobSpec& s, Flags& f) {
@@ -154,6 +155,10 @@ void defineOptions(CLI::App& app, JobSpec& s, Flags& f) {
                  "Print the job's status (hosts, ranks, fences, links) every SECONDS");
   app.add_option("--checkpoint-dir", f.checkpointDir,
                  "The job's checkpoint directory (IONET_CHECKPOINT_DIR in every rank)");
+  app.add_option("--checkpoint-storage", f.checkpointStorage,
+                 "shared: --checkpoint-dir is one directory every host sees (default); partner: "
+                 "each host's own, copied to a partner host")
+      ->check(CLI::IsMember({"shared", "partner"}));
   app.add_option("--max-restarts", s.restart.maxRestarts,
                  "Start the job again up to N times after it loses a rank or a host");
   app.add_option("--spare-hosts", s.restart.spareHosts,
@@ -349,6 +354,12 @@ CommandLine parseCommandLine(const std::vector<std::string>& args,
     auto dir = std::filesystem::absolute(f.checkpointDir, ec);
     if (ec) throw UsageError("--checkpoint-dir " + f.checkpointDir + ": " + ec.message());
     s.restart.checkpointDir = dir.lexically_normal().string();
+  }
+  if (f.checkpointStorage == "partner") {
+    if (s.restart.checkpointDir.empty()) {
+      throw UsageError("--checkpoint-storage partner needs --checkpoint-dir");
+    }
+    s.restart.storage = CheckpointStorage::kPartner;
   }
   if (!f.machinefile.empty()) {
     if (!s.hostfile.empty()) throw UsageError("give --hostfile or --machinefile, not both");

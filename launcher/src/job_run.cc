@@ -100,10 +100,11 @@ class JobRun {
     if (spec_.statusIntervalSeconds > 0) scheduleStatus();
     io_.run();
     removeAgentLeftovers();
-    if (!failure_) return {};
+    if (!failure_) return JobOutcome{.holdings = holdings_};
     // Ranks ending because the user signalled the job are no failure to restart from.
     if (userSignals_ > 0) failure_->cause = Cause::kInterrupted;
     log::error(failure_->message);
+    failure_->holdings = holdings_;
     return *failure_;
   }
 
@@ -231,6 +232,7 @@ class JobRun {
       }
       job.set_master_addr(bridge::formatIpv4(bridge::virtualAddressOfHost(hostIndexOfRank(0))));
     }
+    if (spec_.restart.storage == CheckpointStorage::kPartner) setCheckpointPlan(job);
     job.set_kill_grace_ms(settings_.killGraceMs);
     if (spec_.statusIntervalSeconds > 0) {
       job.set_status_interval_ms(static_cast<std::uint32_t>(spec_.statusIntervalSeconds * 1000));
@@ -249,6 +251,27 @@ class JobRun {
     }
     launched_ = true;
     startStdin();
+  }
+
+  // --checkpoint-storage partner: each host's directory, copies to partners over the data
+  // path's sessions (so only with more than one host and the data path), and the fetches.
+  void setCheckpointPlan(control::LaunchJob& job) const {
+    auto* plan = job.mutable_checkpoint();
+    plan->set_dir(spec_.restart.checkpointDir);
+    plan->set_replicate(hosts_.size() > 1 && usesDataPath());
+    plan->set_resume_step(spec_.staging.step);
+    auto indexOf = [this](const std::string& host) {
+      for (std::size_t h = 0; h < placement_.hosts.size(); ++h) {
+        if (placement_.hosts[h].name == host) return static_cast<std::uint32_t>(h);
+      }
+      throw Error("checkpoint staging names host " + host + ", which is not in the job");
+    };
+    for (const auto& f : spec_.staging.fetches) {
+      auto* fetch = plan->add_fetches();
+      fetch->set_rank(f.rank);
+      fetch->set_from_host(indexOf(f.from));
+      fetch->set_to_host(indexOf(f.to));
+    }
   }
 
   // Variables every rank gets from the job: pool defaults first, the user's -x/--mca last.
@@ -328,6 +351,14 @@ class JobRun {
       case control::Envelope::kJobDone:
         hosts_[host].done = true;
         return maybeStop();
+      case control::Envelope::kCheckpointHoldings: {
+        auto& held = holdings_[name];
+        held.clear();
+        for (const auto& set : e.checkpoint_holdings().sets()) {
+          held.push_back({set.step(), set.nranks(), {set.ranks().begin(), set.ranks().end()}});
+        }
+        return;
+      }
       case control::Envelope::kTreeLinkLost:
         return fail(1,
                     "host " + name + " lost its control-tree link to host " +
@@ -583,6 +614,7 @@ class JobRun {
   bool launched_ = false, tearingDown_ = false, stopped_ = false;
   int userSignals_ = 0;
   std::optional<JobOutcome> failure_;
+  Holdings holdings_;
 };
 
 }  // namespace

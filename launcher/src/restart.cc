@@ -6,6 +6,7 @@
 #include <thread>
 
 #include "ionet/error.h"
+#include "ionet/launcher/checkpoint_plan.h"
 #include "ionet/log.h"
 
 namespace ionet::launcher {
@@ -91,14 +92,18 @@ std::vector<std::string> contractEnvironment(const RestartPolicy& policy, std::u
                                              const std::string& resumeFrom) {
   std::vector<std::string> env = {"IONET_RESTART_COUNT=" + std::to_string(restart),
                                   "TORCHELASTIC_RESTART_COUNT=" + std::to_string(restart)};
-  if (!policy.checkpointDir.empty()) env.push_back("IONET_CHECKPOINT_DIR=" + policy.checkpointDir);
+  // With partner storage each host's agent sets its own directory.
+  if (!policy.checkpointDir.empty() && policy.storage == CheckpointStorage::kShared) {
+    env.push_back("IONET_CHECKPOINT_DIR=" + policy.checkpointDir);
+  }
   if (!resumeFrom.empty()) env.push_back("IONET_RESUME_FROM=" + resumeFrom);
   return env;
 }
 
 int runWithRestarts(const JobSpec& spec, const Pool& pool, const JobRunner& run) {
   const RestartPolicy& policy = spec.restart;
-  if (!policy.checkpointDir.empty()) {
+  // With partner storage the directory is on the hosts, made by their agents.
+  if (!policy.checkpointDir.empty() && policy.storage == CheckpointStorage::kShared) {
     std::error_code ec;
     std::filesystem::create_directories(policy.checkpointDir, ec);
     if (ec || !std::filesystem::is_directory(policy.checkpointDir)) {
@@ -111,9 +116,21 @@ int runWithRestarts(const JobSpec& spec, const Pool& pool, const JobRunner& run)
   std::optional<JobOutcome> previous;
   std::string previousResume;
   std::size_t minHosts = 0;
+  Holdings held;  // partner storage: what the hosts said they hold, over all runs so far
+  const bool partner =
+      policy.storage == CheckpointStorage::kPartner && !policy.checkpointDir.empty();
   for (std::uint32_t restart = 0;; ++restart) {
-    std::string resumeFrom;
-    if (!policy.checkpointDir.empty()) {
+    JobSpec attempt = spec;
+    const Placement placement = placeRanks(attempt, poolOf(pool, hosts));
+    if (restart == 0) minHosts = policy.minHosts.value_or(placement.hosts.size());
+    std::string resumeFrom, fetches;
+    if (partner) {
+      // The launcher cannot see the hosts' disks: the set comes from their reports. A first
+      // run has none; its ranks restore from what their hosts' directories hold.
+      attempt.staging = planStaging(held, placement);
+      if (attempt.staging.step >= 0) resumeFrom = "step-" + std::to_string(attempt.staging.step);
+      fetches = describeFetches(attempt.staging);
+    } else if (!policy.checkpointDir.empty()) {
       auto point = findResumePoint(policy.checkpointDir);
       for (const auto& line : point.skipped) log::warn("checkpoint ", line, "; skipped");
       resumeFrom = point.path;
@@ -122,13 +139,12 @@ int runWithRestarts(const JobSpec& spec, const Pool& pool, const JobRunner& run)
       log::warn("restart ", restart, " of ", policy.maxRestarts, " on hosts ", joined(hosts), ": ",
                 resumeFrom.empty()
                     ? std::string("no verified checkpoint, starting from the beginning")
-                    : "resuming from " + resumeFrom);
+                    : "resuming from " + resumeFrom,
+                fetches.empty() ? std::string() : " (" + fetches + ")");
     }
-    JobSpec attempt = spec;
     for (auto& v : contractEnvironment(policy, restart, resumeFrom)) attempt.exports.push_back(v);
-    const Placement placement = placeRanks(attempt, poolOf(pool, hosts));
-    if (restart == 0) minHosts = policy.minHosts.value_or(placement.hosts.size());
     const JobOutcome outcome = run(attempt, placement);
+    for (const auto& [host, sets] : outcome.holdings) held[host] = sets;
     if (outcome.cause == JobOutcome::Cause::kSuccess || !restartable(outcome)) {
       return outcome.status;
     }
@@ -152,6 +168,7 @@ int runWithRestarts(const JobSpec& spec, const Pool& pool, const JobRunner& run)
     for (const auto& h : placement.hosts) used.push_back(h.name);
     if (outcome.cause == JobOutcome::Cause::kHostLost && !outcome.host.empty()) {
       lost.insert(outcome.host);
+      held.erase(outcome.host);  // its disk is out of reach with it
     }
     try {
       hosts = hostsAfterFailure(pool, used, lost, minHosts);

@@ -31,7 +31,8 @@ constexpr auto kStatusTimeout = 30s;   // session set-up plus the remote connect
 constexpr auto kLocalConnectTimeout = 10s;
 constexpr int kDialAttempts = 5;  // with kRedialDelay x 1, 2, 3, 4 between them: ~2 s
 constexpr auto kRedialDelay = 200ms;
-constexpr const char* kControlChannel = "ctl";
+constexpr const char* kControlChannel = kControlChannelName;
+constexpr const char* kCheckpointChannel = kCheckpointChannelName;
 
 void putU32(char* p, std::uint32_t v) {
   v = htonl(v);
@@ -135,7 +136,9 @@ struct Forwarder::Impl : std::enable_shared_from_this<Impl> {
   std::size_t self = SIZE_MAX;
   std::string jobId;
   std::shared_ptr<ForwardCounters> counters;
-  std::function<void(std::shared_ptr<wan::SessionChannel>)> controlHandler;
+  // Agents' own channels over the data path's sessions ("ctl": the control tree, "ckpt":
+  // checkpoint replicas), by name.
+  std::map<std::string, std::function<void(std::shared_ptr<wan::SessionChannel>)>> agentChannels;
   std::uint64_t connectionsOut = 0, connectionsIn = 0, failedConnects = 0;
   bool closed = false;
   // drain(): streams first, then the sessions' lingering close, then drained().
@@ -320,10 +323,12 @@ struct Forwarder::Impl : std::enable_shared_from_this<Impl> {
 
   // --- to local ranks ------------------------------------------------------------------------
   void onIncomingChannel(std::shared_ptr<wan::SessionChannel> channel) {
-    if (channel->name() == kControlChannel) {
-      if (controlHandler) return controlHandler(std::move(channel));
-      log::warn("forwarder: refusing a control channel from ", channel->peer(),
-                ": this host has no control tree");
+    if (auto h = agentChannels.find(channel->name()); h != agentChannels.end()) {
+      return h->second(std::move(channel));
+    }
+    if (channel->name() == kControlChannel || channel->name() == kCheckpointChannel) {
+      log::warn("forwarder: refusing a '", channel->name(), "' channel from ", channel->peer(),
+                ": nothing on this host takes it");
       return channel->close();
     }
     ChannelAddress a;
@@ -457,18 +462,19 @@ void Forwarder::setHosts(std::vector<DataHost> hosts, std::size_t self, std::str
   impl_->self = self;
 }
 
-void Forwarder::openControl(std::size_t host, ControlOpened done) {
-  IONET_ENFORCE(host < impl_->hosts.size(), "forwarder: control channel to unknown host ", host);
-  impl_->withSession(host, [done = std::move(done)](std::shared_ptr<wan::Session> session,
-                                                    const std::string& error) {
+void Forwarder::openChannel(std::size_t host, const std::string& name, ChannelOpened done) {
+  IONET_ENFORCE(host < impl_->hosts.size(), "forwarder: '", name, "' channel to unknown host ",
+                host);
+  impl_->withSession(host, [name, done = std::move(done)](std::shared_ptr<wan::Session> session,
+                                                          const std::string& error) {
     if (!session) return done(nullptr, error);
-    done(session->openChannel(kControlChannel), "");
+    done(session->openChannel(name), "");
   });
 }
 
-void Forwarder::onControlChannel(
-    std::function<void(std::shared_ptr<wan::SessionChannel>)> handler) {
-  impl_->controlHandler = std::move(handler);
+void Forwarder::onChannel(const std::string& name,
+                          std::function<void(std::shared_ptr<wan::SessionChannel>)> handler) {
+  impl_->agentChannels[name] = std::move(handler);
 }
 
 ForwarderStats Forwarder::stats() const {

@@ -105,5 +105,39 @@ TEST(Protocol, RanksMustAgreeOnTheStep) {
   EXPECT_EQ(refused, kRanks);
 }
 
+// --checkpoint-storage partner: each host's ranks write into the host's own directory. Each
+// directory gets the whole MANIFEST and its ranks' files; restore needs every rank's own file.
+TEST(Protocol, PerHostDirectoriesEachGetTheManifestAndTheirRanksFiles) {
+  ScratchDir scratch;
+  auto hostDir = [&](int rank) { return scratch / (rank < 2 ? "host-a" : "host-b"); };
+  runRanks(4, [&](std::shared_ptr<Comm> comm) {
+    CheckpointDir dir({hostDir(comm->rank()), 2, comm});
+    for (int s = 1; s <= 3; ++s) commitStep(dir, s);
+    auto r = dir.restore();
+    ASSERT_TRUE(r.set);
+    EXPECT_EQ(r.set->step(), 3);
+    EXPECT_EQ(r.set->path(), hostDir(comm->rank()) / "step-3");
+    EXPECT_EQ(r.set->read<double>("x"), valuesOf(3, comm->rank()));
+  });
+  for (const char* host : {"host-a", "host-b"}) {
+    EXPECT_EQ(listSets(scratch / host).size(), 2u) << host;  // retention in each
+  }
+  EXPECT_TRUE(fs::exists(scratch / "host-a/step-3/rank-1.h5"));
+  EXPECT_FALSE(fs::exists(scratch / "host-a/step-3/rank-2.h5"));
+  EXPECT_EQ(slurp(scratch / "host-a/step-3/MANIFEST"), slurp(scratch / "host-b/step-3/MANIFEST"));
+  // One host's part of a set alone is not a set.
+  EXPECT_EQ(verifySet(scratch / "host-b/step-3"), "rank-0.h5 missing");
+
+  // A host that lost its newest part makes every rank take the older set.
+  fs::remove(scratch / "host-b/step-3/rank-3.h5");
+  runRanks(4, [&](std::shared_ptr<Comm> comm) {
+    CheckpointDir dir({hostDir(comm->rank()), 2, comm});
+    auto r = dir.restore();
+    ASSERT_TRUE(r.set);
+    EXPECT_EQ(r.set->step(), 2);
+    EXPECT_EQ(r.skipped, (std::vector<std::string>{"step-3: rank-3.h5 missing"}));
+  });
+}
+
 }  // namespace
 }  // namespace ionet::ckpt::test

@@ -186,7 +186,7 @@ TEST_F(PoolTest, ControlTreeReachesAHostBehindNatAndSurvivesResets) {
                          {"IONET_TREE_FANOUT=2", "IONET_LOG_LEVEL=debug"});
   const auto deadline = Clock::now() + 30s;
   while (shell("pgrep -xc allreduce").substr(0, 1) != "6") {
-    ASSERT_LT(Clock::now(), deadline) << processesMatching("allreduce");
+    ASSERT_LT(Clock::now(), deadline) << processesMatching("allreduce") << job.transcript();
     std::this_thread::sleep_for(20ms);  // polling /proc
   }
   const std::string toH1 = "dst " + world->wan->publicAddress(1);

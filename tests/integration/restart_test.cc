@@ -6,6 +6,7 @@
 #include <sys/mount.h>
 
 #include <filesystem>
+#include <functional>
 #include <cstring>
 #include <fstream>
 #include <regex>
@@ -71,19 +72,44 @@ class RestartTest : public IonetTest {
     return pids;
   }
 
+  // Waits until pred holds; false at the deadline. For conditions of /proc and the
+  // filesystem, which have no event to wait on: polled every 10 ms.
+  static bool waitUntil(const std::function<bool()>& pred, std::chrono::milliseconds timeout) {
+    const auto deadline = Clock::now() + timeout;
+    while (!pred()) {
+      if (Clock::now() >= deadline) return false;
+      std::this_thread::sleep_for(10ms);
+    }
+    return true;
+  }
+
   // Waits until one of this test's processes named comm is stopped (state T); its pid, or -1.
   pid_t waitForStopped(const std::string& comm, std::chrono::milliseconds timeout) const {
-    const auto deadline = Clock::now() + timeout;
-    while (Clock::now() < deadline) {
-      for (pid_t p : processes(comm)) {
-        std::ifstream stat("/proc/" + std::to_string(p) + "/stat");
-        std::string all((std::istreambuf_iterator<char>(stat)), {});
-        auto close = all.rfind(')');
-        if (close != std::string::npos && all.compare(close + 2, 1, "T") == 0) return p;
-      }
-      std::this_thread::sleep_for(10ms);  // polling /proc: the condition has no event to wait on
-    }
-    return -1;
+    pid_t stopped = -1;
+    waitUntil(
+        [&] {
+          for (pid_t p : processes(comm)) {
+            std::ifstream stat("/proc/" + std::to_string(p) + "/stat");
+            std::string all((std::istreambuf_iterator<char>(stat)), {});
+            auto close = all.rfind(')');
+            if (close != std::string::npos && all.compare(close + 2, 1, "T") == 0) {
+              stopped = p;
+              return true;
+            }
+          }
+          return false;
+        },
+        timeout);
+    return stopped;
+  }
+
+  // ionet-run's children: the agents of the local pool's hosts, in node order.
+  static std::vector<pid_t> agentsOf(const Command& c) {
+    std::ifstream in("/proc/" + std::to_string(c.pid()) + "/task/" + std::to_string(c.pid()) +
+                     "/children");
+    std::vector<pid_t> agents;
+    for (pid_t p; in >> p;) agents.push_back(p);
+    return agents;
   }
 
   fs::path dir_;
@@ -127,10 +153,7 @@ TEST_F(RestartTest, KillNineOfAnAgentMovesItsRanksToASpareHost) {
       60s))
       << c.transcript();
   // ionet-run's children are the agents of node0 and node1 (node2 is the spare).
-  std::ifstream in("/proc/" + std::to_string(c.pid()) + "/task/" + std::to_string(c.pid()) +
-                   "/children");
-  std::vector<pid_t> agents;
-  for (pid_t p; in >> p;) agents.push_back(p);
+  const auto agents = agentsOf(c);
   ASSERT_EQ(agents.size(), 2u);
   ASSERT_EQ(::kill(agents[1], SIGKILL), 0);
   auto r = c.wait(120s);
@@ -239,6 +262,43 @@ TEST_F(RestartTest, PyTorchDdpThroughTheEnvironmentContractResumesBitForBit) {
   ASSERT_TRUE(std::regex_search(r.out, m, std::regex("resumed from step ([0-9]+)"))) << r.out;
   EXPECT_GE(std::stoi(m[1]), 30);
   EXPECT_EQ(finalChecksum(r.out), expected);
+}
+
+// No shared directory: each host's ranks write into the host's own directory, its agent copies
+// every set to the next host, and a host that is lost takes its directory with it: the spare
+// that replaces it fetches the lost ranks' files from the partner, over the agents' sessions.
+TEST_F(RestartTest, PartnerStorageSurvivesAHostAndItsDiskVanishing) {
+  const std::string expected = referenceChecksum({"--local-hosts", "2", "-np", "4"});
+  const fs::path run = ckpt("run");
+  auto c = start({"--local-hosts", "3", "--spare-hosts", "1", "-np", "4", "--checkpoint-dir",
+                  run.string(), "--checkpoint-storage", "partner", "--max-restarts", "2",
+                  "--restart-delay", "0", example("train"), kSteps, kEvery});
+  // node1's set of step 60 has reached its partner node0.
+  ASSERT_TRUE(waitUntil(
+      [&] { return fs::exists(run / "host-node0/partner-node1/step-60/rank-3.h5"); }, 60s))
+      << c.transcript();
+  const auto agents = agentsOf(c);
+  ASSERT_EQ(agents.size(), 2u);
+  ASSERT_EQ(::kill(agents[1], SIGKILL), 0);
+  std::error_code ec;
+  fs::remove_all(run / "host-node1", ec);  // its disk goes with it
+  auto r = c.wait(120s);
+  EXPECT_FINISHED(r);
+  EXPECT_EQ(r.exitCode, 0) << r.err;
+  std::smatch m;
+  ASSERT_TRUE(std::regex_search(
+      r.err, m,
+      std::regex("restart 1 of 2 on hosts node0,node2: resuming from step-([0-9]+) \\(node2 "
+                 "fetches ranks 2,3 from node0\\)")))
+      << r.err;
+  EXPECT_GE(std::stoi(m[1]), 60);
+  EXPECT_NE(r.out.find("resumed from step " + std::string(m[1])), std::string::npos) << r.out;
+  EXPECT_EQ(finalChecksum(r.out), expected);
+  // Each host's directory has its own ranks' files; nothing went to a shared one.
+  EXPECT_TRUE(fs::exists(run / "host-node0/step-300/rank-1.h5"));
+  EXPECT_FALSE(fs::exists(run / "host-node0/step-300/rank-2.h5"));
+  EXPECT_TRUE(fs::exists(run / "host-node2/step-300/rank-2.h5"));
+  EXPECT_FALSE(fs::exists(run / "step-300"));
 }
 
 // Flips one byte in the middle of a file.

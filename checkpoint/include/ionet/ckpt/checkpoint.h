@@ -67,7 +67,8 @@ class CheckpointDir {
   int keep() const { return keep_; }
   Comm& comm() const { return *comm_; }
 
-  // Collective: rank 0 removes stale step-*.tmp directories and creates step-<step>.tmp/.
+  // Collective: the publisher of each directory removes stale step-*.tmp directories and
+  // creates step-<step>.tmp/.
   SetWriter begin(std::int64_t step);
 
   // Collective: chooses $IONET_RESUME_FROM if it verifies, else the newest set that verifies,
@@ -75,9 +76,12 @@ class CheckpointDir {
   Restored restore();
 
  private:
+  bool publisher();  // collective on first use
+
   std::filesystem::path dir_;
   int keep_;
   std::shared_ptr<Comm> comm_;
+  std::optional<bool> publisher_;
 };
 
 // This rank's part of a set being written. Its file is created at the first write.
@@ -111,9 +115,10 @@ class SetWriter {
 
  private:
   friend class CheckpointDir;
-  SetWriter(std::filesystem::path dir, int keep, std::shared_ptr<Comm> comm, std::int64_t step);
+  SetWriter(std::filesystem::path dir, int keep, std::shared_ptr<Comm> comm, std::int64_t step,
+            bool publisher);
   RankFileWriter& file();
-  void publish(const std::vector<std::string>& entries);  // rank 0, once all ranks are valid
+  Manifest manifestOf(const std::vector<std::string>& entries) const;  // rank 0
 
   std::filesystem::path dir_, tmp_;
   int keep_ = 2;
@@ -121,6 +126,7 @@ class SetWriter {
   std::int64_t step_ = 0;
   std::unique_ptr<RankFileWriter> file_;
   std::optional<Error> failure_;  // first local failure: reported by commit on every rank
+  bool publisher_ = false;        // this rank writes the MANIFEST into dir_ and renames the set
   bool done_ = false;
 };
 

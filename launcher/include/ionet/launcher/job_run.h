@@ -44,6 +44,7 @@ struct JobOutcome {
   Cause cause = Cause::kSuccess;
   std::string host;        // where it happened, when on one host
   std::int64_t rank = -1;  // which rank, when one
+  Holdings holdings;       // --checkpoint-storage partner: what each host last said it holds
 };
 
 JobOutcome runJob(const JobSpec& spec, const Placement& placement, const RunSettings& settings);

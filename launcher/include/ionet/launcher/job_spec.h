@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <utility>
@@ -11,6 +12,30 @@ namespace ionet::launcher {
 
 enum class MapBy { kSlot, kNode };
 
+// Where checkpoint sets live: one directory every host sees (the local pool, emulated hosts,
+// a shared filesystem), or each host's own directory with copies at a partner host.
+enum class CheckpointStorage { kShared, kPartner };
+
+// --checkpoint-storage partner: a set a host holds (its own or a partner's), as it reported it.
+struct HeldSet {
+  std::int64_t step = 0;
+  std::uint32_t nranks = 0;
+  std::vector<std::uint32_t> ranks;  // whose files it has
+};
+using Holdings = std::map<std::string, std::vector<HeldSet>>;  // by host name
+
+// Before a run: the files hosts fetch from each other so that every rank finds its file of
+// `step` on the host it runs on (checkpoint_plan.h).
+struct CheckpointFetch {
+  std::uint32_t rank = 0;
+  std::string from, to;  // host names
+  bool operator==(const CheckpointFetch&) const = default;
+};
+struct StagingPlan {
+  std::int64_t step = -1;  // -1: no set to resume from
+  std::vector<CheckpointFetch> fetches;
+};
+
 // What to do when the job loses a rank or a host (restart.h).
 struct RestartPolicy {
   std::uint32_t maxRestarts = 0;          // --max-restarts
@@ -18,6 +43,7 @@ struct RestartPolicy {
   std::optional<std::uint32_t> minHosts;  // --min-hosts; unset: as many as the first run
   double restartDelaySeconds = 1;         // --restart-delay
   std::string checkpointDir;              // --checkpoint-dir, absolute; empty: none
+  CheckpointStorage storage = CheckpointStorage::kShared;  // --checkpoint-storage
 };
 
 struct JobSpec {
@@ -43,6 +69,7 @@ struct JobSpec {
   std::string gpuModel;                 // --gpu-model: case-insensitive substring of NVML's name
   std::uint64_t gpuMinMemoryBytes = 0;  // --gpu-min-mem: only GPUs with at least this much
   RestartPolicy restart;
+  StagingPlan staging;  // set by runWithRestarts for one run (partner storage)
   std::vector<std::string> argv;  // the program and its arguments
 };
 

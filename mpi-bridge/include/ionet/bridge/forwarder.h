@@ -50,6 +50,8 @@ struct ForwarderStats {
 std::uint32_t virtualAddressOfHost(std::size_t index);
 inline constexpr const char* kVirtualNetwork = "100.64.0.0/10";
 inline constexpr const char* kVirtualInterface = "ionet0";
+inline constexpr const char* kControlChannelName = "ctl";
+inline constexpr const char* kCheckpointChannelName = "ckpt";
 std::string formatIpv4(std::uint32_t hostOrder);
 
 class Forwarder {
@@ -67,13 +69,15 @@ class Forwarder {
   // connection a rank makes is refused with EHOSTUNREACH; channels of other jobs always are.
   void setHosts(std::vector<DataHost> hosts, std::size_t self, std::string jobId);
 
-  // Control channels (the launcher's control tree) ride the same sessions as the ranks'
-  // connections. openControl dials host's session if needed; done gets the channel, or null and
-  // why. Channels other hosts open to us go to the handler (refused while there is none).
-  using ControlOpened =
+  // The agents' own channels ride the same sessions as the ranks' connections: the control
+  // tree's (kControlChannelName) and checkpoint replicas' (kCheckpointChannelName).
+  // openChannel dials host's session if needed; done gets the channel, or null and why.
+  // Channels of a name other hosts open to us go to its handler (refused while there is none).
+  using ChannelOpened =
       std::function<void(std::shared_ptr<wan::SessionChannel>, const std::string& error)>;
-  void openControl(std::size_t host, ControlOpened done);
-  void onControlChannel(std::function<void(std::shared_ptr<wan::SessionChannel>)> handler);
+  void openChannel(std::size_t host, const std::string& name, ChannelOpened done);
+  void onChannel(const std::string& name,
+                 std::function<void(std::shared_ptr<wan::SessionChannel>)> handler);
 
   ForwarderStats stats() const;
   // The job is over on this host: take no new connections, let every forwarded connection
