@@ -70,7 +70,13 @@ int main(int argc, char** argv) {
     if (!cmd.spec.poolFile.empty()) {
       // A pool of real hosts: ask their pool agents what they offer, place, run there.
       asio::io_context io;
-      launcher::RemotePool remote(io, launcher::loadPoolFile(cmd.spec.poolFile));
+      const auto poolFile = launcher::loadPoolFile(cmd.spec.poolFile);
+      // Without a shared filesystem, checkpoint sets are kept at partner hosts.
+      if (!cmd.spec.restart.storageGiven && !poolFile.sharedCheckpointDir &&
+          !cmd.spec.restart.checkpointDir.empty()) {
+        cmd.spec.restart.storage = launcher::CheckpointStorage::kPartner;
+      }
+      launcher::RemotePool remote(io, poolFile);
       auto pool = launcher::restrictPool(remote.discover(std::chrono::seconds(10)), cmd.spec);
       status = launcher::runWithRestarts(
           cmd.spec, pool, [&](const launcher::JobSpec& spec, const launcher::Placement& placement) {

@@ -156,8 +156,9 @@ void defineOptions(CLI::App& app, JobSpec& s, Flags& f) {
   app.add_option("--checkpoint-dir", f.checkpointDir,
                  "The job's checkpoint directory (IONET_CHECKPOINT_DIR in every rank)");
   app.add_option("--checkpoint-storage", f.checkpointStorage,
-                 "shared: --checkpoint-dir is one directory every host sees (default); partner: "
-                 "each host's own, copied to a partner host")
+                 "shared: --checkpoint-dir is one directory every host sees; partner: each "
+                 "host's own, copied to a partner host (default: shared, or partner on a pool "
+                 "without shared_checkpoint_dir)")
       ->check(CLI::IsMember({"shared", "partner"}));
   app.add_option("--max-restarts", s.restart.maxRestarts,
                  "Start the job again up to N times after it loses a rank or a host");
@@ -355,6 +356,7 @@ CommandLine parseCommandLine(const std::vector<std::string>& args,
     if (ec) throw UsageError("--checkpoint-dir " + f.checkpointDir + ": " + ec.message());
     s.restart.checkpointDir = dir.lexically_normal().string();
   }
+  s.restart.storageGiven = app.count("--checkpoint-storage") > 0;
   if (f.checkpointStorage == "partner") {
     if (s.restart.checkpointDir.empty()) {
       throw UsageError("--checkpoint-storage partner needs --checkpoint-dir");

@@ -21,7 +21,8 @@ namespace {
 using Keys = std::vector<std::string_view>;
 const Keys kTopKeys = {"pool", "host"};
 const Keys kPoolKeys = {"name",       "credentials", "psk",
-                        "agent_port", "relay_port",  "heartbeat_timeout"};
+                        "agent_port", "relay_port",  "heartbeat_timeout",
+                        "shared_checkpoint_dir"};
 const Keys kHostKeys = {"name", "address", "port", "site", "slots", "gpus", "relay", "via"};
 
 bool validName(std::string_view s) {
@@ -165,6 +166,10 @@ class PoolReader {
     }
     if (auto port = integer(t, "relay_port", "pool.relay_port", 1, 65535)) {
       pool.relayPort = static_cast<std::uint16_t>(*port);
+    }
+    if (const toml::node* shared = t.get("shared_checkpoint_dir")) {
+      if (!shared->is_boolean()) fail(*shared, "pool.shared_checkpoint_dir must be true or false");
+      pool.sharedCheckpointDir = shared->as_boolean()->get();
     }
     if (auto text = string(t, "heartbeat_timeout", "pool.heartbeat_timeout")) {
       try {

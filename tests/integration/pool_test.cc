@@ -231,6 +231,47 @@ TEST_F(PoolTest, KilledAgentTearsTheJobDownEverywhereWithinThreeSeconds) {
 }
 
 
+TEST_F(PoolTest, CheckpointPartnersReplaceALostHostBehindNat) {
+  // No shared filesystem is assumed: each host's ranks checkpoint into the host's own
+  // directory and its agent copies every set to the partner host. h2 is lost with its
+  // directory; h3 (the spare, behind NAT) fetches h2's ranks' files from h1 through the relay,
+  // and the job ends with the weights of a run that never failed.
+  const std::string dir = world->dir + "/ckpt-partner";
+  auto reference = ionetRun({"--local-hosts", "2", "-np", "4", "--checkpoint-dir",
+                             world->dir + "/ckpt-reference", example("train"), "300", "20"},
+                            {}, "", 120s);
+  ASSERT_EQ(reference.exitCode, 0) << reference.err;
+  std::smatch m;
+  ASSERT_TRUE(std::regex_search(reference.out, m, std::regex("final weights checksum (\\S+)")));
+  const std::string expected = m[1];
+
+  // Partner storage is the default on a pool whose file does not say shared_checkpoint_dir.
+  auto job = startInPool({"--spare-hosts", "1", "-np", "4", "--checkpoint-dir", dir,
+                          "--max-restarts", "2", "--restart-delay", "0", example("train"), "300",
+                          "20"});
+  const auto deadline = Clock::now() + 60s;
+  while (!fs::exists(dir + "/host-h1/partner-h2/step-60/rank-3.h5")) {
+    ASSERT_LT(Clock::now(), deadline) << job.transcript();
+    std::this_thread::sleep_for(20ms);  // polling the filesystem
+  }
+  const std::string pid = shell("pgrep -f 'ionet-agent --connect .* --host-name h2'");
+  ASSERT_FALSE(pid.empty());
+  ASSERT_EQ(::kill(std::stoi(pid), SIGKILL), 0);
+  std::error_code ec;
+  fs::remove_all(dir + "/host-h2", ec);
+  auto r = job.wait(180s);
+  EXPECT_FINISHED(r);
+  EXPECT_EQ(r.exitCode, 0) << r.err;
+  EXPECT_TRUE(std::regex_search(
+      r.err, m,
+      std::regex("restart 1 of 2 on hosts h1,h3: resuming from step-([0-9]+) \\(h3 fetches "
+                 "ranks 2,3 from h1\\)")))
+      << r.err;
+  ASSERT_TRUE(std::regex_search(r.out, m, std::regex("final weights checksum (\\S+)"))) << r.out;
+  EXPECT_EQ(m[1], expected);
+  EXPECT_TRUE(fs::exists(dir + "/host-h3/step-300/rank-3.h5"));
+}
+
 // heals the emulated WAN when a test ends, whatever it asserted
 struct HealOnExit {
   ~HealOnExit() { world->wan->heal(); }

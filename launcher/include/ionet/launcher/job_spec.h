@@ -44,6 +44,7 @@ struct RestartPolicy {
   double restartDelaySeconds = 1;         // --restart-delay
   std::string checkpointDir;              // --checkpoint-dir, absolute; empty: none
   CheckpointStorage storage = CheckpointStorage::kShared;  // --checkpoint-storage
+  bool storageGiven = false;  // else a pool without shared_checkpoint_dir means kPartner
 };
 
 struct JobSpec {

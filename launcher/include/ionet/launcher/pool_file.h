@@ -38,6 +38,9 @@ struct PoolFile {
   std::uint16_t agentPort = kDefaultAgentPort;
   std::uint16_t relayPort = kDefaultRelayPort;
   std::chrono::milliseconds heartbeatTimeout = kDefaultHeartbeatTimeout;
+  // Every host sees a checkpoint directory at the same path (a shared filesystem); false:
+  // ionet-run --checkpoint-dir defaults to partner storage.
+  bool sharedCheckpointDir = false;
   std::vector<PoolFileHost> hosts;  // in file order (the node order)
 
   const PoolFileHost* find(const std::string& hostName) const;  // nullptr if absent
