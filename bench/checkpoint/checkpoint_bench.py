@@ -11,7 +11,8 @@ verify throughput, and the time from kill -9 of an agent to the resumed job's fi
    (target >= 1 GB/s).
 3. recovery: examples/train on 2 emulated hosts and a spare, --max-restarts 1 --restart-delay 0; kill -9
    of host node1's agent right after a checkpoint; the time until the resumed run prints its
-   first step (target <= 5 s).
+   first step (target <= 5 s). Once with a shared directory, once with partner storage (node1's
+   directory deleted with it; the spare fetches its ranks' files from node0 first).
 Exit status 1 when a run failed; figures that miss a target are a measurement, not a failure.
 """
 import argparse
@@ -31,6 +32,9 @@ def parse_args():
     p.add_argument("--dir", help="directory to write in (default: BUILD/bench-checkpoint)")
     p.add_argument("--mib", type=int, default=256, help="MiB per rank and set (default 256)")
     p.add_argument("--runs", type=int, default=5, help="runs of each measurement (default 5)")
+    p.add_argument("--dim", type=int, default=1 << 20,
+                   help="weights of the training job in the recovery runs (default 1Mi doubles: "
+                        "8 MiB per rank file)")
     return p.parse_args()
 
 
@@ -86,24 +90,34 @@ def measure_verify(args, set_dir, total, cold):
     return total / seconds / 1e9
 
 
-def measure_recovery(args, run_dir):
+def measure_recovery(args, run_dir, storage):
     """Seconds from kill -9 of node1's agent to the resumed run's first step line (node2 is
-    the spare that takes node1's ranks)."""
+    the spare that takes node1's ranks; with partner storage it first fetches their files from
+    node0, and node1's directory is deleted with the kill)."""
     shutil.rmtree(run_dir, ignore_errors=True)
     cmd = [args.ionet_run, "--local-hosts", "3", "--spare-hosts", "1", "-np", "4",
-           "--checkpoint-dir", run_dir,
-           "--max-restarts", "1", "--restart-delay", "0", args.train, "100000", "20"]
+           "--checkpoint-storage", storage, "--checkpoint-dir", run_dir,
+           "--max-restarts", "1", "--restart-delay", "0", args.train, "100000", "20",
+           str(args.dim)]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
                             start_new_session=True)
     killed_at = None
     resumed = False
+    seen_40 = False
     try:
         for line in proc.stdout:
-            if killed_at is None and line.startswith("checkpoint step 40"):
+            # Kill at the first line after step 40 was committed (and, with partner storage,
+            # after node1's copy of it reached node0).
+            seen_40 = seen_40 or line.startswith("checkpoint step 40")
+            partner_copy = os.path.join(run_dir, "host-node0", "partner-node1", "step-40")
+            if killed_at is None and seen_40 and (
+                    storage == "shared" or os.path.isdir(partner_copy)):
                 with open(f"/proc/{proc.pid}/task/{proc.pid}/children") as f:
                     agents = [int(p) for p in f.read().split()]
                 killed_at = time.monotonic()
                 os.kill(agents[-1], signal.SIGKILL)
+                if storage == "partner":
+                    shutil.rmtree(os.path.join(run_dir, "host-node1"), ignore_errors=True)
             elif killed_at is not None and line.startswith("resumed from step"):
                 resumed = True
             elif resumed and line.startswith("step "):
@@ -147,10 +161,13 @@ def main():
               (f", cold {cold[-1]:.2f} GB/s" if v is not None else ""), flush=True)
     shutil.rmtree(os.path.join(base, "write"), ignore_errors=True)
 
-    recovery = []
+    recovery = {"shared": [], "partner": []}
     for i in range(args.runs):
-        recovery.append(measure_recovery(args, os.path.join(base, "recovery")))
-        print(f"  recovery run {i + 1}: {recovery[-1]:.2f} s", flush=True)
+        for storage in recovery:
+            recovery[storage].append(
+                measure_recovery(args, os.path.join(base, "recovery"), storage))
+            print(f"  recovery run {i + 1}, {storage} storage: {recovery[storage][-1]:.2f} s",
+                  flush=True)
     shutil.rmtree(os.path.join(base, "recovery"), ignore_errors=True)
 
     print()
@@ -162,7 +179,9 @@ def main():
         print(median_line("verify, page cache dropped", cold, "GB/s"))
     else:
         print("verify, page cache dropped  not measured: cannot write /proc/sys/vm/drop_caches")
-    print(median_line("kill -9 agent -> 1st step", recovery, "s   (target <= 5)"))
+    print(median_line("kill -9 agent -> 1st step", recovery["shared"], "s   (target <= 5)"))
+    print(median_line("  ... partner storage", recovery["partner"],
+                      "s   (incl. fetching 2 rank files)"))
 
 
 if __name__ == "__main__":

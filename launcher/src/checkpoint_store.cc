@@ -235,7 +235,7 @@ struct CheckpointStore::Impl : std::enable_shared_from_this<Impl> {
   fs::path dir;  // DIR/host-<name>
   std::unique_ptr<asio::posix::stream_descriptor> notify;
   std::array<char, 4096> notifyBuffer{};
-  std::int64_t lastReplicated = -1;
+  std::string lastReplicated;  // the MANIFEST of the set last copied to the partner
   std::string lastReport;
   bool stopped = false;
 
@@ -455,10 +455,17 @@ struct CheckpointStore::Impl : std::enable_shared_from_this<Impl> {
   void onChange() {
     if (stopped) return;
     if (plan.replicate()) {
+      // The newest set, unless it was copied already. Known by its MANIFEST, not its step: a
+      // restarted run commits a step again (replacing the set), and that copy must go too.
       auto sets = ckpt::listSets(dir);
-      if (!sets.empty() && sets[0].step != lastReplicated) {
-        lastReplicated = sets[0].step;
-        replicate(sets[0]);
+      std::error_code ec;
+      if (!sets.empty() && fs::exists(sets[0].path / ckpt::Manifest::kFileName, ec)) {
+        std::ifstream in(sets[0].path / ckpt::Manifest::kFileName, std::ios::binary);
+        std::string manifest((std::istreambuf_iterator<char>(in)), {});
+        if (manifest != lastReplicated) {
+          lastReplicated = std::move(manifest);
+          replicate(sets[0]);
+        }
       }
     }
     reportHoldings();

@@ -103,6 +103,19 @@ class RestartTest : public IonetTest {
     return stopped;
   }
 
+  // Once the job has printed "checkpoint step N", SIGKILLs the second of its `count` processes
+  // named comm (a rank).
+  void killARankAfterCheckpoint(Command& c, const std::string& comm, std::size_t count, int step,
+                                std::chrono::milliseconds timeout) const {
+    const std::string line = "checkpoint step " + std::to_string(step) + "\n";
+    ASSERT_TRUE(c.waitForOutput(
+        [&](const std::string& o) { return o.find(line) != std::string::npos; }, timeout))
+        << c.transcript();
+    auto ranks = processes(comm);
+    ASSERT_EQ(ranks.size(), count);
+    ASSERT_EQ(::kill(ranks[1], SIGKILL), 0);
+  }
+
   // ionet-run's children: the agents of the local pool's hosts, in node order.
   static std::vector<pid_t> agentsOf(const Command& c) {
     std::ifstream in("/proc/" + std::to_string(c.pid()) + "/task/" + std::to_string(c.pid()) +
@@ -122,13 +135,7 @@ TEST_F(RestartTest, KillNineOfARankResumesAndEndsWithTheSameWeights) {
   args.insert(args.end(), {"--checkpoint-dir", ckpt("run"), "--max-restarts", "2",
                            "--restart-delay", "0", example("train"), kSteps, kEvery});
   auto c = start(args);
-  ASSERT_TRUE(c.waitForOutput(
-      [](const std::string& o) { return o.find("checkpoint step 60\n") != std::string::npos; },
-      60s))
-      << c.transcript();
-  auto ranks = processes("train");
-  ASSERT_EQ(ranks.size(), 4u);
-  ASSERT_EQ(::kill(ranks[1], SIGKILL), 0);
+  ASSERT_NO_FATAL_FAILURE(killARankAfterCheckpoint(c, "train", 4, 60, 60s));
   auto r = c.wait(120s);
   EXPECT_FINISHED(r);
   EXPECT_EQ(r.exitCode, 0) << r.err;
@@ -248,13 +255,7 @@ TEST_F(RestartTest, PyTorchDdpThroughTheEnvironmentContractResumesBitForBit) {
   EXPECT_EQ(verify.exitCode, 0) << verify.out << verify.err;
 
   auto c = start(torchRun("run", {"--max-restarts", "1", "--restart-delay", "0"}));
-  ASSERT_TRUE(c.waitForOutput(
-      [](const std::string& o) { return o.find("checkpoint step 30\n") != std::string::npos; },
-      180s))
-      << c.transcript();
-  auto ranks = processes("python3");
-  ASSERT_EQ(ranks.size(), 2u);
-  ASSERT_EQ(::kill(ranks[1], SIGKILL), 0);
+  ASSERT_NO_FATAL_FAILURE(killARankAfterCheckpoint(c, "python3", 2, 30, 180s));
   auto r = c.wait(240s);
   EXPECT_FINISHED(r);
   EXPECT_EQ(r.exitCode, 0) << r.err;

@@ -190,7 +190,7 @@ void SessionImpl::dialFailed(int slot, const std::string& error) {
   // Exponential backoff with +-50 % jitter, so a pool's agents do not redial in lockstep.
   const double base =
       double(options_.reconnectMin.count()) * double(1u << std::min(s.attempts, 10));
-  const double capped = std::min(base, double(options_.reconnectMax.count()));
+  const double capped = std::min(base, double(options_.redialCeiling().count()));
   std::uniform_real_distribution<double> spread(0.5, 1.5);
   const auto delay = std::chrono::milliseconds(std::int64_t(capped * spread(jitter_)));
   ++s.attempts;

@@ -81,7 +81,10 @@ class ServerCore : public std::enable_shared_from_this<ServerCore> {
     auto resolver = std::make_shared<tcp::resolver>(io_);
     auto retry = [self, relay, attempt](const std::string& error) {
       if (self->closed_) return;
-      const auto delay = std::chrono::milliseconds(std::min(30000, 500 << std::min(attempt, 6)));
+      // The same backoff as a redial: diallers give a session up after the dead-peer
+      // timeout, so be back in the relay well before that.
+      const auto delay = std::min(self->options_.reconnectMin * (1 << std::min(attempt, 10)),
+                                  self->options_.redialCeiling());
       log::warn("parking at relay ", relay.host, ":", relay.port, ": ", error, "; retrying in ",
                 delay.count(), " ms");
       auto timer = std::make_shared<asio::steady_timer>(self->io_, delay);

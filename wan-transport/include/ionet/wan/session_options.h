@@ -39,9 +39,15 @@ struct SessionOptions {
   // A session with no connection left whose peer has not been heard for this long fails (the
   // clock starts at the last frame received, not when the last connection was dropped).
   std::chrono::milliseconds deadPeerTimeout = 60000ms;
-  // Redial backoff: exponential from min to max, with +-50 % jitter.
+  // Redial backoff: exponential from min to max, with +-50 % jitter; never more than a quarter
+  // of deadPeerTimeout (redialCeiling), so a session tries again several times before it is
+  // given up.
   std::chrono::milliseconds reconnectMin = 100ms;
   std::chrono::milliseconds reconnectMax = 5000ms;
+
+  std::chrono::milliseconds redialCeiling() const {
+    return std::max(reconnectMin, std::min(reconnectMax, deadPeerTimeout / 4));
+  }
   // TCP congestion control to ask for; left as the kernel's default if unavailable.
   std::string congestion = "bbr";
   // TCP_NOTSENT_LOWAT per connection: the kernel holds at most this much unsent data, so the
