@@ -168,6 +168,8 @@ void defineOptions(CLI::App& app, JobSpec& s, Flags& f) {
                  "On a restart, run on as few as N hosts when no spare is left");
   app.add_option("--restart-delay", s.restart.restartDelaySeconds,
                  "Wait SECONDS between a failure and the restart (default 1)");
+  app.add_option("--host-cooldown", s.restart.hostCooldownSeconds,
+                 "Leave a lost host out of restarts for SECONDS (default 300)");
   app.add_flag("-q,--quiet", s.quiet, "Suppress ionet-run's own informational messages");
   app.add_flag("--allow-run-as-root", f.allowRoot, "Accepted: ionet-run does not refuse root");
 }
@@ -349,6 +351,9 @@ CommandLine parseCommandLine(const std::vector<std::string>& args,
   }
   if (!(s.restart.restartDelaySeconds >= 0 && s.restart.restartDelaySeconds <= 3600)) {
     throw UsageError("--restart-delay must be between 0 and 3600 seconds");
+  }
+  if (!(s.restart.hostCooldownSeconds >= 0 && s.restart.hostCooldownSeconds <= 86400)) {
+    throw UsageError("--host-cooldown must be between 0 and 86400 seconds");
   }
   if (!f.checkpointDir.empty()) {
     std::error_code ec;

@@ -56,6 +56,16 @@ std::vector<std::string> hostsAfterFailure(const Pool& pool, const std::vector<s
   return keep;
 }
 
+std::set<std::string> hostsCoolingDown(
+    const std::map<std::string, std::chrono::steady_clock::time_point>& lostAt,
+    std::chrono::steady_clock::time_point now, std::chrono::duration<double> cooldown) {
+  std::set<std::string> out;
+  for (const auto& [host, at] : lostAt) {
+    if (now - at < cooldown) out.insert(host);
+  }
+  return out;
+}
+
 Pool poolOf(const Pool& pool, const std::vector<std::string>& hosts) {
   Pool out;
   out.slotsGiven = pool.slotsGiven;
@@ -112,7 +122,8 @@ int runWithRestarts(const JobSpec& spec, const Pool& pool, const JobRunner& run)
     }
   }
   std::vector<std::string> hosts = initialHosts(pool, policy.spareHosts);
-  std::set<std::string> lost;  // hosts whose agent died or was cut off: not used again
+  // Hosts whose agent died or was cut off, and when: left out for --host-cooldown.
+  std::map<std::string, std::chrono::steady_clock::time_point> lostAt;
   std::optional<JobOutcome> previous;
   std::string previousResume;
   std::size_t minHosts = 0;
@@ -167,11 +178,15 @@ int runWithRestarts(const JobSpec& spec, const Pool& pool, const JobRunner& run)
     std::vector<std::string> used;
     for (const auto& h : placement.hosts) used.push_back(h.name);
     if (outcome.cause == JobOutcome::Cause::kHostLost && !outcome.host.empty()) {
-      lost.insert(outcome.host);
+      lostAt[outcome.host] = std::chrono::steady_clock::now();
       held.erase(outcome.host);  // its disk is out of reach with it
     }
     try {
-      hosts = hostsAfterFailure(pool, used, lost, minHosts);
+      hosts = hostsAfterFailure(
+          pool, used,
+          hostsCoolingDown(lostAt, std::chrono::steady_clock::now(),
+                           std::chrono::duration<double>(policy.hostCooldownSeconds)),
+          minHosts);
     } catch (const Error& e) {
       log::error("cannot restart the job: ", e.what());
       return outcome.status;

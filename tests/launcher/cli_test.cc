@@ -295,6 +295,10 @@ TEST(CommandLine, RestartOptions) {
   EXPECT_EQ(usageError({"--min-hosts", "0", "prog"}), "--min-hosts must be at least 1");
   EXPECT_EQ(usageError({"--restart-delay", "-1", "prog"}),
             "--restart-delay must be between 0 and 3600 seconds");
+  EXPECT_EQ(usageError({"--host-cooldown", "-5", "prog"}),
+            "--host-cooldown must be between 0 and 86400 seconds");
+  EXPECT_EQ(parse({"--host-cooldown", "60", "prog"}).restart.hostCooldownSeconds, 60);
+  EXPECT_EQ(parse({"prog"}).restart.hostCooldownSeconds, 300);
   EXPECT_NE(usageError({"--max-restarts", "x", "prog"}).find("--max-restarts"), std::string::npos);
 }
 

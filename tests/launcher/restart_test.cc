@@ -44,6 +44,21 @@ TEST(Restart, WithoutSparesTheJobShrinksDownToMinHosts) {
   }
 }
 
+TEST(Restart, ALostHostIsLeftOutForTheCooldownOnly) {
+  using namespace std::chrono_literals;
+  const auto t0 = std::chrono::steady_clock::time_point{} + 1h;
+  const std::map<std::string, std::chrono::steady_clock::time_point> lostAt = {
+      {"b", t0}, {"c", t0 + 200s}};
+  EXPECT_EQ(hostsCoolingDown(lostAt, t0 + 100s, 300s), (std::set<std::string>{"b", "c"}));
+  EXPECT_EQ(hostsCoolingDown(lostAt, t0 + 300s, 300s), (std::set<std::string>{"c"}));
+  EXPECT_EQ(hostsCoolingDown(lostAt, t0 + 500s, 300s), (std::set<std::string>{}));
+  EXPECT_EQ(hostsCoolingDown(lostAt, t0 + 201s, 0s), (std::set<std::string>{}));
+  // Back from its cooldown, b takes part again (pool order tops the job up).
+  EXPECT_EQ(hostsAfterFailure(fourHosts(), {"a", "c"}, hostsCoolingDown(lostAt, t0 + 300s, 300s),
+                              2),
+            (Names{"a", "b"}));
+}
+
 TEST(Restart, RankFailureKeepsTheHosts) {
   EXPECT_EQ(hostsAfterFailure(fourHosts(), {"a", "b"}, {}, 2), (Names{"a", "b"}));
 }

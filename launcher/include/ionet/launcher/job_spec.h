@@ -42,6 +42,7 @@ struct RestartPolicy {
   std::uint32_t spareHosts = 0;           // --spare-hosts: the pool's last N, held back
   std::optional<std::uint32_t> minHosts;  // --min-hosts; unset: as many as the first run
   double restartDelaySeconds = 1;         // --restart-delay
+  double hostCooldownSeconds = 300;       // --host-cooldown: a lost host is left out this long
   std::string checkpointDir;              // --checkpoint-dir, absolute; empty: none
   CheckpointStorage storage = CheckpointStorage::kShared;  // --checkpoint-storage
   bool storageGiven = false;  // else a pool without shared_checkpoint_dir means kPartner

@@ -3,8 +3,10 @@
 // contract telling the program which verified checkpoint to resume from.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <optional>
 #include <set>
 #include <string>
@@ -26,6 +28,11 @@ std::vector<std::string> initialHosts(const Pool& pool, std::uint32_t spares);
 std::vector<std::string> hostsAfterFailure(const Pool& pool, const std::vector<std::string>& last,
                                            const std::set<std::string>& excluded,
                                            std::size_t minHosts);
+
+// Hosts lost less than `cooldown` before `now`: left out of the next run's placement.
+std::set<std::string> hostsCoolingDown(
+    const std::map<std::string, std::chrono::steady_clock::time_point>& lostAt,
+    std::chrono::steady_clock::time_point now, std::chrono::duration<double> cooldown);
 
 // The pool restricted to these hosts, in pool order.
 Pool poolOf(const Pool& pool, const std::vector<std::string>& hosts);
