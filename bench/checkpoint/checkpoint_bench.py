@@ -5,7 +5,8 @@ verify throughput, and the time from kill -9 of an agent to the resumed job's fi
 1. write: ckpt_write_bench (2 ranks under ionet-run, each writing one dataset) timed from
    begin to a returned commit, so fsyncs, checksums, MANIFEST and rename are inside the time;
    against `dd conv=fsync` of the same number of bytes into the same directory. Runs are
-   interleaved; dd runs one writer per rank, like the set. Target ratio >= 0.8.
+   interleaved (which goes first alternates); dd runs one writer per rank, like the set.
+   Target ratio >= 0.8.
 2. verify: `ionet-ckpt verify SET` on the set just written (page cache warm: what a restart
    right after a failure sees), and after dropping the page cache where the kernel lets us
    (target >= 1 GB/s).
@@ -56,16 +57,19 @@ def drop_caches():
         return False
 
 
-def measure_write(args, run_dir):
-    """One ckpt_write_bench run of 2 sets and one dd of the same bytes; GB/s of each."""
-    shutil.rmtree(run_dir, ignore_errors=True)
-    os.makedirs(run_dir)
+def write_sets(args, run_dir):
+    """ckpt_write_bench: 2 ranks, 2 sets; (bytes, seconds) of the second (the first also
+    creates the directory)."""
     out = run([args.ionet_run, "-np", "2", args.writer, run_dir, str(args.mib), "2"]).stdout
     sets = [(int(b), float(s)) for b, s in re.findall(r"bytes (\d+) seconds (\S+)", out)]
     if len(sets) != 2:
         sys.exit(f"checkpoint_bench: ckpt_write_bench printed {out!r}")
-    total, seconds = sets[1]  # the second set: the first also creates the directory
-    # The baseline with the same parallelism: one dd per rank, each writing a rank's bytes.
+    return sets[1]
+
+
+def write_dd(args, run_dir):
+    """The baseline with the same parallelism: one dd per rank, each writing a rank's bytes;
+    (bytes, seconds)."""
     count = (args.mib << 20) // (8 << 20)
     files = [os.path.join(run_dir, f"dd-{r}.bin") for r in range(2)]
     t0 = time.monotonic()
@@ -73,10 +77,23 @@ def measure_write(args, run_dir):
                              "conv=fsync"], stderr=subprocess.DEVNULL) for f in files]
     if any(p.wait() != 0 for p in dds):
         sys.exit("checkpoint_bench: dd failed")
-    dd_seconds = time.monotonic() - t0
+    seconds = time.monotonic() - t0
     for f in files:
         os.unlink(f)
-    return total / seconds / 1e9, 2 * count * (8 << 20) / dd_seconds / 1e9, total
+    return 2 * count * (8 << 20), seconds
+
+
+def measure_write(args, run_dir, dd_first):
+    """One checkpoint write and one dd of the same bytes, in the order given; GB/s of each."""
+    shutil.rmtree(run_dir, ignore_errors=True)
+    os.makedirs(run_dir)
+    if dd_first:
+        dd_bytes, dd_seconds = write_dd(args, run_dir)
+        total, seconds = write_sets(args, run_dir)
+    else:
+        total, seconds = write_sets(args, run_dir)
+        dd_bytes, dd_seconds = write_dd(args, run_dir)
+    return total / seconds / 1e9, dd_bytes / dd_seconds / 1e9, total
 
 
 def measure_verify(args, set_dir, total, cold):
@@ -147,7 +164,7 @@ def main():
 
     ckpt_gbs, dd_gbs, ratios, warm, cold = [], [], [], [], []
     for i in range(args.runs):
-        c, d, total = measure_write(args, os.path.join(base, "write"))
+        c, d, total = measure_write(args, os.path.join(base, "write"), dd_first=i % 2 == 1)
         ckpt_gbs.append(c)
         dd_gbs.append(d)
         ratios.append(c / d)

@@ -110,6 +110,29 @@ std::vector<std::string> contractEnvironment(const RestartPolicy& policy, std::u
   return env;
 }
 
+namespace {
+
+// Where a run resumes, as IONET_RESUME_FROM ("" for a fresh start), and for the restart line
+// the files its hosts fetch first. Shared storage: the newest set in the directory that
+// verifies. Partner storage: the launcher cannot see the hosts' disks, so the set comes from
+// their reports (and attempt.staging says who fetches what); a first run has none, and its
+// ranks restore from what their hosts' directories hold.
+std::pair<std::string, std::string> chooseResume(const RestartPolicy& policy,
+                                                 const Holdings& held, const Placement& placement,
+                                                 JobSpec& attempt) {
+  if (policy.checkpointDir.empty()) return {};
+  if (policy.storage == CheckpointStorage::kPartner) {
+    attempt.staging = planStaging(held, placement);
+    if (attempt.staging.step < 0) return {};
+    return {"step-" + std::to_string(attempt.staging.step), describeFetches(attempt.staging)};
+  }
+  auto point = findResumePoint(policy.checkpointDir);
+  for (const auto& line : point.skipped) log::warn("checkpoint ", line, "; skipped");
+  return {point.path, ""};
+}
+
+}  // namespace
+
 int runWithRestarts(const JobSpec& spec, const Pool& pool, const JobRunner& run) {
   const RestartPolicy& policy = spec.restart;
   // With partner storage the directory is on the hosts, made by their agents.
@@ -128,24 +151,11 @@ int runWithRestarts(const JobSpec& spec, const Pool& pool, const JobRunner& run)
   std::string previousResume;
   std::size_t minHosts = 0;
   Holdings held;  // partner storage: what the hosts said they hold, over all runs so far
-  const bool partner =
-      policy.storage == CheckpointStorage::kPartner && !policy.checkpointDir.empty();
   for (std::uint32_t restart = 0;; ++restart) {
     JobSpec attempt = spec;
     const Placement placement = placeRanks(attempt, poolOf(pool, hosts));
     if (restart == 0) minHosts = policy.minHosts.value_or(placement.hosts.size());
-    std::string resumeFrom, fetches;
-    if (partner) {
-      // The launcher cannot see the hosts' disks: the set comes from their reports. A first
-      // run has none; its ranks restore from what their hosts' directories hold.
-      attempt.staging = planStaging(held, placement);
-      if (attempt.staging.step >= 0) resumeFrom = "step-" + std::to_string(attempt.staging.step);
-      fetches = describeFetches(attempt.staging);
-    } else if (!policy.checkpointDir.empty()) {
-      auto point = findResumePoint(policy.checkpointDir);
-      for (const auto& line : point.skipped) log::warn("checkpoint ", line, "; skipped");
-      resumeFrom = point.path;
-    }
+    const auto [resumeFrom, fetches] = chooseResume(policy, held, placement, attempt);
     if (restart > 0) {
       log::warn("restart ", restart, " of ", policy.maxRestarts, " on hosts ", joined(hosts), ": ",
                 resumeFrom.empty()
