@@ -253,7 +253,8 @@ struct CheckpointStore::Impl : std::enable_shared_from_this<Impl> {
     in->channel = channel;
     channel->start({[self = shared_from_this(), in](std::string m) { self->onIncoming(*in, m); },
                     [in](const std::string&) {
-                      if (in->receiver && !in->done) fs::remove_all(in->receiver->dir());
+                      std::error_code ec;  // a transfer cut short leaves nothing behind
+                      if (in->receiver && !in->done) fs::remove_all(in->receiver->dir(), ec);
                       in->done = true;
                     }});
   }
@@ -502,6 +503,7 @@ struct CheckpointStore::Impl : std::enable_shared_from_this<Impl> {
   }
 
   void reportHoldings() {
+    if (dir.empty()) return;  // not launched here yet: the launch reports what is here
     auto holdings = scan(dir.string());
     std::string bytes = holdings.SerializeAsString();
     if (bytes == lastReport) return;
