@@ -93,7 +93,11 @@ TEST(WanSession, OneGiBThrough200ForcedResetsArrivesIntact) {
   auto server =
       startServer({}, {"--listen", "127.0.0.1:5411", "--tls", creds.of("beta"), "--once"});
   Command client({kWanperf, "-c", "127.0.0.1:5411", "--tls", creds.of("alpha"), "-P", "4", "-n",
-                  std::to_string(1ull << 30), "-l", "100000", "--verify", "--json"});
+                  std::to_string(1ull << 30), "-l", "100000", "--verify", "--json", "-i", "0.1"});
+  // Not before the session is up: a reset during the first connection's TLS handshake is a
+  // failed connect, reported at once by design, not a dropped link (it failed that way once
+  // on a loaded machine).
+  ASSERT_TRUE(sendingStarted(client, 60s)) << client.transcript();
   // Reset the client's connections to the server (as `ss -K` does to a live link) until 200
   // have been killed, waiting each time until one is established again.
   int resets = 0;
