@@ -1,5 +1,8 @@
 #include "ionet/launcher/checkpoint_plan.h"
 
+#include "checkpoint_messages.h"
+#include "ionet/error.h"
+
 #include <algorithm>
 #include <map>
 #include <set>
@@ -73,6 +76,33 @@ std::string describeFetches(const StagingPlan& plan) {
   for (const auto& [key, ranks] : groups) {
     out += (out.empty() ? "" : "; ") + key.first + " fetches rank" +
            (ranks.find(',') == std::string::npos ? " " : "s ") + ranks + " from " + key.second;
+  }
+  return out;
+}
+
+void setCheckpointPlan(control::CheckpointPlan* plan, const JobSpec& spec,
+                       const Placement& placement, bool replicate) {
+  plan->set_dir(spec.restart.checkpointDir);
+  plan->set_replicate(replicate);
+  plan->set_resume_step(spec.staging.step);
+  auto indexOf = [&](const std::string& host) {
+    for (std::size_t h = 0; h < placement.hosts.size(); ++h) {
+      if (placement.hosts[h].name == host) return static_cast<std::uint32_t>(h);
+    }
+    throw Error("checkpoint staging names host " + host + ", which is not in the job");
+  };
+  for (const auto& f : spec.staging.fetches) {
+    auto* fetch = plan->add_fetches();
+    fetch->set_rank(f.rank);
+    fetch->set_from_host(indexOf(f.from));
+    fetch->set_to_host(indexOf(f.to));
+  }
+}
+
+std::vector<HeldSet> heldSets(const control::CheckpointHoldings& holdings) {
+  std::vector<HeldSet> out;
+  for (const auto& set : holdings.sets()) {
+    out.push_back({set.step(), set.nranks(), {set.ranks().begin(), set.ranks().end()}});
   }
   return out;
 }

@@ -1,13 +1,10 @@
 // The agent's checkpoint store (checkpoint_store.h): replicas to the partner, fetches before a
 // restart, and the holdings reported to the launcher. Files travel as CkptMessages on "ckpt"
-// channels of the data path's sessions, 1 MiB a piece, with the channel's backpressure. Disk
-// writes run on the agent's loop: they are page-cache writes, and the ranks wait for staging
-// anyway.
+// channels of the data path's sessions (checkpoint_transfer.h). Disk writes run on the agent's
+// loop: they are page-cache writes, and the ranks wait for staging anyway.
 #include "checkpoint_store.h"
 
-#include <fcntl.h>
 #include <sys/inotify.h>
-#include <unistd.h>
 
 #include <array>
 #include <cerrno>
@@ -18,6 +15,7 @@
 #include <optional>
 #include <set>
 
+#include "checkpoint_transfer.h"
 #include "ionet/ckpt/checkpoint.h"
 #include "ionet/ckpt/manifest.h"
 #include "ionet/error.h"
@@ -28,9 +26,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-constexpr std::size_t kPiece = 1u << 20;       // bytes of a file per message
-constexpr std::size_t kHighWater = 16u << 20;  // queued on the channel before we wait
-constexpr int kReplicasKept = 2;               // per partner, like the ranks' own retention
+constexpr int kReplicasKept = 2;  // per partner, like the ranks' own retention
 
 fs::path hostDirOf(const std::string& dir, const std::string& host) {
   return fs::path(dir) / ("host-" + host);
@@ -38,37 +34,18 @@ fs::path hostDirOf(const std::string& dir, const std::string& host) {
 
 std::string setName(std::int64_t step) { return "step-" + std::to_string(step); }
 
-// What a peer may name: MANIFEST or rank-<digits>.h5; a host name that is one path element.
-bool safeFileName(const std::string& n) {
-  if (n == ckpt::Manifest::kFileName) return true;
-  if (n.size() < 9 || n.rfind("rank-", 0) != 0 || n.compare(n.size() - 3, 3, ".h5") != 0) {
-    return false;
-  }
-  const std::string digits = n.substr(5, n.size() - 8);
-  return digits.size() < 10 && digits.find_first_not_of("0123456789") == std::string::npos;
-}
-bool safeHostName(const std::string& h) {
-  return !h.empty() && h != "." && h != ".." && h.find('/') == std::string::npos;
-}
-
-void sendMessage(wan::Channel& channel, const control::CkptMessage& m) {
-  channel.send(m.SerializeAsString());
-}
-
-void fsyncPath(const fs::path& p) {
-  int fd = ::open(p.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd >= 0) {
-    ::fsync(fd);
-    ::close(fd);
-  }
+// A set's MANIFEST as text; nullopt when it cannot be read.
+std::optional<std::string> manifestText(const fs::path& setDir) {
+  std::ifstream in(setDir / ckpt::Manifest::kFileName, std::ios::binary);
+  if (!in) return std::nullopt;
+  return std::string((std::istreambuf_iterator<char>(in)), {});
 }
 
 std::optional<ckpt::Manifest> readManifest(const fs::path& setDir) {
+  auto text = manifestText(setDir);
+  if (!text) return std::nullopt;
   try {
-    std::ifstream in(setDir / ckpt::Manifest::kFileName, std::ios::binary);
-    if (!in) return std::nullopt;
-    std::string text((std::istreambuf_iterator<char>(in)), {});
-    return ckpt::Manifest::parse(text, (setDir / ckpt::Manifest::kFileName).string());
+    return ckpt::Manifest::parse(*text, (setDir / ckpt::Manifest::kFileName).string());
   } catch (const std::exception&) {
     return std::nullopt;
   }
@@ -101,112 +78,6 @@ std::optional<fs::path> findSet(const fs::path& hostDir, std::int64_t step, std:
   }
   return std::nullopt;
 }
-
-// Sends files, then CkptEnd (with `error` if one was found before or while reading), and
-// closes the channel; waits for the channel to drain below kHighWater between pieces.
-class FileSender : public std::enable_shared_from_this<FileSender> {
- public:
-  FileSender(std::shared_ptr<wan::SessionChannel> channel,
-             std::vector<std::pair<std::string, fs::path>> files, std::string error)
-      : channel_(std::move(channel)), files_(std::move(files)), error_(std::move(error)) {}
-  ~FileSender() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-
-  void pump() {
-    if (ended_) return;
-    while (channel_->queuedBytes() < kHighWater) {
-      if (!error_.empty() || next_ == files_.size()) return end();
-      const auto& [name, path] = files_[next_];
-      if (fd_ < 0 && (fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC)) < 0) {
-        error_ = path.string() + ": " + std::strerror(errno);
-        continue;
-      }
-      std::string piece(kPiece, '\0');
-      ssize_t n = ::read(fd_, piece.data(), piece.size());
-      if (n < 0) {
-        error_ = path.string() + ": read: " + std::strerror(errno);
-        continue;
-      }
-      piece.resize(static_cast<std::size_t>(n));
-      control::CkptMessage m;
-      m.mutable_file()->set_name(name);
-      m.mutable_file()->set_data(std::move(piece));
-      m.mutable_file()->set_last(n == 0);
-      sendMessage(*channel_, m);
-      if (n == 0) {
-        ::close(fd_);
-        fd_ = -1;
-        ++next_;
-      }
-    }
-    channel_->onWritable([self = shared_from_this()] { self->pump(); });
-  }
-
- private:
-  void end() {
-    ended_ = true;
-    channel_->onWritable({});
-    control::CkptMessage m;
-    m.mutable_end()->set_error(error_);
-    sendMessage(*channel_, m);
-    channel_->close();
-  }
-
-  std::shared_ptr<wan::SessionChannel> channel_;
-  std::vector<std::pair<std::string, fs::path>> files_;
-  std::string error_;
-  std::size_t next_ = 0;
-  int fd_ = -1;
-  bool ended_ = false;
-};
-
-// Writes the files of one transfer into a fresh directory, each fsynced when complete.
-class FileReceiver {
- public:
-  explicit FileReceiver(fs::path dir) : dir_(std::move(dir)) {
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-  }
-  ~FileReceiver() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  const fs::path& dir() const { return dir_; }
-  const std::vector<std::string>& files() const { return files_; }
-  bool complete() const { return fd_ < 0; }
-
-  // "" or what is wrong with the piece.
-  std::string add(const control::CkptFile& f) {
-    if (!safeFileName(f.name())) return "file name '" + f.name() + "' refused";
-    if (fd_ < 0) {
-      current_ = f.name();
-      const fs::path p = dir_ / current_;
-      fd_ = ::open(p.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-      if (fd_ < 0) return p.string() + ": " + std::strerror(errno);
-    } else if (f.name() != current_) {
-      return "file " + f.name() + " began before " + current_ + " ended";
-    }
-    const std::string& d = f.data();
-    for (std::size_t off = 0; off < d.size();) {
-      ssize_t n = ::write(fd_, d.data() + off, d.size() - off);
-      if (n < 0) return (dir_ / current_).string() + ": write: " + std::strerror(errno);
-      off += static_cast<std::size_t>(n);
-    }
-    if (f.last()) {
-      if (::fsync(fd_) != 0) return (dir_ / current_).string() + ": fsync: " + std::strerror(errno);
-      ::close(fd_);
-      fd_ = -1;
-      files_.push_back(current_);
-    }
-    return {};
-  }
-
- private:
-  fs::path dir_;
-  int fd_ = -1;
-  std::string current_;
-  std::vector<std::string> files_;
-};
 
 // A replica in place: tmp renamed to final (an older copy of the same step replaced), then only
 // the newest kReplicasKept sets of that partner kept.
@@ -361,57 +232,43 @@ struct CheckpointStore::Impl : std::enable_shared_from_this<Impl> {
     for (const auto& [source, ranks] : bySource) fetch(source, ranks, finish);
   }
 
+  // Opens a "ckpt" channel to host and sends the CkptOpen; ready gets the channel (to start it
+  // and send what follows the open), or null and why not.
+  void openTransfer(std::uint32_t host, std::int64_t step, bool fetch,
+                    const std::vector<std::uint32_t>& ranks, bridge::Forwarder::ChannelOpened ready) {
+    control::CkptMessage open;
+    auto* o = open.mutable_open();
+    o->set_token(token);
+    o->set_dir(plan.dir());
+    o->set_from_host(hostName);
+    o->set_step(step);
+    o->set_fetch(fetch);
+    for (auto r : ranks) o->add_ranks(r);
+    forwarder.openChannel(host, bridge::kCheckpointChannelName,
+                          [open, ready](std::shared_ptr<wan::SessionChannel> channel,
+                                        const std::string& error) {
+                            if (channel) sendMessage(*channel, open);
+                            ready(channel, error);
+                          });
+  }
+
   void fetch(std::uint32_t source, const std::vector<std::uint32_t>& ranks,
              std::function<void(const std::string&)> finish) {
     const std::int64_t step = plan.resume_step();
     const std::string from = hostNames[source];
-    const fs::path tmp = dir / (setName(step) + ".from-" + from + ".tmp");
-    auto receiver = std::make_shared<FileReceiver>(tmp);
-    auto ended = std::make_shared<bool>(false);
-    forwarder.openChannel(source, bridge::kCheckpointChannelName, [=, self = shared_from_this()](
-                                                                      std::shared_ptr<wan::SessionChannel> channel,
-                                                                      const std::string& error) {
-      auto fail = [=](const std::string& why) {
-        if (*ended) return;
-        *ended = true;
-        std::error_code ec;
-        fs::remove_all(tmp, ec);
-        finish("cannot fetch rank files of " + setName(step) + " from host " + from + ": " + why);
-      };
-      if (!channel) return fail(error);
-      channel->start(
-          {[=](std::string bytes) {
-             if (*ended) return;
-             control::CkptMessage m;
-             if (!m.ParseFromString(bytes)) return fail("malformed message");
-             if (m.has_file()) {
-               if (auto why = receiver->add(m.file()); !why.empty()) return fail(why);
-               return;
-             }
-             if (!m.has_end()) return fail("unexpected message");
-             if (!m.end().error().empty()) return fail(m.end().error());
-             if (!receiver->complete()) return fail("a file was cut short");
-             try {
-               self->merge(*receiver, step);
-             } catch (const std::exception& e) {
-               return fail(e.what());
-             }
-             *ended = true;
-             log::info("host ", self->hostName, ": fetched ", receiver->files().size() - 1,
-                       " rank file(s) of ", setName(step), " from host ", from);
-             finish("");
-           },
-           [=](const std::string& why) { fail("channel closed (" + why + ")"); }});
-      control::CkptMessage open;
-      auto* o = open.mutable_open();
-      o->set_token(self->token);
-      o->set_dir(self->plan.dir());
-      o->set_from_host(self->hostName);
-      o->set_step(step);
-      o->set_fetch(true);
-      for (auto r : ranks) o->add_ranks(r);
-      sendMessage(*channel, open);
-    });
+    auto done = [self = shared_from_this(), step, from](const FileReceiver& r) {
+      self->merge(r, step);
+      log::info("host ", self->hostName, ": fetched ", r.files().size() - 1, " rank file(s) of ",
+                setName(step), " from host ", from);
+    };
+    auto f = std::make_shared<Fetch>(dir / (setName(step) + ".from-" + from + ".tmp"),
+                                     "rank files of " + setName(step) + " from host " + from,
+                                     done, std::move(finish));
+    openTransfer(source, step, /*fetch=*/true, ranks,
+                 [f](std::shared_ptr<wan::SessionChannel> channel, const std::string& error) {
+                   if (!channel) return f->fail(error);
+                   f->start(*channel);
+                 });
   }
 
   // Fetched files into this host's own step-N/ (made if missing), beside any it holds already.
@@ -459,14 +316,10 @@ struct CheckpointStore::Impl : std::enable_shared_from_this<Impl> {
       // The newest set, unless it was copied already. Known by its MANIFEST, not its step: a
       // restarted run commits a step again (replacing the set), and that copy must go too.
       auto sets = ckpt::listSets(dir);
-      std::error_code ec;
-      if (!sets.empty() && fs::exists(sets[0].path / ckpt::Manifest::kFileName, ec)) {
-        std::ifstream in(sets[0].path / ckpt::Manifest::kFileName, std::ios::binary);
-        std::string manifest((std::istreambuf_iterator<char>(in)), {});
-        if (manifest != lastReplicated) {
-          lastReplicated = std::move(manifest);
-          replicate(sets[0]);
-        }
+      auto manifest = sets.empty() ? std::nullopt : manifestText(sets[0].path);
+      if (manifest && *manifest != lastReplicated) {
+        lastReplicated = std::move(*manifest);
+        replicate(sets[0]);
       }
     }
     reportHoldings();
@@ -481,25 +334,17 @@ struct CheckpointStore::Impl : std::enable_shared_from_this<Impl> {
       if (name != ckpt::Manifest::kFileName && safeFileName(name)) files.push_back({name, e.path()});
     }
     const auto partner = static_cast<std::uint32_t>((self + 1) % hostNames.size());
-    forwarder.openChannel(partner, bridge::kCheckpointChannelName,
-                          [=, self = shared_from_this()](std::shared_ptr<wan::SessionChannel> channel,
-                                                         const std::string& error) {
-                            if (!channel) {
-                              log::warn("host ", self->hostName, ": cannot copy ",
-                                        set.path.string(), " to host ",
-                                        self->hostNames[partner], ": ", error);
-                              return;
-                            }
-                            channel->start({[](std::string) {}, [](const std::string&) {}});
-                            control::CkptMessage open;
-                            auto* o = open.mutable_open();
-                            o->set_token(self->token);
-                            o->set_dir(self->plan.dir());
-                            o->set_from_host(self->hostName);
-                            o->set_step(set.step);
-                            sendMessage(*channel, open);
-                            std::make_shared<FileSender>(channel, files, "")->pump();
-                          });
+    openTransfer(partner, set.step, /*fetch=*/false, {},
+                 [self = shared_from_this(), files, set, partner](
+                     std::shared_ptr<wan::SessionChannel> channel, const std::string& error) {
+                   if (!channel) {
+                     log::warn("host ", self->hostName, ": cannot copy ", set.path.string(),
+                               " to host ", self->hostNames[partner], ": ", error);
+                     return;
+                   }
+                   channel->start({[](std::string) {}, [](const std::string&) {}});
+                   std::make_shared<FileSender>(channel, files, "")->pump();
+                 });
   }
 
   void reportHoldings() {

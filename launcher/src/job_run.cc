@@ -13,6 +13,7 @@
 #include <random>
 #include <thread>
 
+#include "checkpoint_messages.h"
 #include "control.h"
 #include "host_stats.h"
 #include "ionet/bridge/forwarder.h"
@@ -21,6 +22,7 @@
 #include "ionet/launcher/fence_table.h"
 #include "ionet/launcher/local_pool.h"
 #include "ionet/launcher/output.h"
+#include "ionet/launcher/rank_env.h"
 #include "ionet/launcher/status_line.h"
 #include "ionet/log.h"
 #include "ionet/wan/credentials.h"
@@ -100,12 +102,14 @@ class JobRun {
     if (spec_.statusIntervalSeconds > 0) scheduleStatus();
     io_.run();
     removeAgentLeftovers();
-    if (!failure_) return JobOutcome{.holdings = holdings_};
-    // Ranks ending because the user signalled the job are no failure to restart from.
-    if (userSignals_ > 0) failure_->cause = Cause::kInterrupted;
-    log::error(failure_->message);
-    failure_->holdings = holdings_;
-    return *failure_;
+    JobOutcome outcome = failure_.value_or(JobOutcome());
+    if (failure_) {
+      // Ranks ending because the user signalled the job are no failure to restart from.
+      if (userSignals_ > 0) outcome.cause = Cause::kInterrupted;
+      log::error(outcome.message);
+    }
+    outcome.holdings = holdings_;
+    return outcome;
   }
 
  private:
@@ -214,7 +218,9 @@ class JobRun {
       for (const auto& gpus : h.gpusOfRank) hr->add_gpus(cudaVisibleDevices(gpus));
     }
     for (const auto& a : spec_.argv) job.add_argv(a);
-    for (const auto& entry : jobEnvironment()) {
+    // Open MPI's per-job transport key is random, as mpirun makes it.
+    const bool loopback = hosts_.size() > 1 && !usesDataPath() && pool_.agentsAreLocal();
+    for (const auto& entry : jobVariables(spec_, randomHex(8) + "-" + randomHex(8), loopback)) {
       auto* v = job.add_env();
       auto eq = entry.find('=');
       v->set_name(entry.substr(0, eq));
@@ -232,7 +238,10 @@ class JobRun {
       }
       job.set_master_addr(bridge::formatIpv4(bridge::virtualAddressOfHost(hostIndexOfRank(0))));
     }
-    if (spec_.restart.storage == CheckpointStorage::kPartner) setCheckpointPlan(job);
+    if (spec_.restart.storage == CheckpointStorage::kPartner) {
+      // Copies to partners ride the data path's sessions.
+      setCheckpointPlan(job.mutable_checkpoint(), spec_, placement_, usesDataPath());
+    }
     job.set_kill_grace_ms(settings_.killGraceMs);
     if (spec_.statusIntervalSeconds > 0) {
       job.set_status_interval_ms(static_cast<std::uint32_t>(spec_.statusIntervalSeconds * 1000));
@@ -251,45 +260,6 @@ class JobRun {
     }
     launched_ = true;
     startStdin();
-  }
-
-  // --checkpoint-storage partner: each host's directory, copies to partners over the data
-  // path's sessions (so only with more than one host and the data path), and the fetches.
-  void setCheckpointPlan(control::LaunchJob& job) const {
-    auto* plan = job.mutable_checkpoint();
-    plan->set_dir(spec_.restart.checkpointDir);
-    plan->set_replicate(hosts_.size() > 1 && usesDataPath());
-    plan->set_resume_step(spec_.staging.step);
-    auto indexOf = [this](const std::string& host) {
-      for (std::size_t h = 0; h < placement_.hosts.size(); ++h) {
-        if (placement_.hosts[h].name == host) return static_cast<std::uint32_t>(h);
-      }
-      throw Error("checkpoint staging names host " + host + ", which is not in the job");
-    };
-    for (const auto& f : spec_.staging.fetches) {
-      auto* fetch = plan->add_fetches();
-      fetch->set_rank(f.rank);
-      fetch->set_from_host(indexOf(f.from));
-      fetch->set_to_host(indexOf(f.to));
-    }
-  }
-
-  // Variables every rank gets from the job: pool defaults first, the user's -x/--mca last.
-  std::vector<std::string> jobEnvironment() const {
-    // Open MPI's per-job key for transports that need one (PSM2, OFI), as mpirun sets it.
-    std::vector<std::string> env = {"OMPI_MCA_orte_precondition_transports=" + randomHex(8) + "-" +
-                                    randomHex(8)};
-    // ionet carries traffic between hosts on Open MPI's TCP BTL, which runs under the ob1 PML;
-    // naming it spares every rank probing and initialising UCX (13% of MPI_Init's CPU here).
-    // --mca pml ... overrides it.
-    env.push_back("OMPI_MCA_pml=ob1");
-    if (placement_.hosts.size() > 1 && !usesDataPath() && pool_.agentsAreLocal()) {
-      // Emulated hosts share this machine: without the data path their ranks meet on loopback.
-      env.push_back("OMPI_MCA_btl_tcp_if_include=lo");
-    }
-    for (const auto& [key, value] : spec_.mca) env.push_back("OMPI_MCA_" + key + "=" + value);
-    for (const auto& x : spec_.exports) env.push_back(x);
-    return env;
   }
 
   // --- messages from agents ---------------------------------------------------------------
@@ -351,14 +321,9 @@ class JobRun {
       case control::Envelope::kJobDone:
         hosts_[host].done = true;
         return maybeStop();
-      case control::Envelope::kCheckpointHoldings: {
-        auto& held = holdings_[name];
-        held.clear();
-        for (const auto& set : e.checkpoint_holdings().sets()) {
-          held.push_back({set.step(), set.nranks(), {set.ranks().begin(), set.ranks().end()}});
-        }
+      case control::Envelope::kCheckpointHoldings:
+        holdings_[name] = heldSets(e.checkpoint_holdings());
         return;
-      }
       case control::Envelope::kTreeLinkLost:
         return fail(1,
                     "host " + name + " lost its control-tree link to host " +
@@ -416,7 +381,7 @@ class JobRun {
   // The first failure decides the exit status and message; later ones are consequences.
   void fail(int status, const std::string& message, Cause cause, const std::string& host = "",
             std::int64_t rank = -1) {
-    if (!failure_) failure_ = JobOutcome{status, message, cause, host, rank};
+    if (!failure_) failure_ = JobOutcome{status, message, cause, host, rank, {}};
     teardown(false);
   }
 
@@ -460,7 +425,7 @@ class JobRun {
     if (!launched_ || userSignals_ > 1) {
       if (!failure_) {
         failure_ = JobOutcome{128 + signum, "killed by signal " + std::to_string(signum),
-                              Cause::kInterrupted, "", -1};
+                              Cause::kInterrupted, "", -1, {}};
       }
       return teardown(true);
     }

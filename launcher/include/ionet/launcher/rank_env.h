@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "ionet/launcher/job_spec.h"
+
 namespace ionet::launcher {
 
 // Where one rank sits in the job.
@@ -38,6 +40,12 @@ struct JobEnvInputs {
 // user's -x / --mca ones (the agent merges those last, so they win even over these: a user's
 // -x LD_PRELOAD=... replaces the data path's shim).
 std::vector<std::string> rankEnvironment(const RankPlace& place, const JobEnvInputs& job);
+
+// The job's variables, the same on every host: launcher defaults first (Open MPI's per-job
+// transport key, the ob1 PML, and btl_tcp_if_include=lo when emulated hosts' ranks meet on
+// loopback), then --mca, then -x, so the user's win.
+std::vector<std::string> jobVariables(const JobSpec& spec, const std::string& transportKey,
+                                      bool meetOnLoopback);
 
 // The value of name in a "NAME=value" environment, if set.
 std::optional<std::string> environmentValue(const std::vector<std::string>& env,
