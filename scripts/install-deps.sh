@@ -20,6 +20,7 @@ packages=(
   clang libclang-rt-14-dev                 # libFuzzer target for the wan frame decoder
   libhdf5-openmpi-dev hdf5-tools python3-h5py  # checkpoint sets: HDF5 rank files; h5dump, h5py in tests
   libxxhash-dev                            # XXH3-64 checksums of checkpoint files
+  libsqlite3-dev                           # the batch queue's state (jobscripts/)
 )
 
 missing=()

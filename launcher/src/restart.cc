@@ -2,7 +2,9 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <thread>
 
 #include "ionet/error.h"
@@ -21,6 +23,33 @@ std::string joined(const std::vector<std::string>& names) {
 
 bool contains(const std::vector<std::string>& names, const std::string& name) {
   return std::find(names.begin(), names.end(), name) != names.end();
+}
+
+// Inside an ionet-batch job ($IONET_STEP_LOG): where each rank of each run was placed and how
+// the run ended, for the queue's provenance record (ionet-acct --placement) and NODE_FAIL.
+void appendStepLog(const std::string& text) {
+  const char* path = std::getenv("IONET_STEP_LOG");
+  if (!path || !*path) return;
+  std::ofstream(path, std::ios::app) << text;
+}
+
+void logPlacement(std::uint32_t restart, const Placement& placement) {
+  std::string text;
+  for (const auto& h : placement.hosts) {
+    for (std::size_t i = 0; i < h.ranks.size(); ++i) {
+      const auto gpus = i < h.gpusOfRank.size() ? cudaVisibleDevices(h.gpusOfRank[i]) : "";
+      text += "place " + std::to_string(restart) + " " + std::to_string(h.ranks[i]) + " " +
+              h.name + " " + (gpus.empty() ? "-" : gpus) + "\n";
+    }
+  }
+  appendStepLog(text);
+}
+
+void logOutcome(const JobOutcome& outcome) {
+  static const char* const names[] = {"success",       "rank-failed", "host-lost", "aborted",
+                                      "launch-failed", "interrupted", "timeout"};
+  appendStepLog(std::string("end ") + names[static_cast<int>(outcome.cause)] + " " +
+                (outcome.host.empty() ? "-" : outcome.host) + "\n");
 }
 
 }  // namespace
@@ -164,7 +193,9 @@ int runWithRestarts(const JobSpec& spec, const Pool& pool, const JobRunner& run)
                 fetches.empty() ? std::string() : " (" + fetches + ")");
     }
     for (auto& v : contractEnvironment(policy, restart, resumeFrom)) attempt.exports.push_back(v);
+    logPlacement(restart, placement);
     const JobOutcome outcome = run(attempt, placement);
+    logOutcome(outcome);
     for (const auto& [host, sets] : outcome.holdings) held[host] = sets;
     if (outcome.cause == JobOutcome::Cause::kSuccess || !restartable(outcome)) {
       return outcome.status;

@@ -1,0 +1,110 @@
+// ionet-cancel: cancel or signal jobs, as scancel does.
+#include <signal.h>
+
+#include <CLI/CLI.hpp>
+#include <iostream>
+#include <sstream>
+
+#include "ionet/error.h"
+#include "ionet/jobscripts/process_identity.h"
+#include "ionet/jobscripts/queue_db.h"
+#include "ionet/jobscripts/queue_dir.h"
+#include "ionet/log.h"
+
+int main(int argc, char** argv) {
+  using namespace ionet;
+  using namespace ionet::jobscripts;
+  log::prefix() = "ionet-cancel";
+  CLI::App app("ionet-cancel: cancel or signal batch jobs, as scancel does", "ionet-cancel");
+  std::vector<std::string> ids;
+  std::string signalText, user, state, name, pool;
+  bool batchOnly = false, quiet = false, version = false;
+  app.add_option("ids", ids, "Jobs: ID, ARRAYID (every task) or ARRAYID_TASK");
+  app.add_option("-s,--signal", signalText,
+                 "Send this signal (name or number) instead of cancelling");
+  app.add_flag("-b,--batch", batchOnly, "With --signal: only the batch shell, not its children");
+  app.add_option("-u,--user", user, "Only (or all of) this user's jobs");
+  app.add_option("-t,--state", state, "Only jobs in this state (PENDING or RUNNING)");
+  app.add_option("-n,--name", name, "Only jobs with this name");
+  app.add_flag("-Q,--quiet", quiet, "Do not report jobs that had already ended");
+  app.add_option("--pool", pool, "The pool whose queue to use (default $IONET_POOL, else local)");
+  app.add_flag("-V,--version", version, "Show the version and exit");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+  if (version) {
+    std::cout << "ionet-cancel (ionet) " << IONET_VERSION << "\n";
+    return 0;
+  }
+  try {
+    if (ids.empty() && user.empty() && name.empty() && state.empty()) {
+      throw UsageError("no job given (ionet-cancel JOBID..., or -u USER / -n NAME / -t STATE)");
+    }
+    const int sig = signalText.empty() ? 0 : parseSignalName(signalText);
+    JobFilter filter;
+    for (const auto& id : ids) {
+      const auto us = id.find('_');
+      const bool valid = !id.empty() && id.find_first_not_of("0123456789_") == std::string::npos &&
+                         us != 0 && (us == std::string::npos || (id.rfind('_') == us && us + 1 < id.size()));
+      if (!valid) throw UsageError("invalid job id " + id);
+      filter.ids.insert(id);
+    }
+    if (!user.empty()) filter.users.insert(user);
+    if (!name.empty()) filter.names.insert(name);
+    if (!state.empty()) {
+      filter.states.insert(parseState(state));
+    }
+    auto queue = openQueueDir(pool);
+    QueueDb db(queue.database());
+    int status = 0;
+    const auto selected = db.jobs(filter);
+    for (const auto& id : filter.ids) {
+      const bool found = std::any_of(selected.begin(), selected.end(), [&](const JobRecord& j) {
+        return j.displayId() == id || std::to_string(j.id) == id ||
+               (j.arrayJobId && std::to_string(j.arrayJobId) == id);
+      });
+      if (!found) {
+        log::error("error: Invalid job id specified: ", id);
+        status = 1;
+      }
+    }
+    for (const auto& picked : selected) {
+      db.transaction([&] {
+        auto j = db.job(picked.id);
+        if (!j) return;
+        if (isFinal(j->state)) {
+          if (!quiet && !filter.ids.empty()) {
+            log::error("error: Kill job error on job id ", j->displayId(),
+                       ": Job/step already completing or completed");
+          }
+          return;
+        }
+        if (sig) {
+          if (j->state == JobState::kPending) {
+            log::error("error: job ", j->displayId(), " is pending; there is nothing to signal");
+            status = 1;
+          } else if (j->processGroup > 0) {
+            const pid_t pg = static_cast<pid_t>(j->processGroup);
+            ::kill(batchOnly ? pg : -pg, sig);
+          }
+          return;
+        }
+        j->cancelRequested = true;
+        if (j->state == JobState::kPending) {
+          j->state = JobState::kCancelled;
+          j->endTime = wallClock();
+        } else if (j->shepherdPid && processAlive(static_cast<pid_t>(j->shepherdPid), j->shepherdStart)) {
+          ::kill(static_cast<pid_t>(j->shepherdPid), SIGTERM);  // it stops the job and records it
+        }
+        db.update(*j);
+      });
+    }
+    ensureDaemon(queue);
+    return status;
+  } catch (const std::exception& e) {
+    log::error("error: ", e.what());
+    return 1;
+  }
+}

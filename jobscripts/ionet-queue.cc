@@ -1,0 +1,84 @@
+// ionet-queue: the pool's pending and running jobs, as squeue shows them.
+#include <CLI/CLI.hpp>
+#include <iostream>
+#include <sstream>
+
+#include "ionet/error.h"
+#include "ionet/jobscripts/job_format.h"
+#include "ionet/jobscripts/queue_db.h"
+#include "ionet/jobscripts/queue_dir.h"
+#include "ionet/log.h"
+
+namespace {
+
+std::set<std::string> commaList(const std::vector<std::string>& values) {
+  std::set<std::string> out;
+  for (const auto& v : values) {
+    std::istringstream in(v);
+    for (std::string item; std::getline(in, item, ',');) {
+      if (!item.empty()) out.insert(item);
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using namespace ionet;
+  using namespace ionet::jobscripts;
+  log::prefix() = "ionet-queue";
+  CLI::App app("ionet-queue: the pool's pending and running jobs, as squeue shows them",
+               "ionet-queue");
+  app.set_help_flag("--help", "Show this help and exit");
+  std::vector<std::string> users, jobs, states, names;
+  std::string format = kSqueueDefault, pool;
+  bool noHeader = false, me = false, version = false;
+  app.add_option("-u,--user", users, "Only these users' jobs (comma list)");
+  app.add_option("-j,--jobs", jobs, "Only these jobs: ID, ARRAYID or ARRAYID_TASK (comma list)");
+  app.add_option("-t,--states", states,
+                 "Only jobs in these states (comma list of names or codes; 'all' for every "
+                 "state; default PENDING,RUNNING)");
+  app.add_option("-n,--name", names, "Only jobs with these names (comma list)");
+  app.add_option("-o,--format", format, "Columns, squeue style (default \"" +
+                                            std::string(kSqueueDefault) + "\")");
+  app.add_flag("-h,--noheader", noHeader, "No header line");
+  app.add_flag("--me", me, "Only my jobs");
+  app.add_option("--pool", pool, "The pool whose queue to show (default $IONET_POOL, else local)");
+  app.add_flag("-V,--version", version, "Show the version and exit");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+  if (version) {
+    std::cout << "ionet-queue (ionet) " << IONET_VERSION << "\n";
+    return 0;
+  }
+  try {
+    JobFilter filter;
+    filter.users = commaList(users);
+    if (me) filter.users.insert(userName());
+    filter.ids = commaList(jobs);
+    filter.names = commaList(names);
+    auto stateSet = commaList(states);
+    if (stateSet.empty()) {
+      filter.states = {JobState::kPending, JobState::kRunning};
+    } else if (!stateSet.count("all") && !stateSet.count("ALL")) {
+      for (const auto& s : stateSet) filter.states.insert(parseState(s));
+    }
+    const JobTable table = parseSqueueFormat(format);
+    auto queue = openQueueDir(pool);
+    QueueDb db(queue.database());
+    ensureDaemon(queue);
+    const double now = wallClock();
+    std::string out;
+    if (!noHeader) out += tableHeader(table) + "\n";
+    for (const auto& j : db.jobs(filter)) out += tableRow(table, j, queue.partition, now) + "\n";
+    std::cout << out << std::flush;
+    return 0;
+  } catch (const std::exception& e) {
+    log::error("error: ", e.what());
+    return 1;
+  }
+}

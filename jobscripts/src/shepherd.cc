@@ -1,0 +1,339 @@
+// The shepherd: one process per running batch job, between the daemon and the job's script.
+#include "ionet/jobscripts/shepherd.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmath>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "ionet/error.h"
+#include "ionet/jobscripts/process_identity.h"
+#include "ionet/jobscripts/queue_db.h"
+#include "ionet/log.h"
+
+namespace fs = std::filesystem;
+
+namespace ionet::jobscripts {
+namespace {
+
+double envSeconds(const char* name, double fallback) {
+  const char* v = std::getenv(name);
+  if (!v || !*v) return fallback;
+  char* end = nullptr;
+  const double d = std::strtod(v, &end);
+  return (*end == '\0' && d >= 0 && d <= 86400) ? d : fallback;
+}
+
+std::string joinedNames(const std::vector<AllocatedHost>& allocation) {
+  std::string out;
+  for (const auto& h : allocation) out += (out.empty() ? "" : ",") + h.name;
+  return out;
+}
+
+std::string stepLog(const QueueDir& q, const JobRecord& job) {
+  return q.jobDir(job.id) + "/steps-" + std::to_string(job.restarts) + ".log";
+}
+
+// What ionet-run wrote into the step log: the ranks' placements, and whether its last run
+// ended by losing a host (then the job ends NODE_FAIL), and which.
+struct StepSummary {
+  std::vector<RankPlacement> ranks;
+  bool hostLost = false;
+  std::string lostHost;
+};
+
+StepSummary readStepLog(const std::string& path, const JobRecord& job) {
+  StepSummary summary;
+  std::ifstream in(path);
+  std::string line;
+  while (std::getline(in, line)) {
+    std::istringstream words(line);
+    std::string kind;
+    words >> kind;
+    if (kind == "place") {
+      RankPlacement r;
+      r.jobId = job.id;
+      r.requeue = job.restarts;
+      if (words >> r.restart >> r.rank >> r.host >> r.gpus) {
+        if (r.gpus == "-") r.gpus.clear();
+        summary.ranks.push_back(r);
+      }
+    } else if (kind == "end") {
+      std::string cause, host;
+      words >> cause >> host;
+      summary.hostLost = cause == "host-lost";
+      summary.lostHost = host == "-" ? "" : host;
+    }
+  }
+  return summary;
+}
+
+int openOutput(const std::string& path, bool append) {
+  std::error_code ec;
+  fs::create_directories(fs::path(path).parent_path(), ec);
+  return ::open(path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC | (append ? O_APPEND : O_TRUNC), 0644);
+}
+
+}  // namespace
+
+std::string tasksPerNode(const std::vector<AllocatedHost>& allocation) {
+  std::string out;
+  for (std::size_t i = 0; i < allocation.size();) {
+    std::size_t j = i;
+    while (j < allocation.size() && allocation[j].tasks == allocation[i].tasks) ++j;
+    out += (out.empty() ? "" : ",") + std::to_string(allocation[i].tasks);
+    if (j - i > 1) out += "(x" + std::to_string(j - i) + ")";
+    i = j;
+  }
+  return out;
+}
+
+std::vector<std::string> jobEnvironment(const JobRecord& job, const QueueDir& q,
+                                        const std::vector<std::uint32_t>& arrayTasks) {
+  std::vector<std::string> env;
+  std::string path = "/usr/local/bin:/usr/bin:/bin";
+  for (const auto& e : job.environment) {
+    if (e.rfind("PATH=", 0) == 0) {
+      path = e.substr(5);
+    } else if (e.rfind("SLURM_", 0) != 0 && e.rfind("IONET_JOB", 0) != 0 &&
+               e.rfind("IONET_ARRAY", 0) != 0 && e.rfind("IONET_ALLOCATION", 0) != 0) {
+      env.push_back(e);  // a submitting job's own SLURM_* variables are not this job's
+    }
+  }
+  // ionet-run, ionet-batch ... and srun (libexec/ionet) first: the job finds them by name.
+  const std::string bin = binaryDir();
+  env.push_back("PATH=" + bin + ":" + (fs::path(bin).parent_path() / "libexec/ionet").string() +
+                ":" + path);
+  std::uint32_t cpus = 0;
+  for (const auto& h : job.allocation) cpus += h.tasks * job.cpusPerTask;
+  const std::string nodes = joinedNames(job.allocation);
+  const std::string id = std::to_string(job.id);
+  auto both = [&](const std::string& suffix, const std::string& value) {
+    env.push_back("IONET_" + suffix + "=" + value);
+    env.push_back("SLURM_" + suffix + "=" + value);
+  };
+  both("JOB_ID", id);
+  env.push_back("SLURM_JOBID=" + id);
+  both("JOB_NAME", job.name);
+  both("JOB_NODELIST", nodes);
+  env.push_back("SLURM_NODELIST=" + nodes);
+  both("JOB_NUM_NODES", std::to_string(job.allocation.size()));
+  env.push_back("SLURM_NNODES=" + std::to_string(job.allocation.size()));
+  both("NTASKS", std::to_string(job.ntasks));
+  env.push_back("SLURM_NPROCS=" + std::to_string(job.ntasks));
+  if (job.ntasksPerNode) both("NTASKS_PER_NODE", std::to_string(job.ntasksPerNode));
+  env.push_back("SLURM_TASKS_PER_NODE=" + tasksPerNode(job.allocation));
+  env.push_back("SLURM_JOB_CPUS_PER_NODE=" + tasksPerNode(job.allocation));
+  env.push_back("SLURM_CPUS_ON_NODE=" + std::to_string(job.allocation.empty() ? 0 : job.allocation.front().tasks * job.cpusPerTask));
+  both("CPUS_PER_TASK", std::to_string(job.cpusPerTask));
+  if (job.memMegabytes) env.push_back("SLURM_MEM_PER_NODE=" + std::to_string(job.memMegabytes));
+  if (job.gpus) env.push_back("SLURM_GPUS=" + std::to_string(job.gpus));
+  if (job.gpusPerTask) env.push_back("SLURM_GPUS_PER_TASK=" + std::to_string(job.gpusPerTask));
+  both("SUBMIT_DIR", job.submitDir);
+  both("SUBMIT_HOST", job.submitHost);
+  both("JOB_USER", job.user);
+  both("RESTART_COUNT", std::to_string(job.restarts));
+  env.push_back("SLURM_CLUSTER_NAME=ionet");
+  both("JOB_PARTITION", q.partition);
+  env.push_back("SLURMD_NODENAME=" + (job.allocation.empty() ? "" : job.allocation.front().name));
+  env.push_back("ENVIRONMENT=BATCH");
+  if (job.arrayTaskId) {
+    both("ARRAY_JOB_ID", std::to_string(job.arrayJobId));
+    both("ARRAY_TASK_ID", std::to_string(*job.arrayTaskId));
+    if (!arrayTasks.empty()) {
+      both("ARRAY_TASK_COUNT", std::to_string(arrayTasks.size()));
+      both("ARRAY_TASK_MIN", std::to_string(arrayTasks.front()));
+      both("ARRAY_TASK_MAX", std::to_string(arrayTasks.back()));
+    }
+  }
+  // What ionet-run inside the job reads (cli.cc applyBatchJob).
+  env.push_back("IONET_ALLOCATION=" + formatAllocation(job.allocation));
+  env.push_back("IONET_ALLOCATION_KIND=" + q.kind);
+  if (!q.pool.empty()) env.push_back("IONET_POOL=" + q.pool);
+  env.push_back("IONET_STEP_LOG=" + stepLog(q, job));
+  if (!job.checkpointDir.empty()) env.push_back("IONET_CHECKPOINT_DIR=" + job.checkpointDir);
+  if (job.maxRestarts) env.push_back("IONET_MAX_RESTARTS=" + std::to_string(*job.maxRestarts));
+  return env;
+}
+
+int runShepherd(const QueueDir& q, std::int64_t id) {
+  log::prefix() = "ionet-shepherd[" + std::to_string(id) + "]";
+  QueueDb db(q.database());
+  auto loaded = db.job(id);
+  if (!loaded || loaded->state != JobState::kRunning) {
+    log::error("job ", id, " is not RUNNING; nothing to do");
+    return 0;
+  }
+  JobRecord job = *loaded;
+  fs::create_directories(q.jobDir(id));
+
+  // Signals the shepherd acts on arrive through sigtimedwait, never asynchronously.
+  sigset_t waited;
+  sigemptyset(&waited);
+  for (int s : {SIGCHLD, SIGTERM, SIGINT, SIGHUP}) sigaddset(&waited, s);
+  sigprocmask(SIG_BLOCK, &waited, nullptr);
+
+  std::vector<std::uint32_t> arrayTasks;
+  if (job.arrayTaskId) {
+    for (const auto& t : db.jobsNamed(std::to_string(job.arrayJobId))) {
+      if (t.arrayTaskId) arrayTasks.push_back(*t.arrayTaskId);
+    }
+  }
+  const auto env = jobEnvironment(job, q, arrayTasks);
+  const bool append = job.restarts > 0;  // a requeued job keeps what its earlier runs wrote
+  const std::string outPath = expandPattern(job.output, job);
+  const std::string errPath = job.error.empty() ? outPath : expandPattern(job.error, job);
+  const int out = openOutput(outPath, append);
+  const int err = errPath == outPath ? out : openOutput(errPath, append);
+  std::string setupError;
+  if (out < 0) setupError = "cannot open the output file " + outPath + ": " + std::strerror(errno);
+  if (setupError.empty() && err < 0) {
+    setupError = "cannot open the error file " + errPath + ": " + std::strerror(errno);
+  }
+  if (setupError.empty() && ::access(job.workDir.c_str(), X_OK) != 0) {
+    setupError = "cannot enter the working directory " + job.workDir + ": " + std::strerror(errno);
+  }
+  pid_t child = -1;
+  if (setupError.empty()) {
+    child = ::fork();
+    if (child == 0) {
+      ::setpgid(0, 0);
+      sigprocmask(SIG_UNBLOCK, &waited, nullptr);
+      const int null = ::open("/dev/null", O_RDONLY);
+      ::dup2(null, 0);
+      ::dup2(out, 1);
+      ::dup2(err, 2);
+      if (::chdir(job.workDir.c_str()) != 0) ::_exit(126);
+      std::vector<char*> argv{const_cast<char*>(job.scriptPath.c_str())};
+      for (const auto& a : job.args) argv.push_back(const_cast<char*>(a.c_str()));
+      argv.push_back(nullptr);
+      std::vector<char*> envp;
+      for (const auto& e : env) envp.push_back(const_cast<char*>(e.c_str()));
+      envp.push_back(nullptr);
+      ::execve(argv[0], argv.data(), envp.data());
+      const std::string why = std::string("ionet: cannot run the batch script: ") + std::strerror(errno) + "\n";
+      (void)!::write(2, why.data(), why.size());
+      ::_exit(127);
+    }
+    if (child < 0) setupError = std::string("fork: ") + std::strerror(errno);
+  }
+  if (out >= 0) ::close(out);
+  if (err >= 0 && err != out) ::close(err);
+
+  bool cancelled = false, timedOut = false;
+  int status = 0;
+  if (child > 0) {
+    ::setpgid(child, child);
+    db.transaction([&] {
+      auto now = db.job(id);
+      if (!now) return;
+      now->processGroup = child;
+      now->shepherdPid = ::getpid();
+      now->shepherdStart = processStartTime(::getpid());
+      db.update(*now);
+    });
+    const double killWait = envSeconds("IONET_KILL_WAIT", 30);
+    const double limitAt = job.timeLimitSeconds ? job.startTime + double(job.timeLimitSeconds) : 0;
+    double warnAt = job.signal && limitAt ? limitAt - job.signal->secondsBefore : 0;
+    double killAt = 0;  // SIGKILL after a SIGTERM that was not enough
+    auto stop = [&](const char* why) {
+      log::info("stopping job ", id, ": ", why);
+      ::kill(-child, SIGCONT);
+      ::kill(-child, SIGTERM);
+      killAt = wallClock() + killWait;
+    };
+    for (;;) {
+      int ws = 0;
+      if (::waitpid(child, &ws, WNOHANG) == child) {
+        status = ws;
+        break;
+      }
+      const double now = wallClock();
+      if (warnAt && now >= warnAt) {
+        warnAt = 0;
+        if (job.signal->batchOnly) {
+          ::kill(child, job.signal->signal);
+        } else {
+          ::kill(-child, job.signal->signal);
+        }
+      }
+      if (limitAt && now >= limitAt && !timedOut && !cancelled) {
+        timedOut = true;
+        stop("time limit reached");
+      }
+      if (killAt && now >= killAt) {
+        ::kill(-child, SIGKILL);
+        killAt = 0;
+      }
+      double next = now + 1;
+      for (double t : {warnAt, timedOut || cancelled ? 0.0 : limitAt, killAt}) {
+        if (t > 0) next = std::min(next, t);
+      }
+      const double wait = std::max(0.001, next - now);
+      timespec ts{static_cast<time_t>(wait), static_cast<long>((wait - std::floor(wait)) * 1e9)};
+      const int sig = ::sigtimedwait(&waited, nullptr, &ts);
+      if ((sig == SIGTERM || sig == SIGINT || sig == SIGHUP) && !cancelled && !timedOut) {
+        cancelled = true;
+        stop("cancelled");
+      }
+    }
+    // The script is done: whatever it left running in its process group goes with it.
+    ::kill(-child, SIGKILL);
+  }
+
+  const StepSummary steps = readStepLog(stepLog(q, job), job);
+  db.transaction([&] {
+    auto current = db.job(id);
+    if (!current || current->state != JobState::kRunning || current->shepherdPid != ::getpid()) {
+      return;  // the daemon already settled it
+    }
+    JobRecord& j = *current;
+    db.addPlacements(steps.ranks);
+    j.endTime = wallClock();
+    j.exitCode = WIFEXITED(status) ? WEXITSTATUS(status) : 0;
+    j.exitSignal = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
+    j.reason = "None";
+    if (!setupError.empty()) {
+      j.state = JobState::kFailed;
+      j.exitCode = 1;
+      j.reason = setupError;
+    } else if (cancelled || j.cancelRequested) {
+      j.state = JobState::kCancelled;
+    } else if (timedOut) {
+      j.state = JobState::kTimeout;
+    } else if (steps.hostLost && status != 0) {
+      j.state = JobState::kNodeFail;
+      j.reason = "host " + (steps.lostHost.empty() ? std::string("?") : steps.lostHost) + " lost";
+      if (!steps.lostHost.empty()) {
+        db.setHostDown(steps.lostHost, wallClock() + envSeconds("IONET_QUEUE_HOST_COOLDOWN", 300),
+                       "lost during job " + j.displayId());
+      }
+    } else {
+      j.state = status == 0 ? JobState::kCompleted : JobState::kFailed;
+    }
+    log::info("job ", j.displayId(), " ended ", stateName(j.state), " (", j.exitCode, ":",
+              j.exitSignal, ")", j.reason == "None" ? "" : ": " + j.reason);
+    if (j.state == JobState::kNodeFail && j.requeue) {
+      // Requeued as Slurm does on NODE_FAIL: the same id, pending again, first in line.
+      j.state = JobState::kPending;
+      j.restarts += 1;
+      j.reason = "None";
+      j.allocation.clear();
+      j.startTime = j.endTime = 0;
+      j.shepherdPid = j.shepherdStart = j.processGroup = 0;
+    }
+    db.update(j);
+  });
+  ensureDaemon(q);
+  return 0;
+}
+
+}  // namespace ionet::jobscripts
