@@ -365,6 +365,7 @@ ArraySpec parseArray(const std::string& text) {
     spec.maxRunning = parseCount(text.substr(pct + 1), "array task limit (after %)");
     list = text.substr(0, pct);
   }
+  if (list.empty()) throw UsageError("'" + text + "' names no array task");
   std::set<std::uint32_t> ids;
   for (const auto& item : split(list, ',')) {
     if (item.empty()) throw UsageError("'" + text + "' has an empty array element");
