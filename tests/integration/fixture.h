@@ -4,7 +4,12 @@
 
 #include <gtest/gtest.h>
 
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <iterator>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "command.h"
@@ -18,8 +23,37 @@ inline const std::string kPython = "/usr/bin/python3";
 
 inline std::string example(const std::string& name) { return kExamples + "/" + name; }
 
+// Waits until pred holds; false at the deadline. For conditions of /proc, the filesystem and
+// the queue's database, which have no event to wait on: polled every 10 ms.
+inline bool waitUntil(const std::function<bool()>& pred, std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (!pred()) {
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return true;
+}
+
 class IonetTest : public ::testing::Test {
  protected:
+  // Processes of this test named `comm` (ranks, agents, daemons), by /proc.
+  std::vector<pid_t> processesNamed(const std::string& comm) const {
+    namespace fs = std::filesystem;
+    std::vector<pid_t> pids;
+    for (const auto& e : fs::directory_iterator("/proc")) {
+      const std::string pid = e.path().filename().string();
+      if (pid.find_first_not_of("0123456789") != std::string::npos) continue;
+      std::ifstream c(e.path() / "comm");
+      std::string name;
+      std::getline(c, name);
+      if (name != comm) continue;
+      std::ifstream env(e.path() / "environ", std::ios::binary);
+      std::string all((std::istreambuf_iterator<char>(env)), {});
+      if (all.find(leftovers_.markerEnv()) != std::string::npos) pids.push_back(std::stoi(pid));
+    }
+    return pids;
+  }
+
   // ionet-run ARGS..., with the marker in its environment.
   Command start(std::vector<std::string> args, std::vector<std::string> env = {},
                 std::string stdinData = "") {

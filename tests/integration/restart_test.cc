@@ -55,40 +55,12 @@ class RestartTest : public IonetTest {
     return "none";
   }
 
-  // Processes of this test named `comm` (ranks, agents), by /proc.
-  std::vector<pid_t> processes(const std::string& comm) const {
-    std::vector<pid_t> pids;
-    for (const auto& e : fs::directory_iterator("/proc")) {
-      const std::string pid = e.path().filename().string();
-      if (pid.find_first_not_of("0123456789") != std::string::npos) continue;
-      std::ifstream c(e.path() / "comm");
-      std::string name;
-      std::getline(c, name);
-      if (name != comm) continue;
-      std::ifstream env(e.path() / "environ", std::ios::binary);
-      std::string all((std::istreambuf_iterator<char>(env)), {});
-      if (all.find(leftovers_.markerEnv()) != std::string::npos) pids.push_back(std::stoi(pid));
-    }
-    return pids;
-  }
-
-  // Waits until pred holds; false at the deadline. For conditions of /proc and the
-  // filesystem, which have no event to wait on: polled every 10 ms.
-  static bool waitUntil(const std::function<bool()>& pred, std::chrono::milliseconds timeout) {
-    const auto deadline = Clock::now() + timeout;
-    while (!pred()) {
-      if (Clock::now() >= deadline) return false;
-      std::this_thread::sleep_for(10ms);
-    }
-    return true;
-  }
-
   // Waits until one of this test's processes named comm is stopped (state T); its pid, or -1.
   pid_t waitForStopped(const std::string& comm, std::chrono::milliseconds timeout) const {
     pid_t stopped = -1;
     waitUntil(
         [&] {
-          for (pid_t p : processes(comm)) {
+          for (pid_t p : processesNamed(comm)) {
             std::ifstream stat("/proc/" + std::to_string(p) + "/stat");
             std::string all((std::istreambuf_iterator<char>(stat)), {});
             auto close = all.rfind(')');
@@ -111,7 +83,7 @@ class RestartTest : public IonetTest {
     ASSERT_TRUE(c.waitForOutput(
         [&](const std::string& o) { return o.find(line) != std::string::npos; }, timeout))
         << c.transcript();
-    auto ranks = processes(comm);
+    auto ranks = processesNamed(comm);
     ASSERT_EQ(ranks.size(), count);
     ASSERT_EQ(::kill(ranks[1], SIGKILL), 0);
   }

@@ -302,5 +302,28 @@ TEST(CommandLine, RestartOptions) {
   EXPECT_NE(usageError({"--max-restarts", "x", "prog"}).find("--max-restarts"), std::string::npos);
 }
 
+TEST(CommandLine, InsideABatchJobTheAllocationIsTheDefault) {
+  const Args job = {"IONET_JOB_ID=7", "IONET_ALLOCATION=node0:2,node2:2",
+                    "IONET_ALLOCATION_KIND=emulated", "IONET_CHECKPOINT_DIR=/tmp/ck",
+                    "IONET_MAX_RESTARTS=2"};
+  auto s = parse({"./prog"}, job);
+  EXPECT_EQ(s.localHosts, 2u);
+  EXPECT_EQ(s.hostLists, (Args{"node0:2,node2:2"}));
+  EXPECT_EQ(s.restart.checkpointDir, "/tmp/ck");
+  EXPECT_EQ(s.restart.maxRestarts, 2u);
+  // Hosts and options given on the command line win.
+  auto own = parse({"-H", "localhost:1", "--max-restarts", "0", "./prog"}, job);
+  EXPECT_EQ(own.hostLists, (Args{"localhost:1"}));
+  EXPECT_FALSE(own.localHosts);
+  EXPECT_EQ(own.restart.maxRestarts, 0u);
+  auto local = parse({"./prog"}, {"IONET_JOB_ID=7", "IONET_ALLOCATION=vm:3",
+                                  "IONET_ALLOCATION_KIND=local"});
+  EXPECT_EQ(local.hostLists, (Args{"localhost:3"}));
+  // Outside a job the same variables mean nothing to ionet-run.
+  EXPECT_TRUE(parse({"./prog"}, {"IONET_ALLOCATION=node0:2"}).hostLists.empty());
+  EXPECT_EQ(usageError({"./prog"}, {"IONET_JOB_ID=7", "IONET_MAX_RESTARTS=x"}),
+            "IONET_MAX_RESTARTS=x: expected a number");
+}
+
 }  // namespace
 }  // namespace ionet::launcher
