@@ -1,28 +1,14 @@
 // ionet-acct: the history of the pool's jobs, as sacct shows it, and where every rank ran.
-#include <CLI/CLI.hpp>
 #include <iostream>
 #include <sstream>
 
 #include "ionet/error.h"
+#include "ionet/jobscripts/command_line.h"
 #include "ionet/jobscripts/job_format.h"
 #include "ionet/jobscripts/queue_db.h"
 #include "ionet/jobscripts/queue_dir.h"
 #include "ionet/log.h"
 
-namespace {
-
-std::set<std::string> commaList(const std::vector<std::string>& values) {
-  std::set<std::string> out;
-  for (const auto& v : values) {
-    std::istringstream in(v);
-    for (std::string item; std::getline(in, item, ',');) {
-      if (!item.empty()) out.insert(item);
-    }
-  }
-  return out;
-}
-
-}  // namespace
 
 int main(int argc, char** argv) {
   using namespace ionet;
@@ -31,7 +17,7 @@ int main(int argc, char** argv) {
   CLI::App app("ionet-acct: the pool's job history, as sacct shows it", "ionet-acct");
   std::vector<std::string> jobs, states, users, names;
   std::string format = kSacctDefault, pool;
-  bool noHeader = false, parsable = false, parsable2 = false, placement = false, version = false;
+  bool noHeader = false, parsable = false, parsable2 = false, placement = false;
   app.add_option("-j,--jobs", jobs, "Only these jobs: ID, ARRAYID or ARRAYID_TASK (comma list)");
   app.add_option("-s,--state", states, "Only jobs in these states (comma list)");
   app.add_option("-u,--user", users, "Only these users' jobs (comma list)");
@@ -45,16 +31,7 @@ int main(int argc, char** argv) {
   app.add_flag("--placement", placement,
                "Where every rank of every run ran: job, run, restart, rank, host, GPUs");
   app.add_option("--pool", pool, "The pool whose queue to use (default $IONET_POOL, else local)");
-  app.add_flag("-V,--version", version, "Show the version and exit");
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    return app.exit(e);
-  }
-  if (version) {
-    std::cout << "ionet-acct (ionet) " << IONET_VERSION << "\n";
-    return 0;
-  }
+  if (auto done = parseCommand(app, argc, argv)) return *done;
   try {
     JobFilter filter;
     filter.ids = commaList(jobs);

@@ -1,11 +1,11 @@
 // ionet-cancel: cancel or signal jobs, as scancel does.
 #include <signal.h>
 
-#include <CLI/CLI.hpp>
 #include <iostream>
 #include <sstream>
 
 #include "ionet/error.h"
+#include "ionet/jobscripts/command_line.h"
 #include "ionet/jobscripts/process_identity.h"
 #include "ionet/jobscripts/queue_db.h"
 #include "ionet/jobscripts/queue_dir.h"
@@ -18,7 +18,7 @@ int main(int argc, char** argv) {
   CLI::App app("ionet-cancel: cancel or signal batch jobs, as scancel does", "ionet-cancel");
   std::vector<std::string> ids;
   std::string signalText, user, state, name, pool;
-  bool batchOnly = false, quiet = false, version = false;
+  bool batchOnly = false, quiet = false;
   app.add_option("ids", ids, "Jobs: ID, ARRAYID (every task) or ARRAYID_TASK");
   app.add_option("-s,--signal", signalText,
                  "Send this signal (name or number) instead of cancelling");
@@ -28,16 +28,7 @@ int main(int argc, char** argv) {
   app.add_option("-n,--name", name, "Only jobs with this name");
   app.add_flag("-Q,--quiet", quiet, "Do not report jobs that had already ended");
   app.add_option("--pool", pool, "The pool whose queue to use (default $IONET_POOL, else local)");
-  app.add_flag("-V,--version", version, "Show the version and exit");
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    return app.exit(e);
-  }
-  if (version) {
-    std::cout << "ionet-cancel (ionet) " << IONET_VERSION << "\n";
-    return 0;
-  }
+  if (auto done = parseCommand(app, argc, argv)) return *done;
   try {
     if (ids.empty() && user.empty() && name.empty() && state.empty()) {
       throw UsageError("no job given (ionet-cancel JOBID..., or -u USER / -n NAME / -t STATE)");

@@ -1,28 +1,14 @@
 // ionet-queue: the pool's pending and running jobs, as squeue shows them.
-#include <CLI/CLI.hpp>
 #include <iostream>
 #include <sstream>
 
 #include "ionet/error.h"
+#include "ionet/jobscripts/command_line.h"
 #include "ionet/jobscripts/job_format.h"
 #include "ionet/jobscripts/queue_db.h"
 #include "ionet/jobscripts/queue_dir.h"
 #include "ionet/log.h"
 
-namespace {
-
-std::set<std::string> commaList(const std::vector<std::string>& values) {
-  std::set<std::string> out;
-  for (const auto& v : values) {
-    std::istringstream in(v);
-    for (std::string item; std::getline(in, item, ',');) {
-      if (!item.empty()) out.insert(item);
-    }
-  }
-  return out;
-}
-
-}  // namespace
 
 int main(int argc, char** argv) {
   using namespace ionet;
@@ -33,7 +19,7 @@ int main(int argc, char** argv) {
   app.set_help_flag("--help", "Show this help and exit");
   std::vector<std::string> users, jobs, states, names;
   std::string format = kSqueueDefault, pool;
-  bool noHeader = false, me = false, version = false;
+  bool noHeader = false, me = false;
   app.add_option("-u,--user", users, "Only these users' jobs (comma list)");
   app.add_option("-j,--jobs", jobs, "Only these jobs: ID, ARRAYID or ARRAYID_TASK (comma list)");
   app.add_option("-t,--states", states,
@@ -45,16 +31,7 @@ int main(int argc, char** argv) {
   app.add_flag("-h,--noheader", noHeader, "No header line");
   app.add_flag("--me", me, "Only my jobs");
   app.add_option("--pool", pool, "The pool whose queue to show (default $IONET_POOL, else local)");
-  app.add_flag("-V,--version", version, "Show the version and exit");
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    return app.exit(e);
-  }
-  if (version) {
-    std::cout << "ionet-queue (ionet) " << IONET_VERSION << "\n";
-    return 0;
-  }
+  if (auto done = parseCommand(app, argc, argv)) return *done;
   try {
     JobFilter filter;
     filter.users = commaList(users);

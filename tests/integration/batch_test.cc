@@ -319,6 +319,71 @@ TEST_F(BatchTest, NodeFailRequeuesAndResumesFromTheCheckpoint) {
   EXPECT_EQ(occurrences(placement.out, "|1|0|2|node2|"), 1) << placement.out;
 }
 
+TEST_F(BatchTest, TheExampleJobScriptsRunAsTheyAre) {
+  extraEnv_ = {"IONET_QUEUE_CORES=4", "PATH=" + kBin + ":/usr/bin:/bin"};
+  const std::string examples = IONET_SOURCE_DIR "/jobscripts/examples/";
+  const std::string hello = submit({examples + "hello.sh"});
+  const std::string array = submit({examples + "array.sh"});
+  const std::string train = submit({examples + "train.sh"});
+  const std::string ddp = submit({examples + "ddp.sh"});
+  auto chain = run({"/bin/sh", "-c", "cd \"$0\" && exec \"$1\"", dir_.string(),
+                    examples + "chain.sh"},
+                   queueEnv(), "", 60s);
+  ASSERT_EQ(chain.exitCode, 0) << chain.err;
+  std::smatch m;
+  ASSERT_TRUE(std::regex_search(chain.out, m,
+                                std::regex("prepare=([0-9]+) train=([0-9]+) report=([0-9]+)")))
+      << chain.out;
+  for (const std::string& id : {hello, train, ddp, std::string(m[1]), std::string(m[2]),
+                                std::string(m[3])}) {
+    EXPECT_TRUE(waitForState(id, "COMPLETED", 180s)) << id;
+  }
+  std::string eightCompleted;
+  for (int i = 0; i < 8; ++i) eightCompleted += "COMPLETED\n";
+  EXPECT_TRUE(waitUntil([&] { return acct(array, "State") == eightCompleted; }, 120s))
+      << acct(array, "State");
+  EXPECT_NE(read(path("hello-" + hello + ".out")).find("hello from rank 3 of 4"), std::string::npos);
+  EXPECT_NE(read(path("sweep-" + array + "_7.out")).find("task 7 of 8"), std::string::npos);
+  EXPECT_NE(read(path("train-" + train + ".out")).find("final weights checksum"),
+            std::string::npos);
+  EXPECT_EQ(occurrences(read(path("ddp-" + ddp + ".out")), "steps 20 checksum"), 2);
+  EXPECT_NE(read(path("chain-report-" + std::string(m[3]) + ".out")).find("the chain ended"),
+            std::string::npos);
+  EXPECT_TRUE(fs::exists(path("ckpt-" + train)));
+}
+
+TEST_F(BatchTest, SignalsArrayElementsAndWait) {
+  extraEnv_ = {"IONET_QUEUE_CORES=4"};
+  writeScript("trap.sh",
+              "#!/bin/bash\n"
+              "trap 'echo got USR1' USR1\n"
+              "echo ready\n"
+              "while true; do sleep 0.05; done\n");
+  const std::string id = submit({"--array=1-3", "-o", "trap-%a.out", "trap.sh"});
+  ASSERT_TRUE(waitUntil(
+      [&] { return acct(id, "State") == "RUNNING\nRUNNING\nRUNNING\n"; }, 30s));
+  ASSERT_TRUE(waitUntil([&] { return read(path("trap-2.out")) == "ready\n"; }, 10s));
+  // --signal --batch reaches the batch shell of the one task named, and leaves it running.
+  // (Without --batch every process of the job gets it: here the sleep, which it kills.)
+  EXPECT_EQ(command("ionet-cancel", {"--signal=USR1", "--batch", id + "_2"}).exitCode, 0);
+  EXPECT_TRUE(waitUntil([&] { return read(path("trap-2.out")) == "ready\ngot USR1\n"; }, 10s))
+      << read(path("trap-2.out"));
+  EXPECT_EQ(read(path("trap-1.out")), "ready\n");
+  EXPECT_EQ(acct(id + "_2", "State"), "RUNNING\n");
+  // Cancelling one element, then the rest by the array's id.
+  EXPECT_EQ(command("ionet-cancel", {id + "_3"}).exitCode, 0);
+  EXPECT_TRUE(waitForState(id + "_3", "CANCELLED"));
+  EXPECT_EQ(acct(id, "State"), "RUNNING\nRUNNING\nCANCELLED\n");
+  EXPECT_EQ(command("ionet-cancel", {"-Q", id}).exitCode, 0);
+  EXPECT_TRUE(waitUntil(
+      [&] { return acct(id, "State") == "CANCELLED\nCANCELLED\nCANCELLED\n"; }, 30s))
+      << acct(id, "State");
+  // --wait returns when the job ends, with its exit status.
+  writeScript("three.sh", "#!/bin/bash\nexit 3\n");
+  auto waited = command("ionet-batch", {"--wait", "three.sh"});
+  EXPECT_EQ(waited.exitCode, 3) << waited.err;
+}
+
 TEST_F(BatchTest, BrokenScriptsAreRefusedWithTheLineAndNothingIsQueued) {
   writeScript("bad.sh", "#!/bin/bash\n#SBATCH -J ok\n#SBATCH --ntasks=lots\necho\n");
   writeScript("nobang.sh", "echo no interpreter\n");

@@ -343,5 +343,34 @@ TEST_F(PoolTest, HostListPicksHostsOfThePool) {
       << bad.err;
 }
 
+TEST_F(PoolTest, BatchJobRunsOnItsAllocationOfThePool) {
+  // ionet-batch --pool: the queue places the job on two of the pool's hosts and ionet-run in
+  // the script runs there with no host arguments.
+  const std::string dir = world->dir + "/batch";
+  fs::create_directories(dir);
+  std::ofstream(dir + "/job.sh") << "#!/bin/bash\n"
+                                 << "#SBATCH -N 2 --ntasks-per-node=2 -o out-%j.out\n"
+                                 << "echo nodes=$SLURM_JOB_NODELIST\n"
+                                 << "ionet-run " << example("allreduce") << " 65536\n";
+  fs::permissions(dir + "/job.sh", fs::perms::owner_all);
+  auto argv = world->wan->execPrefix(1);
+  argv.insert(argv.end(), {"/bin/sh", "-c", "cd \"$0\" && exec \"$@\"", dir,
+                           kBin + "/ionet-batch", "--wait", "--pool", world->poolFile, "job.sh"});
+  const std::vector<std::string> env = {"IONET_QUEUE_DIR=" + dir + "/queue",
+                                        "IONET_QUEUE_IDLE_EXIT=1", leftovers_.markerEnv()};
+  auto r = Command(argv, env).wait(120s);
+  EXPECT_FINISHED(r);
+  EXPECT_EQ(r.exitCode, 0) << r.err;
+  std::ifstream in(dir + "/out-1.out");
+  const std::string out((std::istreambuf_iterator<char>(in)), {});
+  EXPECT_NE(out.find("nodes=h1,h2\n"), std::string::npos) << out;
+  EXPECT_NE(out.find("allreduce OK ranks=4"), std::string::npos) << out;
+  auto acct = Command({kBin + "/ionet-acct", "--pool", world->poolFile, "--placement", "-n", "-P"},
+                      env)
+                  .wait(20s);
+  EXPECT_EQ(acct.out, "1|0|0|0|h1|-\n1|0|0|1|h1|-\n1|0|0|2|h2|-\n1|0|0|3|h2|-\n") << acct.err;
+  EXPECT_TRUE(waitUntil([&] { return processesNamed("ionet-queued").empty(); }, 20s));
+}
+
 }  // namespace
 }  // namespace ionet::test
