@@ -27,6 +27,7 @@ bench: build
 	/usr/bin/python3 bench/wan/wan_bench.py --build $(BUILD)
 	/usr/bin/python3 bench/datapath/datapath_bench.py --build $(BUILD)
 	/usr/bin/python3 bench/checkpoint/checkpoint_bench.py --build $(BUILD)
+	/usr/bin/python3 bench/batch/batch_bench.py --build $(BUILD)
 	bash bench/wan/fuzz.sh $(BUILD)
 	$(BUILD)/bench/ionet-kernels-bench
 

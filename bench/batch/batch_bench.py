@@ -84,6 +84,10 @@ def main():
         t0 = time.perf_counter()
         cmd("ionet-cancel", array)
         cancel_s = time.perf_counter() - t0
+        states = cmd("ionet-acct", "-j", array, "-o", "State", "-n", "-P").stdout.split()
+        if len(states) != args.history or set(states) != {"CANCELLED"}:
+            raise SystemExit(f"batch_bench: expected {args.history} CANCELLED tasks, got "
+                             f"{len(states)}: {sorted(set(states))}")
         full_q, lo, hi = median_seconds(lambda: cmd("ionet-queue"), 10)
         full_all = median_seconds(lambda: cmd("ionet-queue", "-t", "all"), 5)[0]
         full_acct = median_seconds(lambda: cmd("ionet-acct", "-j", hold), 10)[0]

@@ -53,11 +53,17 @@ void settleLostShepherd(QueueDb& db, std::int64_t id) {
   });
 }
 
-void setReason(QueueDb& db, JobRecord& j, const std::string& reason) {
-  if (j.reason == reason) return;
-  j.reason = reason;
-  db.update(j);
-}
+// The reasons pending jobs wait for, written together at the end of a pass.
+class ReasonUpdates {
+ public:
+  void set(const JobRecord& j, const std::string& reason) {
+    if (j.reason != reason) changes_.emplace_back(j.id, reason);
+  }
+  void write(QueueDb& db) { db.setPendingReasons(changes_); }
+
+ private:
+  std::vector<std::pair<std::int64_t, std::string>> changes_;
+};
 
 }  // namespace
 
@@ -75,6 +81,7 @@ void schedulePass(const QueueDir& q, QueueDb& db,
   for (const auto& h : q.hosts) {
     if (!down.count(h.name)) hosts.push_back(h);
   }
+  ReasonUpdates reasons;
   std::vector<JobRecord> running, eligible;
   std::map<std::int64_t, std::uint32_t> arrayRunning;
   DependencyLookup lookup{[&](const std::string& id) { return db.jobsNamed(id); },
@@ -87,9 +94,11 @@ void schedulePass(const QueueDir& q, QueueDb& db,
     }
     if (j.cancelRequested) {
       db.transaction([&] {
-        j.state = JobState::kCancelled;
-        j.endTime = now;
-        db.update(j);
+        auto current = db.job(j.id);
+        if (!current || current->state != JobState::kPending) return;
+        current->state = JobState::kCancelled;
+        current->endTime = now;
+        db.update(*current);
       });
       continue;
     }
@@ -98,11 +107,11 @@ void schedulePass(const QueueDir& q, QueueDb& db,
       if (j.reason != "DependencyNeverSatisfied") {
         log::warn("job ", j.displayId(), " can never start: ", verdict.why);
       }
-      setReason(db, j, "DependencyNeverSatisfied");
+      reasons.set(j, "DependencyNeverSatisfied");
       continue;
     }
     if (verdict.status == DependencyStatus::kWaiting) {
-      setReason(db, j, "Dependency");
+      reasons.set(j, "Dependency");
       continue;
     }
     eligible.push_back(j);
@@ -113,7 +122,7 @@ void schedulePass(const QueueDir& q, QueueDb& db,
     if (j.arrayJobId && j.arrayMaxRunning) {
       auto& n = arrayRunning[j.arrayJobId];
       if (n >= j.arrayMaxRunning) {
-        setReason(db, j, "JobArrayTaskLimit");
+        reasons.set(j, "JobArrayTaskLimit");
         continue;
       }
       ++n;  // provisionally: undone below if it does not start
@@ -151,8 +160,9 @@ void schedulePass(const QueueDir& q, QueueDb& db,
               " (shepherd ", pid, ")");
   }
   for (std::size_t i = 0; i < candidates.size(); ++i) {
-    if (!starts[i] && !plan.reasons[i].empty()) setReason(db, candidates[i], plan.reasons[i]);
+    if (!starts[i] && !plan.reasons[i].empty()) reasons.set(candidates[i], plan.reasons[i]);
   }
+  reasons.write(db);
 }
 
 int runDaemon(const QueueDir& q) {

@@ -297,20 +297,34 @@ std::vector<JobRecord> QueueDb::jobs(const JobFilter& filter) {
   }
   if (!filter.users.empty()) inList("user", filter.users);
   if (!filter.names.empty()) inList("name", filter.names);
+  if (!filter.ids.empty()) {
+    // "12": job 12 or every task of array 12; "12_3": task 3 of array 12.
+    std::string any;
+    for (const auto& id : filter.ids) {
+      const auto us = id.find('_');
+      const bool valid = !id.empty() && id.find_first_not_of("0123456789_") == std::string::npos &&
+                         us != 0 && (us == std::string::npos || us + 1 < id.size()) &&
+                         id.find('_', us == std::string::npos ? id.size() : us + 1) == std::string::npos;
+      if (!valid) continue;
+      any += any.empty() ? "(" : " OR ";
+      if (us == std::string::npos) {
+        any += "id = ? OR array_job_id = ?";
+        binds.push_back(id);
+        binds.push_back(id);
+      } else {
+        any += "(array_job_id = ? AND array_task_id = ?)";
+        binds.push_back(id.substr(0, us));
+        binds.push_back(id.substr(us + 1));
+      }
+    }
+    where.push_back(any.empty() ? "0" : any + ")");
+  }
   for (std::size_t i = 0; i < where.size(); ++i) sql += (i ? " AND " : " WHERE ") + where[i];
   sql += " ORDER BY id";
   Statement s(db_, sql.c_str());
   for (std::size_t i = 0; i < binds.size(); ++i) s.bind(static_cast<int>(i + 1), binds[i]);
   std::vector<JobRecord> out;
-  while (s.step()) {
-    JobRecord j = readJob(s);
-    if (!filter.ids.empty() && !filter.ids.count(j.displayId()) &&
-        !filter.ids.count(std::to_string(j.id)) &&
-        !(j.arrayJobId && filter.ids.count(std::to_string(j.arrayJobId)))) {
-      continue;
-    }
-    out.push_back(std::move(j));
-  }
+  while (s.step()) out.push_back(readJob(s));
   return out;
 }
 
@@ -361,6 +375,16 @@ void QueueDb::update(const JobRecord& j) {
   s.bind(11, static_cast<std::int64_t>(j.restarts)).bind(12, std::int64_t{j.cancelRequested});
   s.bind(13, j.id);
   s.run();
+}
+
+void QueueDb::setPendingReasons(const std::vector<std::pair<std::int64_t, std::string>>& reasons) {
+  if (reasons.empty()) return;
+  transaction([&] {
+    for (const auto& [id, reason] : reasons) {
+      Statement s(db_, "UPDATE jobs SET reason = ? WHERE id = ? AND state = 'PENDING'");
+      s.bind(1, reason).bind(2, id).run();
+    }
+  });
 }
 
 void QueueDb::setScript(std::int64_t firstId, const std::string& path) {

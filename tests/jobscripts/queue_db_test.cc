@@ -5,6 +5,7 @@
 #include <stdlib.h>
 
 #include <filesystem>
+#include <set>
 #include <fstream>
 
 #include "ionet/jobscripts/dependency.h"
@@ -104,6 +105,41 @@ TEST_F(QueueDbTest, DependenciesAgainstStoredJobs) {
   EXPECT_EQ(evaluateDependency(*db.job(3), lookup).status, DependencyStatus::kSatisfied);
   twin.id = 4;
   EXPECT_EQ(evaluateDependency(twin, lookup).status, DependencyStatus::kWaiting);
+}
+
+TEST_F(QueueDbTest, APendingReasonNeverUndoesACancelFromAnotherProcess) {
+  QueueDb daemon(path());
+  add(daemon, {named("a"), named("b")});
+  const auto stale = daemon.active();  // what the daemon read at the start of its pass
+  {
+    QueueDb cancel(path());  // ionet-cancel, meanwhile
+    cancel.transaction([&] {
+      auto j = *cancel.job(1);
+      j.state = JobState::kCancelled;
+      cancel.update(j);
+    });
+  }
+  daemon.setPendingReasons({{stale[0].id, "Resources"}, {stale[1].id, "Priority"}});
+  EXPECT_EQ(daemon.job(1)->state, JobState::kCancelled);
+  EXPECT_EQ(daemon.job(1)->reason, "None");
+  EXPECT_EQ(daemon.job(2)->reason, "Priority");
+}
+
+TEST_F(QueueDbTest, IdFiltersInTheQuery) {
+  QueueDb db(path());
+  add(db, {named("solo")});
+  std::vector<JobRecord> tasks(3, named("arr"));
+  for (std::uint32_t t = 0; t < 3; ++t) tasks[t].arrayTaskId = t;
+  add(db, tasks);
+  auto ids = [&](std::set<std::string> filter) {
+    std::string out;
+    for (const auto& j : db.jobs({{}, filter, {}, {}})) out += j.displayId() + " ";
+    return out;
+  };
+  EXPECT_EQ(ids({"2"}), "2_0 2_1 2_2 ");
+  EXPECT_EQ(ids({"2_1", "1"}), "1 2_1 ");
+  EXPECT_EQ(ids({"3"}), "2_1 ");  // a task's own job id
+  EXPECT_EQ(ids({"x", "2_", "_1"}), "");
 }
 
 TEST_F(QueueDbTest, PlacementsAndDownHosts) {

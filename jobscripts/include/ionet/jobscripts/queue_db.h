@@ -49,7 +49,12 @@ class QueueDb {
   // The queue's copy of the script, for a job and all tasks of its array.
   void setScript(std::int64_t firstId, const std::string& path);
 
-  // Writes back the fields of `job` that change while it is queued and run.
+  // Sets the reasons of jobs that are still PENDING (one transaction); a job changed meanwhile
+  // by another process (cancelled, started) is left as it is.
+  void setPendingReasons(const std::vector<std::pair<std::int64_t, std::string>>& reasons);
+
+  // Writes back the fields of `job` that change while it is queued and run. Read the job in the
+  // same transaction first: this overwrites what others wrote since.
   void update(const JobRecord& job);
 
   void addPlacements(const std::vector<RankPlacement>& ranks);
