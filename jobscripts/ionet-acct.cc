@@ -9,7 +9,6 @@
 #include "ionet/jobscripts/queue_dir.h"
 #include "ionet/log.h"
 
-
 int main(int argc, char** argv) {
   using namespace ionet;
   using namespace ionet::jobscripts;
@@ -50,7 +49,8 @@ int main(int argc, char** argv) {
           l += cells[i] + (i + 1 < cells.size() || parsable ? std::string(1, sep) : "");
         } else {
           std::string c = cells[i].substr(0, static_cast<std::size_t>(widths[i]));
-          l += (i ? " " : "") + c + std::string(static_cast<std::size_t>(widths[i]) - c.size(), ' ');
+          l +=
+              (i ? " " : "") + c + std::string(static_cast<std::size_t>(widths[i]) - c.size(), ' ');
         }
       }
       return l + "\n";
@@ -80,7 +80,8 @@ int main(int argc, char** argv) {
       if (!sep) {
         std::string rule;
         for (std::size_t i = 0; i < table.columns.size(); ++i) {
-          rule += (i ? " " : "") + std::string(static_cast<std::size_t>(table.columns[i].width), '-');
+          rule +=
+              (i ? " " : "") + std::string(static_cast<std::size_t>(table.columns[i].width), '-');
         }
         out += rule + "\n";
       }

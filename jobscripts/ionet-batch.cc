@@ -22,8 +22,9 @@ Submit SCRIPT (or standard input) to the pool's batch queue; prints "Submitted b
       --ntasks-per-node N    -c, --cpus-per-task N    -G, --gpus N
       --gpus-per-task N          --mem SIZE           -t, --time LIMIT
   -o, --output PATTERN       -e, --error PATTERN      (%j %A %a %x %N %u %r %%)
-  -a, --array IDS[%MAX]      -d, --dependency afterok:ID[:ID],afterany:..,afternotok:..,singleton
-      --requeue | --no-requeue                        --signal [B:]SIG[@SECONDS]
+  -a, --array IDS[%MAX]      -d, --dependency KIND:ID[:ID...][,...] or singleton
+                                 (KIND: after, afterany, afterok, afternotok)
+      --requeue | --no-requeue                        --signal [B:|R:]SIG[@SECONDS]
   -D, --chdir DIR                --export ALL|NONE|VAR[=value],...
       --checkpoint-dir DIR       --max-restarts N     --pool FILE
       --parsable             -W, --wait               -h, --help    -V, --version
@@ -70,7 +71,8 @@ int main(int argc, char** argv) {
       hasScript = jobscripts::applyCommandLine(args, probe) < args.size();
     }
     if (!hasScript) {
-      if (::isatty(0)) throw UsageError(
+      if (::isatty(0))
+        throw UsageError(
             "no script given (usage: ionet-batch [options] SCRIPT [ARGS...], or the script on "
             "standard input)");
       stdinText.assign(std::istreambuf_iterator<char>(std::cin), {});

@@ -18,11 +18,13 @@ int main(int argc, char** argv) {
   CLI::App app("ionet-cancel: cancel or signal batch jobs, as scancel does", "ionet-cancel");
   std::vector<std::string> ids;
   std::string signalText, user, state, name, pool;
-  bool batchOnly = false, quiet = false;
+  bool batchOnly = false, full = false, quiet = false;
   app.add_option("ids", ids, "Jobs: ID, ARRAYID (every task) or ARRAYID_TASK");
   app.add_option("-s,--signal", signalText,
                  "Send this signal (name or number) instead of cancelling");
-  app.add_flag("-b,--batch", batchOnly, "With --signal: only the batch shell, not its children");
+  app.add_flag("-b,--batch", batchOnly, "With --signal: only the batch shell");
+  app.add_flag("-f,--full", full,
+               "With --signal: the batch shell and every other process of the job");
   app.add_option("-u,--user", user, "Only (or all of) this user's jobs");
   app.add_option("-t,--state", state, "Only jobs in this state (PENDING or RUNNING)");
   app.add_option("-n,--name", name, "Only jobs with this name");
@@ -38,7 +40,8 @@ int main(int argc, char** argv) {
     for (const auto& id : ids) {
       const auto us = id.find('_');
       const bool valid = !id.empty() && id.find_first_not_of("0123456789_") == std::string::npos &&
-                         us != 0 && (us == std::string::npos || (id.rfind('_') == us && us + 1 < id.size()));
+                         us != 0 &&
+                         (us == std::string::npos || (id.rfind('_') == us && us + 1 < id.size()));
       if (!valid) throw UsageError("invalid job id " + id);
       filter.ids.insert(id);
     }
@@ -76,9 +79,19 @@ int main(int argc, char** argv) {
           if (j->state == JobState::kPending) {
             log::error("error: job ", j->displayId(), " is pending; there is nothing to signal");
             status = 1;
-          } else if (j->processGroup > 0) {
+          } else if (j->processGroup <= 0) {
+            log::error("error: job ", j->displayId(), " is starting; signal it again in a moment");
+            status = 1;
+          } else {
+            // By default the job's steps (ionet-run forwards to the ranks), not the batch shell.
             const pid_t pg = static_cast<pid_t>(j->processGroup);
-            ::kill(batchOnly ? pg : -pg, sig);
+            if (batchOnly) {
+              ::kill(pg, sig);
+            } else if (full) {
+              ::kill(-pg, sig);
+            } else {
+              signalGroupExcept(pg, sig, pg);
+            }
           }
           return;
         }
@@ -86,7 +99,8 @@ int main(int argc, char** argv) {
         if (j->state == JobState::kPending) {
           j->state = JobState::kCancelled;
           j->endTime = wallClock();
-        } else if (j->shepherdPid && processAlive(static_cast<pid_t>(j->shepherdPid), j->shepherdStart)) {
+        } else if (j->shepherdPid &&
+                   processAlive(static_cast<pid_t>(j->shepherdPid), j->shepherdStart)) {
           ::kill(static_cast<pid_t>(j->shepherdPid), SIGTERM);  // it stops the job and records it
         }
         db.update(*j);

@@ -9,7 +9,6 @@
 #include "ionet/jobscripts/queue_dir.h"
 #include "ionet/log.h"
 
-
 int main(int argc, char** argv) {
   using namespace ionet;
   using namespace ionet::jobscripts;
@@ -26,8 +25,8 @@ int main(int argc, char** argv) {
                  "Only jobs in these states (comma list of names or codes; 'all' for every "
                  "state; default PENDING,RUNNING)");
   app.add_option("-n,--name", names, "Only jobs with these names (comma list)");
-  app.add_option("-o,--format", format, "Columns, squeue style (default \"" +
-                                            std::string(kSqueueDefault) + "\")");
+  app.add_option("-o,--format", format,
+                 "Columns, squeue style (default \"" + std::string(kSqueueDefault) + "\")");
   app.add_flag("-h,--noheader", noHeader, "No header line");
   app.add_flag("--me", me, "Only my jobs");
   app.add_option("--pool", pool, "The pool whose queue to show (default $IONET_POOL, else local)");

@@ -1,5 +1,5 @@
 /* signal_trap: every rank waits for SIGTERM or SIGINT and reports it, so tests can check that a
- * launcher delivers its signals to all ranks. */
+ * launcher delivers its signals to all ranks. SIGUSR1 and SIGUSR2 are reported and waited past. */
 #include <mpi.h>
 #include <signal.h>
 #include <stdio.h>
@@ -17,6 +17,8 @@ int main(int argc, char** argv) {
   sigemptyset(&block);
   sigaddset(&block, SIGTERM);
   sigaddset(&block, SIGINT);
+  sigaddset(&block, SIGUSR1);
+  sigaddset(&block, SIGUSR2);
   sigprocmask(SIG_BLOCK, &block, &old);
 
   MPI_Init(&argc, &argv);
@@ -29,11 +31,19 @@ int main(int argc, char** argv) {
   sigemptyset(&sa.sa_mask);
   sigaction(SIGTERM, &sa, NULL);
   sigaction(SIGINT, &sa, NULL);
+  sigaction(SIGUSR1, &sa, NULL);
+  sigaction(SIGUSR2, &sa, NULL);
 
   MPI_Barrier(MPI_COMM_WORLD);
   printf("rank %d ready\n", rank);
   fflush(stdout);
-  while (!caught) sigsuspend(&old);
+  for (;;) {
+    while (!caught) sigsuspend(&old);
+    if (caught != SIGUSR1 && caught != SIGUSR2) break;
+    printf("rank %d got signal %d\n", rank, (int)caught);
+    fflush(stdout);
+    caught = 0;
+  }
 
   printf("rank %d got signal %d\n", rank, (int)caught);
   fflush(stdout);

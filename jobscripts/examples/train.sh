@@ -1,7 +1,9 @@
 #!/bin/bash
-# The checkpointed training example. If a host is lost the job ends NODE_FAIL, is requeued, and
-# resumes from the newest verified checkpoint in ckpt-<job id>/ (ionet-run restarts it in place
-# first, up to --max-restarts times). Run: ionet-batch jobscripts/examples/train.sh
+# The checkpointed training example. If a rank dies, ionet-run restarts the job in place (up to
+# --max-restarts times) from the newest verified checkpoint in ckpt-<job id>/. If a host is lost
+# and the allocation has no other host to take its place, the job ends NODE_FAIL, is requeued
+# (same id) on hosts that are up, and resumes from that checkpoint.
+# Run: ionet-batch jobscripts/examples/train.sh
 #IONET --job-name=train
 #IONET --ntasks=4
 #IONET --time=00:30:00

@@ -44,70 +44,82 @@ std::vector<std::string> split(const std::string& text, char sep) {
 
 using Handler = std::function<void(BatchOptions&, const std::string&)>;
 
+enum class Value { kNone, kRequired, kOptional };  // kOptional: only as --name=value
+
 struct OptionDef {
   std::string name;  // long name without "--"
   char shortName = 0;
-  bool takesValue = true;
+  Value value = Value::kRequired;
   Handler apply;
 };
 
 void noteIgnored(BatchOptions& o, const std::string& name, const std::string& value) {
   o.notes.push_back("--" + name + (value.empty() ? "" : "=" + value) +
-                    " accepted and ignored (an ionet pool has no partitions, accounts, QOS or "
-                    "mail)");
+                    " accepted and ignored (it has no meaning on an ionet pool)");
 }
 
 const std::vector<OptionDef>& optionTable() {
   static const std::vector<OptionDef> table = [] {
     std::vector<OptionDef> t = {
-        {"job-name", 'J', true, [](BatchOptions& o, const std::string& v) {
+        {"job-name", 'J', Value::kRequired,
+         [](BatchOptions& o, const std::string& v) {
            if (v.empty()) throw UsageError("the job name is empty");
            o.jobName = v;
          }},
-        {"nodes", 'N', true, [](BatchOptions& o, const std::string& v) {
+        {"nodes", 'N', Value::kRequired,
+         [](BatchOptions& o, const std::string& v) {
            // "2" or "2-4": the minimum is what the job gets.
            o.nodes = parseCount(v.substr(0, v.find('-')), "node count");
          }},
-        {"ntasks", 'n', true,
+        {"ntasks", 'n', Value::kRequired,
          [](BatchOptions& o, const std::string& v) { o.ntasks = parseCount(v, "task count"); }},
-        {"ntasks-per-node", 0, true,
+        {"ntasks-per-node", 0, Value::kRequired,
          [](BatchOptions& o, const std::string& v) {
            o.ntasksPerNode = parseCount(v, "tasks-per-node count");
          }},
-        {"cpus-per-task", 'c', true,
+        {"cpus-per-task", 'c', Value::kRequired,
          [](BatchOptions& o, const std::string& v) {
            o.cpusPerTask = parseCount(v, "cpus-per-task count");
          }},
-        {"gpus", 'G', true, [](BatchOptions& o, const std::string& v) {
+        {"gpus", 'G', Value::kRequired,
+         [](BatchOptions& o, const std::string& v) {
            // "4" or "type:4" (the type is matched by the pool, not here).
            o.gpus = parseCount(v.substr(v.rfind(':') + 1), "GPU count");
          }},
-        {"gpus-per-task", 0, true, [](BatchOptions& o, const std::string& v) {
+        {"gpus-per-task", 0, Value::kRequired,
+         [](BatchOptions& o, const std::string& v) {
            o.gpusPerTask = parseCount(v.substr(v.rfind(':') + 1), "GPU count");
          }},
-        {"mem", 0, true,
+        {"mem", 0, Value::kRequired,
          [](BatchOptions& o, const std::string& v) { o.memMegabytes = parseMemoryMegabytes(v); }},
-        {"time", 't', true,
+        {"time", 't', Value::kRequired,
          [](BatchOptions& o, const std::string& v) { o.timeLimitSeconds = parseTimeLimit(v); }},
-        {"output", 'o', true, [](BatchOptions& o, const std::string& v) {
+        {"output", 'o', Value::kRequired,
+         [](BatchOptions& o, const std::string& v) {
            if (v.empty()) throw UsageError("the output pattern is empty");
            o.output = v;
          }},
-        {"error", 'e', true, [](BatchOptions& o, const std::string& v) {
+        {"error", 'e', Value::kRequired,
+         [](BatchOptions& o, const std::string& v) {
            if (v.empty()) throw UsageError("the error pattern is empty");
            o.error = v;
          }},
-        {"array", 'a', true, [](BatchOptions& o, const std::string& v) { o.array = parseArray(v); }},
-        {"dependency", 'd', true,
+        {"array", 'a', Value::kRequired,
+         [](BatchOptions& o, const std::string& v) { o.array = parseArray(v); }},
+        {"dependency", 'd', Value::kRequired,
          [](BatchOptions& o, const std::string& v) { o.dependency = parseDependency(v); }},
-        {"requeue", 0, false, [](BatchOptions& o, const std::string&) { o.requeue = true; }},
-        {"no-requeue", 0, false, [](BatchOptions& o, const std::string&) { o.requeue = false; }},
-        {"signal", 0, true, [](BatchOptions& o, const std::string& v) { o.signal = parseSignalSpec(v); }},
-        {"chdir", 'D', true, [](BatchOptions& o, const std::string& v) {
+        {"requeue", 0, Value::kNone, [](BatchOptions& o, const std::string&) { o.requeue = true; }},
+        {"no-requeue", 0, Value::kNone,
+         [](BatchOptions& o, const std::string&) { o.requeue = false; }},
+        {"signal", 0, Value::kRequired,
+         [](BatchOptions& o, const std::string& v) { o.signal = parseSignalSpec(v); }},
+        {"chdir", 'D', Value::kRequired,
+         [](BatchOptions& o, const std::string& v) {
            if (v.empty()) throw UsageError("the directory is empty");
            o.chdir = v;
          }},
-        {"export", 0, true, [](BatchOptions& o, const std::string& v) {
+        {"export", 0, Value::kRequired,
+         [](BatchOptions& o, const std::string& v) {
            if (v.empty()) throw UsageError("--export needs ALL, NONE or a list of variables");
            for (const auto& item : split(v, ',')) {
              const std::string name = item.substr(0, item.find('='));
@@ -121,36 +133,34 @@ const std::vector<OptionDef>& optionTable() {
            }
            o.exportSpec = v;
          }},
-        {"checkpoint-dir", 0, true, [](BatchOptions& o, const std::string& v) {
+        {"checkpoint-dir", 0, Value::kRequired,
+         [](BatchOptions& o, const std::string& v) {
            if (v.empty()) throw UsageError("the checkpoint directory is empty");
            o.checkpointDir = v;
          }},
-        {"max-restarts", 0, true,
+        {"max-restarts", 0, Value::kRequired,
          [](BatchOptions& o, const std::string& v) {
            o.maxRestarts = static_cast<std::uint32_t>(parseNumber(v, "restart count", 1000));
          }},
-        {"pool", 0, true, [](BatchOptions& o, const std::string& v) {
+        {"pool", 0, Value::kRequired,
+         [](BatchOptions& o, const std::string& v) {
            if (v.empty()) throw UsageError("the pool file is empty");
            o.pool = v;
          }},
-        {"parsable", 0, false, [](BatchOptions& o, const std::string&) { o.parsable = true; }},
-        {"wait", 'W', false, [](BatchOptions& o, const std::string&) { o.wait = true; }},
+        {"parsable", 0, Value::kNone,
+         [](BatchOptions& o, const std::string&) { o.parsable = true; }},
+        {"wait", 'W', Value::kNone, [](BatchOptions& o, const std::string&) { o.wait = true; }},
     };
     // Slurm options a site's scripts carry that mean nothing on a pool: accepted, reported.
-    for (const auto& [name, shortName, takesValue] :
-         std::vector<std::tuple<std::string, char, bool>>{{"partition", 'p', true},
-                                                           {"account", 'A', true},
-                                                           {"qos", 'q', true},
-                                                           {"mail-type", 0, true},
-                                                           {"mail-user", 0, true},
-                                                           {"comment", 0, true},
-                                                           {"exclusive", 0, false},
-                                                           {"constraint", 'C', true},
-                                                           {"nice", 0, true},
-                                                           {"open-mode", 0, true}}) {
-      t.push_back({name, shortName, takesValue, [n = name](BatchOptions& o, const std::string& v) {
-                     noteIgnored(o, n, v);
-                   }});
+    const std::vector<std::tuple<std::string, char, Value>> ignored = {
+        {"partition", 'p', Value::kRequired}, {"account", 'A', Value::kRequired},
+        {"qos", 'q', Value::kRequired},       {"mail-type", 0, Value::kRequired},
+        {"mail-user", 0, Value::kRequired},   {"comment", 0, Value::kRequired},
+        {"exclusive", 0, Value::kOptional},   {"constraint", 'C', Value::kRequired},
+        {"nice", 0, Value::kOptional},        {"open-mode", 0, Value::kRequired}};
+    for (const auto& [name, shortName, value] : ignored) {
+      t.push_back({name, shortName, value,
+                   [n = name](BatchOptions& o, const std::string& v) { noteIgnored(o, n, v); }});
     }
     return t;
   }();
@@ -198,9 +208,11 @@ std::size_t applyOptions(const std::vector<std::string>& args, BatchOptions& o,
       if (!def) fail("unknown option " + shown);
       if (a.size() > 2) value = a.substr(a[2] == '=' ? 3 : 2);  // -N2, -N=2
     }
-    if (!def->takesValue) {
+    if (def->value == Value::kNone) {
       if (value) fail(shown + " takes no value");
       value = "";
+    } else if (def->value == Value::kOptional) {
+      if (!value) value = "";
     } else if (!value) {
       if (i + 1 >= args.size()) fail(shown + " needs a value");
       value = args[++i];
@@ -376,8 +388,8 @@ ArraySpec parseArray(const std::string& text) {
       range = item.substr(0, colon);
     }
     const auto dash = range.find('-');
-    const auto lo = static_cast<std::uint32_t>(
-        parseNumber(range.substr(0, dash), "array task id", kMaxTask));
+    const auto lo =
+        static_cast<std::uint32_t>(parseNumber(range.substr(0, dash), "array task id", kMaxTask));
     const auto hi = dash == std::string::npos
                         ? lo
                         : static_cast<std::uint32_t>(

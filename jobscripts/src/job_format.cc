@@ -43,53 +43,66 @@ const std::map<std::string, FieldDef>& fields() {
   static const std::map<std::string, FieldDef> table = {
       {"jobid", {"JOBID", [](auto& j, auto&, double) { return j.displayId(); }}},
       {"jobidraw", {"JOBIDRAW", [](auto& j, auto&, double) { return std::to_string(j.id); }}},
-      {"arrayjobid", {"ARRAY_JOB_ID", [](auto& j, auto&, double) {
-         return std::to_string(j.arrayTaskId ? j.arrayJobId : j.id);
-       }}},
-      {"arraytaskid", {"ARRAY_TASK_ID", [](auto& j, auto&, double) {
-         return j.arrayTaskId ? std::to_string(*j.arrayTaskId) : std::string("N/A");
-       }}},
+      {"arrayjobid",
+       {"ARRAY_JOB_ID",
+        [](auto& j, auto&, double) {
+          return std::to_string(j.arrayTaskId ? j.arrayJobId : j.id);
+        }}},
+      {"arraytaskid",
+       {"ARRAY_TASK_ID",
+        [](auto& j, auto&, double) {
+          return j.arrayTaskId ? std::to_string(*j.arrayTaskId) : std::string("N/A");
+        }}},
       {"jobname", {"NAME", [](auto& j, auto&, double) { return j.name; }}},
       {"user", {"USER", [](auto& j, auto&, double) { return j.user; }}},
       {"partition", {"PARTITION", [](auto&, auto& p, double) { return p; }}},
       {"state", {"STATE", [](auto& j, auto&, double) { return stateName(j.state); }}},
       {"statecompact", {"ST", [](auto& j, auto&, double) { return stateCode(j.state); }}},
-      {"time", {"TIME", [](auto& j, auto&, double now) { return formatDuration(elapsed(j, now)); }}},
-      {"elapsed", {"ELAPSED", [](auto& j, auto&, double now) {
-         return formatDuration(elapsed(j, now));
-       }}},
-      {"timelimit", {"TIME_LIMIT", [](auto& j, auto&, double) {
-         return j.timeLimitSeconds ? formatDuration(j.timeLimitSeconds) : std::string("UNLIMITED");
-       }}},
-      {"nnodes", {"NODES", [](auto& j, auto&, double) {
-         return std::to_string(j.allocation.empty() ? std::max(1u, j.nodes) : j.allocation.size());
-       }}},
+      {"time",
+       {"TIME", [](auto& j, auto&, double now) { return formatDuration(elapsed(j, now)); }}},
+      {"elapsed",
+       {"ELAPSED", [](auto& j, auto&, double now) { return formatDuration(elapsed(j, now)); }}},
+      {"timelimit",
+       {"TIME_LIMIT",
+        [](auto& j, auto&, double) {
+          return j.timeLimitSeconds ? formatDuration(j.timeLimitSeconds) : std::string("UNLIMITED");
+        }}},
+      {"nnodes",
+       {"NODES",
+        [](auto& j, auto&, double) {
+          return std::to_string(j.allocation.empty() ? std::max(1u, j.nodes) : j.allocation.size());
+        }}},
       {"ntasks", {"TASKS", [](auto& j, auto&, double) { return std::to_string(j.ntasks); }}},
-      {"alloccpus", {"CPUS", [](auto& j, auto&, double) {
-         return std::to_string(j.ntasks * j.cpusPerTask);
-       }}},
+      {"alloccpus",
+       {"CPUS", [](auto& j, auto&, double) { return std::to_string(j.ntasks * j.cpusPerTask); }}},
       {"nodelist", {"NODELIST", [](auto& j, auto&, double) { return nodeList(j); }}},
       {"reason", {"REASON", [](auto& j, auto&, double) { return j.reason; }}},
-      {"nodelistreason", {"NODELIST(REASON)", [](auto& j, auto&, double) {
-         return j.state == JobState::kPending ? "(" + j.reason + ")" : nodeList(j);
-       }}},
-      {"exitcode", {"EXITCODE", [](auto& j, auto&, double) {
-         return std::to_string(j.exitCode) + ":" + std::to_string(j.exitSignal);
-       }}},
+      {"nodelistreason",
+       {"NODELIST(REASON)",
+        [](auto& j, auto&, double) {
+          return j.state == JobState::kPending ? "(" + j.reason + ")" : nodeList(j);
+        }}},
+      {"exitcode",
+       {"EXITCODE",
+        [](auto& j, auto&, double) {
+          return std::to_string(j.exitCode) + ":" + std::to_string(j.exitSignal);
+        }}},
       {"restarts", {"RESTARTS", [](auto& j, auto&, double) { return std::to_string(j.restarts); }}},
       {"submit", {"SUBMIT_TIME", [](auto& j, auto&, double) { return clockTime(j.submitTime); }}},
       {"start", {"START_TIME", [](auto& j, auto&, double) { return clockTime(j.startTime); }}},
       {"end", {"END_TIME", [](auto& j, auto&, double) { return clockTime(j.endTime); }}},
       {"workdir", {"WORK_DIR", [](auto& j, auto&, double) { return j.workDir; }}},
       {"command", {"COMMAND", [](auto& j, auto&, double) { return j.scriptPath; }}},
-      {"dependency", {"DEPENDENCY", [](auto& j, auto&, double) {
-         std::string out;
-         for (const auto& t : j.dependency) {
-           out += (out.empty() ? "" : ",") + t.kind;
-           for (const auto& id : t.jobs) out += ":" + id;
-         }
-         return out.empty() ? std::string("(null)") : out;
-       }}},
+      {"dependency",
+       {"DEPENDENCY",
+        [](auto& j, auto&, double) {
+          std::string out;
+          for (const auto& t : j.dependency) {
+            out += (out.empty() ? "" : ",") + t.kind;
+            for (const auto& id : t.jobs) out += ":" + id;
+          }
+          return out.empty() ? std::string("(null)") : out;
+        }}},
   };
   return table;
 }
@@ -97,12 +110,12 @@ const std::map<std::string, FieldDef>& fields() {
 // squeue's letters (man squeue, "-o <output_format>").
 const std::map<char, std::string>& squeueLetters() {
   static const std::map<char, std::string> letters = {
-      {'i', "jobid"},     {'A', "arrayjobid"}, {'a', "arraytaskid"}, {'F', "arrayjobid"},
-      {'K', "arraytaskid"}, {'j', "jobname"},  {'u', "user"},        {'P', "partition"},
-      {'T', "state"},     {'t', "statecompact"}, {'M', "time"},      {'l', "timelimit"},
-      {'D', "nnodes"},    {'C', "alloccpus"},  {'N', "nodelist"},    {'r', "reason"},
-      {'R', "nodelistreason"}, {'V', "submit"}, {'S', "start"},      {'e', "end"},
-      {'Z', "workdir"},   {'o', "command"},    {'E', "dependency"},  {'n', "ntasks"}};
+      {'i', "jobid"},          {'A', "arrayjobid"},   {'a', "arraytaskid"}, {'F', "arrayjobid"},
+      {'K', "arraytaskid"},    {'j', "jobname"},      {'u', "user"},        {'P', "partition"},
+      {'T', "state"},          {'t', "statecompact"}, {'M', "time"},        {'l', "timelimit"},
+      {'D', "nnodes"},         {'C', "alloccpus"},    {'N', "nodelist"},    {'r', "reason"},
+      {'R', "nodelistreason"}, {'V', "submit"},       {'S', "start"},       {'e', "end"},
+      {'Z', "workdir"},        {'o', "command"},      {'E', "dependency"},  {'n', "ntasks"}};
   return letters;
 }
 
@@ -136,7 +149,8 @@ JobTable parseSqueueFormat(const std::string& format) {
     if (j >= format.size()) throw UsageError("--format " + format + ": ends inside a field");
     auto letter = squeueLetters().find(format[j]);
     if (letter == squeueLetters().end()) {
-      throw UsageError("--format " + format + ": %" + format[j] + " is not a field ionet-queue knows");
+      throw UsageError("--format " + format + ": %" + format[j] +
+                       " is not a field ionet-queue knows");
     }
     c.field = letter->second;
     c.header = fields().at(c.field).header;

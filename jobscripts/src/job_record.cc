@@ -85,6 +85,17 @@ std::string JobRecord::displayId() const {
   return std::to_string(id);
 }
 
+void setVariable(std::vector<std::string>& environment, const std::string& assignment) {
+  const std::string prefix = assignment.substr(0, assignment.find('=') + 1);
+  for (auto& e : environment) {
+    if (e.compare(0, prefix.size(), prefix) == 0) {
+      e = assignment;
+      return;
+    }
+  }
+  environment.push_back(assignment);
+}
+
 std::string expandPattern(const std::string& pattern, const JobRecord& job) {
   std::string out;
   for (std::size_t i = 0; i < pattern.size(); ++i) {
@@ -94,7 +105,8 @@ std::string expandPattern(const std::string& pattern, const JobRecord& job) {
     }
     std::size_t j = i + 1;
     int width = 0;
-    while (j < pattern.size() && std::isdigit(static_cast<unsigned char>(pattern[j])) && width < 10) {
+    while (j < pattern.size() && std::isdigit(static_cast<unsigned char>(pattern[j])) &&
+           width < 10) {
       width = width * 10 + (pattern[j++] - '0');
     }
     if (j >= pattern.size()) {
@@ -103,14 +115,30 @@ std::string expandPattern(const std::string& pattern, const JobRecord& job) {
     }
     std::string value;
     switch (pattern[j]) {
-      case '%': value = "%"; break;
-      case 'j': value = std::to_string(job.id); break;
-      case 'A': value = std::to_string(job.arrayTaskId ? job.arrayJobId : job.id); break;
-      case 'a': value = job.arrayTaskId ? std::to_string(*job.arrayTaskId) : "4294967294"; break;
-      case 'x': value = job.name; break;
-      case 'N': value = job.allocation.empty() ? "" : job.allocation.front().name; break;
-      case 'u': value = job.user; break;
-      case 'r': value = std::to_string(job.restarts); break;
+      case '%':
+        value = "%";
+        break;
+      case 'j':
+        value = std::to_string(job.id);
+        break;
+      case 'A':
+        value = std::to_string(job.arrayTaskId ? job.arrayJobId : job.id);
+        break;
+      case 'a':
+        value = job.arrayTaskId ? std::to_string(*job.arrayTaskId) : "4294967294";
+        break;
+      case 'x':
+        value = job.name;
+        break;
+      case 'N':
+        value = job.allocation.empty() ? "" : job.allocation.front().name;
+        break;
+      case 'u':
+        value = job.user;
+        break;
+      case 'r':
+        value = std::to_string(job.restarts);
+        break;
       default:  // not a pattern: kept as written, as sbatch does
         out += pattern.substr(i, j - i + 1);
         i = j;

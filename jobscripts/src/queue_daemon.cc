@@ -6,8 +6,8 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/file.h>
-#include <sys/stat.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -31,8 +31,9 @@ void settleLostShepherd(QueueDb& db, std::int64_t id) {
   db.transaction([&] {
     auto j = db.job(id);
     if (!j || j->state != JobState::kRunning) return;
-    if (j->shepherdPid && processAlive(static_cast<pid_t>(j->shepherdPid), j->shepherdStart)) return;
-    if (j->processGroup > 0) ::kill(-static_cast<pid_t>(j->processGroup), SIGKILL);
+    if (j->shepherdPid && processAlive(static_cast<pid_t>(j->shepherdPid), j->shepherdStart))
+      return;
+    if (j->processGroup > 0) killJobProcesses(static_cast<pid_t>(j->processGroup), j->id);
     const bool started = j->shepherdPid != 0;
     log::warn("job ", j->displayId(), ": ",
               started ? "its shepherd is gone; the job ends NODE_FAIL"
@@ -156,8 +157,8 @@ void schedulePass(const QueueDir& q, QueueDb& db,
       current->shepherdStart = processStartTime(pid);
       db.update(*current);
     });
-    log::info("job ", j.displayId(), " started on ", formatAllocation(d.allocation),
-              " (shepherd ", pid, ")");
+    log::info("job ", j.displayId(), " started on ", formatAllocation(d.allocation), " (shepherd ",
+              pid, ")");
   }
   for (std::size_t i = 0; i < candidates.size(); ++i) {
     if (!starts[i] && !plan.reasons[i].empty()) reasons.set(candidates[i], plan.reasons[i]);
@@ -180,7 +181,15 @@ int runDaemon(const QueueDir& q) {
   IONET_ENFORCE(::bind(wake, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0, "bind ",
                 q.wakeSocket(), ": ", std::strerror(errno));
   double idleExit = 300;
-  if (const char* v = std::getenv("IONET_QUEUE_IDLE_EXIT")) idleExit = std::atof(v);
+  if (const char* v = std::getenv("IONET_QUEUE_IDLE_EXIT"); v && *v) {
+    char* end = nullptr;
+    const double d = std::strtod(v, &end);
+    if (*end == '\0' && d >= 0 && d <= 86400 * 365) {
+      idleExit = d;
+    } else {
+      log::warn("IONET_QUEUE_IDLE_EXIT=", v, ": not a number of seconds; using 300");
+    }
+  }
   const std::string self = binaryDir() + "/ionet-queued";
   QueueDb db(q.database());
   log::info("serving ", q.path, " (pid ", ::getpid(), ")");
@@ -227,7 +236,8 @@ int runDaemon(const QueueDir& q) {
       continue;
     }
     pollfd p{wake, POLLIN, 0};
-    const double left = busy ? 1.0 : std::min(1.0, std::max(0.05, idleExit - (wallClock() - idleSince)));
+    const double left =
+        busy ? 1.0 : std::min(1.0, std::max(0.05, idleExit - (wallClock() - idleSince)));
     if (::poll(&p, 1, static_cast<int>(left * 1000)) > 0) {
       char buf[64];
       while (::recv(wake, buf, sizeof buf, 0) > 0) {

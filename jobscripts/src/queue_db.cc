@@ -17,7 +17,6 @@ CREATE TABLE IF NOT EXISTS jobs (
   array_job_id INTEGER NOT NULL DEFAULT 0,
   array_task_id INTEGER,
   array_max INTEGER NOT NULL DEFAULT 0,
-  array_spec TEXT NOT NULL DEFAULT '',
   name TEXT NOT NULL, user TEXT NOT NULL,
   state TEXT NOT NULL, reason TEXT NOT NULL,
   submit_time REAL NOT NULL, start_time REAL NOT NULL DEFAULT 0, end_time REAL NOT NULL DEFAULT 0,
@@ -151,9 +150,9 @@ JobRecord readJob(Statement& s) {
   JobRecord j;
   j.id = s.integer("id");
   j.arrayJobId = s.integer("array_job_id");
-  if (!s.isNull("array_task_id")) j.arrayTaskId = static_cast<std::uint32_t>(s.integer("array_task_id"));
+  if (!s.isNull("array_task_id"))
+    j.arrayTaskId = static_cast<std::uint32_t>(s.integer("array_task_id"));
   j.arrayMaxRunning = static_cast<std::uint32_t>(s.integer("array_max"));
-  j.arraySpec = s.text("array_spec");
   j.name = s.text("name");
   j.user = s.text("user");
   j.state = parseState(s.text("state"));
@@ -182,7 +181,8 @@ JobRecord readJob(Statement& s) {
   j.environment = splitNul(s.text("environment"));
   j.checkpointDir = s.text("checkpoint_dir");
   j.pool = s.text("pool");
-  if (!s.isNull("max_restarts")) j.maxRestarts = static_cast<std::uint32_t>(s.integer("max_restarts"));
+  if (!s.isNull("max_restarts"))
+    j.maxRestarts = static_cast<std::uint32_t>(s.integer("max_restarts"));
   if (auto a = s.text("allocation"); !a.empty()) j.allocation = parseAllocation(a);
   j.shepherdPid = s.integer("shepherd_pid");
   j.shepherdStart = s.integer("shepherd_start");
@@ -206,7 +206,8 @@ QueueDb::QueueDb(const std::string& path) : path_(path) {
   // Commands and the daemon write concurrently: wait for each other rather than fail.
   sqlite3_busy_timeout(db_, 30000);
   char* err = nullptr;
-  const std::string setup = std::string("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;") + kSchema;
+  const std::string setup =
+      std::string("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;") + kSchema;
   if (sqlite3_exec(db_, setup.c_str(), nullptr, nullptr, &err) != SQLITE_OK) {
     std::string why = err ? err : "unknown error";
     sqlite3_free(err);
@@ -231,41 +232,46 @@ void QueueDb::transaction(const std::function<void()>& body) {
 std::int64_t QueueDb::insert(std::vector<JobRecord>& jobs) {
   std::int64_t first = 0;
   for (auto& j : jobs) {
-    Statement s(db_, R"sql(INSERT INTO jobs (array_job_id, array_task_id, array_max, array_spec,
+    Statement s(db_, R"sql(INSERT INTO jobs (array_job_id, array_task_id, array_max,
       name, user, state, reason, submit_time, nodes, ntasks, ntasks_per_node, cpus_per_task, gpus,
       gpus_per_task, mem_mb, time_limit, dependency, requeue, signal, work_dir, submit_dir,
       submit_host, output, error, script, args, environment, checkpoint_dir, pool, max_restarts)
-      VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?))sql");
+      VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?))sql");
     s.bind(1, first);
     if (j.arrayTaskId) {
       s.bind(2, static_cast<std::int64_t>(*j.arrayTaskId));
     } else {
       s.bindNull(2);
     }
-    s.bind(3, static_cast<std::int64_t>(j.arrayMaxRunning)).bind(4, j.arraySpec);
-    s.bind(5, j.name).bind(6, j.user).bind(7, stateName(j.state)).bind(8, j.reason);
-    s.bind(9, j.submitTime).bind(10, static_cast<std::int64_t>(j.nodes));
-    s.bind(11, static_cast<std::int64_t>(j.ntasks)).bind(12, static_cast<std::int64_t>(j.ntasksPerNode));
-    s.bind(13, static_cast<std::int64_t>(j.cpusPerTask)).bind(14, static_cast<std::int64_t>(j.gpus));
-    s.bind(15, static_cast<std::int64_t>(j.gpusPerTask));
-    s.bind(16, static_cast<std::int64_t>(j.memMegabytes));
-    s.bind(17, static_cast<std::int64_t>(j.timeLimitSeconds));
-    s.bind(18, dependencyText(j.dependency)).bind(19, std::int64_t{j.requeue});
-    s.bind(20, signalText(j.signal)).bind(21, j.workDir).bind(22, j.submitDir);
-    s.bind(23, j.submitHost).bind(24, j.output).bind(25, j.error).bind(26, j.scriptPath);
-    s.bindBlob(27, joinNul(j.args)).bindBlob(28, joinNul(j.environment));
-    s.bind(29, j.checkpointDir).bind(30, j.pool);
+    s.bind(3, static_cast<std::int64_t>(j.arrayMaxRunning));
+    s.bind(4, j.name).bind(5, j.user).bind(6, stateName(j.state)).bind(7, j.reason);
+    s.bind(8, j.submitTime).bind(9, static_cast<std::int64_t>(j.nodes));
+    s.bind(10, static_cast<std::int64_t>(j.ntasks))
+        .bind(11, static_cast<std::int64_t>(j.ntasksPerNode));
+    s.bind(12, static_cast<std::int64_t>(j.cpusPerTask))
+        .bind(13, static_cast<std::int64_t>(j.gpus));
+    s.bind(14, static_cast<std::int64_t>(j.gpusPerTask));
+    s.bind(15, static_cast<std::int64_t>(j.memMegabytes));
+    s.bind(16, static_cast<std::int64_t>(j.timeLimitSeconds));
+    s.bind(17, dependencyText(j.dependency)).bind(18, std::int64_t{j.requeue});
+    s.bind(19, signalText(j.signal)).bind(20, j.workDir).bind(21, j.submitDir);
+    s.bind(22, j.submitHost).bind(23, j.output).bind(24, j.error).bind(25, j.scriptPath);
+    s.bindBlob(26, joinNul(j.args)).bindBlob(27, joinNul(j.environment));
+    s.bind(28, j.checkpointDir).bind(29, j.pool);
     if (j.maxRestarts) {
-      s.bind(31, static_cast<std::int64_t>(*j.maxRestarts));
+      s.bind(30, static_cast<std::int64_t>(*j.maxRestarts));
     } else {
-      s.bindNull(31);
+      s.bindNull(30);
     }
     s.run();
     j.id = sqlite3_last_insert_rowid(db_);
     if (first == 0) {
       first = j.id;
       if (j.arrayTaskId) {
-        Statement(db_, "UPDATE jobs SET array_job_id = ? WHERE id = ?").bind(1, first).bind(2, first).run();
+        Statement(db_, "UPDATE jobs SET array_job_id = ? WHERE id = ?")
+            .bind(1, first)
+            .bind(2, first)
+            .run();
       }
     }
     j.arrayJobId = j.arrayTaskId ? first : 0;
@@ -302,9 +308,10 @@ std::vector<JobRecord> QueueDb::jobs(const JobFilter& filter) {
     std::string any;
     for (const auto& id : filter.ids) {
       const auto us = id.find('_');
-      const bool valid = !id.empty() && id.find_first_not_of("0123456789_") == std::string::npos &&
-                         us != 0 && (us == std::string::npos || us + 1 < id.size()) &&
-                         id.find('_', us == std::string::npos ? id.size() : us + 1) == std::string::npos;
+      const bool valid =
+          !id.empty() && id.find_first_not_of("0123456789_") == std::string::npos && us != 0 &&
+          (us == std::string::npos || us + 1 < id.size()) &&
+          id.find('_', us == std::string::npos ? id.size() : us + 1) == std::string::npos;
       if (!valid) continue;
       any += any.empty() ? "(" : " OR ";
       if (us == std::string::npos) {

@@ -60,14 +60,17 @@ void describeHosts(QueueDir& q) {
     return;
   }
   q.partition = "local";
-  const auto cores = envCount("IONET_QUEUE_CORES", std::max(1u, std::thread::hardware_concurrency()));
+  const auto cores =
+      envCount("IONET_QUEUE_CORES", std::max(1u, std::thread::hardware_concurrency()));
   const auto count = envCount("IONET_QUEUE_HOSTS", 1);
-  const std::uint64_t mem = launcher::probeResources().memoryBytes >> 20;
+  const auto here = launcher::probeResources();
+  const std::uint64_t mem = here.memoryBytes >> 20;
   if (count == 1 && !std::getenv("IONET_QUEUE_HOSTS")) {
     q.kind = "local";
-    q.hosts.push_back({hostName(), cores, mem, 0});
+    q.hosts.push_back({hostName(), cores, mem, static_cast<std::uint32_t>(here.gpus.size())});
     return;
   }
+  // Emulated hosts share this machine's GPUs, so none are offered to the queue.
   q.kind = "emulated";
   for (std::uint32_t i = 0; i < count; ++i) {
     q.hosts.push_back({"node" + std::to_string(i), cores, mem / count, 0});
@@ -129,7 +132,8 @@ QueueDir loadQueueDir(const std::string& path) {
     } else if (key == "host") {
       QueueHost h;
       if (!(words >> h.name >> h.cores >> h.memMegabytes >> h.gpus)) {
-        throw UsageError(path + "/hosts:" + std::to_string(number) + ": not 'host NAME CORES MEM GPUS'");
+        throw UsageError(path + "/hosts:" + std::to_string(number) +
+                         ": not 'host NAME CORES MEM GPUS'");
       }
       q.hosts.push_back(h);
     }
@@ -155,9 +159,17 @@ QueueDir openQueueDir(const std::string& poolArg) {
                                       std::to_string(std::hash<std::string>{}(pool) % 100000000));
   }
   path = fs::absolute(path).lexically_normal().string();
+  // The daemon's wake socket must fit a sockaddr_un (108 bytes): say so here, not in its log.
+  if (path.size() + std::strlen("/wake.sock") >= sizeof(sockaddr_un::sun_path)) {
+    throw UsageError("queue directory " + path + " is too long for a socket path (at most " +
+                     std::to_string(sizeof(sockaddr_un::sun_path) - 11) + " characters)");
+  }
   std::error_code ec;
+  const bool fresh = !fs::exists(path);
   fs::create_directories(path + "/jobs", ec);
   if (ec) throw UsageError("cannot create the queue directory " + path + ": " + ec.message());
+  // The database holds every job's environment: only its owner may read it.
+  if (fresh) fs::permissions(path, fs::perms::owner_all, ec);
   if (!fs::exists(path + "/hosts")) {
     QueueDir q;
     q.path = path;

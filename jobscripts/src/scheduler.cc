@@ -28,7 +28,7 @@ std::uint32_t hostGpus(const JobRecord& job, const AllocatedHost& a, std::size_t
 }  // namespace
 
 std::optional<std::vector<AllocatedHost>> allocate(const JobRecord& job,
-                                                    const std::vector<QueueHost>& free) {
+                                                   const std::vector<QueueHost>& free) {
   std::vector<std::size_t> order(free.size());
   std::iota(order.begin(), order.end(), 0);
   std::vector<std::uint32_t> cap(free.size());
@@ -45,12 +45,20 @@ std::optional<std::vector<AllocatedHost>> allocate(const JobRecord& job,
       if (chosen.size() < n && cap[i] >= k) chosen.push_back(i);
     }
     if (chosen.size() < n) return std::nullopt;
+    // At most k per host, every host at least one (as -N 3 --ntasks-per-node 2 -n 3 gives).
+    if (job.ntasks < n) return std::nullopt;
     std::uint32_t left = job.ntasks;
-    for (auto i : chosen) {
-      tasks[i] = std::min(k, left);
-      left -= tasks[i];
+    while (left > 0) {
+      bool placed = false;
+      for (auto i : chosen) {
+        if (left > 0 && tasks[i] < k) {
+          ++tasks[i];
+          --left;
+          placed = true;
+        }
+      }
+      if (!placed) return std::nullopt;
     }
-    if (left > 0) return std::nullopt;
   } else if (job.nodes) {
     for (auto i : order) {
       if (chosen.size() < job.nodes && cap[i] >= 1) chosen.push_back(i);

@@ -3,6 +3,7 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -23,6 +24,9 @@ namespace fs = std::filesystem;
 
 namespace ionet::jobscripts {
 namespace {
+
+// As Slurm's MaxBatchRequeue (default 5): a job that keeps losing hosts stops somewhere.
+constexpr std::uint32_t kMaxRequeues = 5;
 
 double envSeconds(const char* name, double fallback) {
   const char* v = std::getenv(name);
@@ -104,47 +108,52 @@ std::vector<std::string> jobEnvironment(const JobRecord& job, const QueueDir& q,
     if (e.rfind("PATH=", 0) == 0) {
       path = e.substr(5);
     } else if (e.rfind("SLURM_", 0) != 0 && e.rfind("IONET_JOB", 0) != 0 &&
-               e.rfind("IONET_ARRAY", 0) != 0 && e.rfind("IONET_ALLOCATION", 0) != 0) {
-      env.push_back(e);  // a submitting job's own SLURM_* variables are not this job's
+               e.rfind("IONET_ARRAY", 0) != 0 && e.rfind("IONET_ALLOCATION", 0) != 0 &&
+               e.rfind("IONET_STEP_LOG=", 0) != 0) {
+      env.push_back(e);  // a submitting job's own job variables are not this job's
     }
   }
   // ionet-run, ionet-batch ... and srun (libexec/ionet) first: the job finds them by name.
   const std::string bin = binaryDir();
-  env.push_back("PATH=" + bin + ":" + (fs::path(bin).parent_path() / "libexec/ionet").string() +
-                ":" + path);
-  std::uint32_t cpus = 0;
-  for (const auto& h : job.allocation) cpus += h.tasks * job.cpusPerTask;
+  setVariable(env, "PATH=" + bin + ":" + (fs::path(bin).parent_path() / "libexec/ionet").string() +
+                       ":" + path);
   const std::string nodes = joinedNames(job.allocation);
   const std::string id = std::to_string(job.id);
   auto both = [&](const std::string& suffix, const std::string& value) {
-    env.push_back("IONET_" + suffix + "=" + value);
-    env.push_back("SLURM_" + suffix + "=" + value);
+    setVariable(env, "IONET_" + suffix + "=" + value);
+    setVariable(env, "SLURM_" + suffix + "=" + value);
   };
   both("JOB_ID", id);
-  env.push_back("SLURM_JOBID=" + id);
+  setVariable(env, "SLURM_JOBID=" + id);
   both("JOB_NAME", job.name);
   both("JOB_NODELIST", nodes);
-  env.push_back("SLURM_NODELIST=" + nodes);
+  setVariable(env, "SLURM_NODELIST=" + nodes);
   both("JOB_NUM_NODES", std::to_string(job.allocation.size()));
-  env.push_back("SLURM_NNODES=" + std::to_string(job.allocation.size()));
+  setVariable(env, "SLURM_NNODES=" + std::to_string(job.allocation.size()));
   both("NTASKS", std::to_string(job.ntasks));
-  env.push_back("SLURM_NPROCS=" + std::to_string(job.ntasks));
+  setVariable(env, "SLURM_NPROCS=" + std::to_string(job.ntasks));
   if (job.ntasksPerNode) both("NTASKS_PER_NODE", std::to_string(job.ntasksPerNode));
-  env.push_back("SLURM_TASKS_PER_NODE=" + tasksPerNode(job.allocation));
-  env.push_back("SLURM_JOB_CPUS_PER_NODE=" + tasksPerNode(job.allocation));
-  env.push_back("SLURM_CPUS_ON_NODE=" + std::to_string(job.allocation.empty() ? 0 : job.allocation.front().tasks * job.cpusPerTask));
+  setVariable(env, "SLURM_TASKS_PER_NODE=" + tasksPerNode(job.allocation));
+  std::vector<AllocatedHost> cpusPerHost = job.allocation;
+  for (auto& h : cpusPerHost) h.tasks *= job.cpusPerTask;
+  setVariable(env, "SLURM_JOB_CPUS_PER_NODE=" + tasksPerNode(cpusPerHost));
+  setVariable(env, "SLURM_CPUS_ON_NODE=" +
+                       std::to_string(job.allocation.empty()
+                                          ? 0
+                                          : job.allocation.front().tasks * job.cpusPerTask));
   both("CPUS_PER_TASK", std::to_string(job.cpusPerTask));
-  if (job.memMegabytes) env.push_back("SLURM_MEM_PER_NODE=" + std::to_string(job.memMegabytes));
-  if (job.gpus) env.push_back("SLURM_GPUS=" + std::to_string(job.gpus));
-  if (job.gpusPerTask) env.push_back("SLURM_GPUS_PER_TASK=" + std::to_string(job.gpusPerTask));
+  if (job.memMegabytes) setVariable(env, "SLURM_MEM_PER_NODE=" + std::to_string(job.memMegabytes));
+  if (job.gpus) setVariable(env, "SLURM_GPUS=" + std::to_string(job.gpus));
+  if (job.gpusPerTask) both("GPUS_PER_TASK", std::to_string(job.gpusPerTask));
   both("SUBMIT_DIR", job.submitDir);
   both("SUBMIT_HOST", job.submitHost);
   both("JOB_USER", job.user);
   both("RESTART_COUNT", std::to_string(job.restarts));
-  env.push_back("SLURM_CLUSTER_NAME=ionet");
+  setVariable(env, "SLURM_CLUSTER_NAME=ionet");
   both("JOB_PARTITION", q.partition);
-  env.push_back("SLURMD_NODENAME=" + (job.allocation.empty() ? "" : job.allocation.front().name));
-  env.push_back("ENVIRONMENT=BATCH");
+  setVariable(env,
+              "SLURMD_NODENAME=" + (job.allocation.empty() ? "" : job.allocation.front().name));
+  setVariable(env, "ENVIRONMENT=BATCH");
   if (job.arrayTaskId) {
     both("ARRAY_JOB_ID", std::to_string(job.arrayJobId));
     both("ARRAY_TASK_ID", std::to_string(*job.arrayTaskId));
@@ -155,12 +164,12 @@ std::vector<std::string> jobEnvironment(const JobRecord& job, const QueueDir& q,
     }
   }
   // What ionet-run inside the job reads (cli.cc applyBatchJob).
-  env.push_back("IONET_ALLOCATION=" + formatAllocation(job.allocation));
-  env.push_back("IONET_ALLOCATION_KIND=" + q.kind);
-  if (!q.pool.empty()) env.push_back("IONET_POOL=" + q.pool);
-  env.push_back("IONET_STEP_LOG=" + stepLog(q, job));
-  if (!job.checkpointDir.empty()) env.push_back("IONET_CHECKPOINT_DIR=" + job.checkpointDir);
-  if (job.maxRestarts) env.push_back("IONET_MAX_RESTARTS=" + std::to_string(*job.maxRestarts));
+  setVariable(env, "IONET_ALLOCATION=" + formatAllocation(job.allocation));
+  setVariable(env, "IONET_ALLOCATION_KIND=" + q.kind);
+  if (!q.pool.empty()) setVariable(env, "IONET_POOL=" + q.pool);
+  setVariable(env, "IONET_STEP_LOG=" + stepLog(q, job));
+  if (!job.checkpointDir.empty()) setVariable(env, "IONET_CHECKPOINT_DIR=" + job.checkpointDir);
+  if (job.maxRestarts) setVariable(env, "IONET_MAX_RESTARTS=" + std::to_string(*job.maxRestarts));
   return env;
 }
 
@@ -180,6 +189,8 @@ int runShepherd(const QueueDir& q, std::int64_t id) {
   sigemptyset(&waited);
   for (int s : {SIGCHLD, SIGTERM, SIGINT, SIGHUP}) sigaddset(&waited, s);
   sigprocmask(SIG_BLOCK, &waited, nullptr);
+  // The script's orphans (ionet-run when the shell is gone) become ours, to wait for and reap.
+  ::prctl(PR_SET_CHILD_SUBREAPER, 1);
 
   std::vector<std::uint32_t> arrayTasks;
   if (job.arrayTaskId) {
@@ -219,7 +230,8 @@ int runShepherd(const QueueDir& q, std::int64_t id) {
       for (const auto& e : env) envp.push_back(const_cast<char*>(e.c_str()));
       envp.push_back(nullptr);
       ::execve(argv[0], argv.data(), envp.data());
-      const std::string why = std::string("ionet: cannot run the batch script: ") + std::strerror(errno) + "\n";
+      const std::string why =
+          std::string("ionet: cannot run the batch script: ") + std::strerror(errno) + "\n";
       (void)!::write(2, why.data(), why.size());
       ::_exit(127);
     }
@@ -259,10 +271,12 @@ int runShepherd(const QueueDir& q, std::int64_t id) {
       const double now = wallClock();
       if (warnAt && now >= warnAt) {
         warnAt = 0;
+        // B: the batch shell alone; else the job's other processes (its steps: ionet-run,
+        // which forwards it to the ranks), not the shell, as Slurm does.
         if (job.signal->batchOnly) {
           ::kill(child, job.signal->signal);
         } else {
-          ::kill(-child, job.signal->signal);
+          signalGroupExcept(child, job.signal->signal, child);
         }
       }
       if (limitAt && now >= limitAt && !timedOut && !cancelled) {
@@ -285,8 +299,19 @@ int runShepherd(const QueueDir& q, std::int64_t id) {
         stop("cancelled");
       }
     }
-    // The script is done: whatever it left running in its process group goes with it.
+    // The batch shell is gone. A job being stopped (time limit, cancel) keeps the rest of its
+    // KillWait to finish, as Slurm gives it: ionet-run is still passing the ranks' last words
+    // on. Then, and at once after a normal end, whatever is left goes with SIGKILL. Orphans
+    // of the script are the shepherd's children (subreaper), reaped here.
+    while (killAt && wallClock() < killAt && ::kill(-child, 0) == 0) {
+      while (::waitpid(-1, nullptr, WNOHANG) > 0) {
+      }
+      timespec ts{0, 20'000'000};
+      ::sigtimedwait(&waited, nullptr, &ts);  // SIGCHLD ends the wait early
+    }
     ::kill(-child, SIGKILL);
+    while (::waitpid(-1, nullptr, WNOHANG) > 0) {
+    }
   }
 
   const StepSummary steps = readStepLog(stepLog(q, job), job);
@@ -312,7 +337,9 @@ int runShepherd(const QueueDir& q, std::int64_t id) {
     } else if (steps.hostLost && status != 0) {
       j.state = JobState::kNodeFail;
       j.reason = "host " + (steps.lostHost.empty() ? std::string("?") : steps.lostHost) + " lost";
-      if (!steps.lostHost.empty()) {
+      // This machine itself (the local queue's one host) is not taken out: a lost agent there
+      // is a process that died, not a machine that went away.
+      if (!steps.lostHost.empty() && q.kind != "local") {
         db.setHostDown(steps.lostHost, wallClock() + envSeconds("IONET_QUEUE_HOST_COOLDOWN", 300),
                        "lost during job " + j.displayId());
       }
@@ -321,7 +348,9 @@ int runShepherd(const QueueDir& q, std::int64_t id) {
     }
     log::info("job ", j.displayId(), " ended ", stateName(j.state), " (", j.exitCode, ":",
               j.exitSignal, ")", j.reason == "None" ? "" : ": " + j.reason);
-    if (j.state == JobState::kNodeFail && j.requeue) {
+    if (j.state == JobState::kNodeFail && j.requeue && j.restarts >= kMaxRequeues) {
+      j.reason += "; not requeued again (requeued " + std::to_string(j.restarts) + " times)";
+    } else if (j.state == JobState::kNodeFail && j.requeue) {
       // Requeued as Slurm does on NODE_FAIL: the same id, pending again, first in line.
       j.state = JobState::kPending;
       j.restarts += 1;

@@ -24,7 +24,8 @@ std::string absoluteIn(const std::string& dir, const std::string& path) {
       .string();
 }
 
-// --export: ALL (everything here, plus VAR=value items), NONE, or only the VARs named.
+// --export: ALL (everything here, plus VAR=value items), NONE, or only the VARs named. A
+// VAR=value replaces the variable it names.
 std::vector<std::string> chooseEnvironment(const std::string& spec,
                                            const std::vector<std::string>& environment) {
   std::vector<std::string> items;
@@ -36,12 +37,12 @@ std::vector<std::string> chooseEnvironment(const std::string& spec,
   for (const auto& item : items) {
     if (item == "ALL" || item == "NONE") continue;
     if (item.find('=') != std::string::npos) {
-      out.push_back(item);
+      setVariable(out, item);
       continue;
     }
     if (all) continue;
     for (const auto& e : environment) {
-      if (e.compare(0, item.size() + 1, item + "=") == 0) out.push_back(e);
+      if (e.compare(0, item.size() + 1, item + "=") == 0) setVariable(out, e);
     }
   }
   return out;
@@ -87,9 +88,9 @@ std::vector<JobRecord> makeJobs(const Submission& s, const QueueDir& q,
                                 const std::string& cwd) {
   const BatchOptions& o = s.options;
   JobRecord base;
-  base.name = !o.jobName.empty()        ? o.jobName
-              : s.scriptPath.empty()    ? std::string("sbatch")
-                                        : fs::path(s.scriptPath).filename().string();
+  base.name = !o.jobName.empty()     ? o.jobName
+              : s.scriptPath.empty() ? std::string("sbatch")
+                                     : fs::path(s.scriptPath).filename().string();
   base.user = userName();
   base.submitTime = wallClock();
   base.nodes = o.nodes.value_or(0);
@@ -119,8 +120,8 @@ std::vector<JobRecord> makeJobs(const Submission& s, const QueueDir& q,
   ::gethostname(host, sizeof host - 1);
   base.submitHost = host;
   base.output = absoluteIn(base.workDir, !o.output.empty() ? o.output
-                                         : o.array        ? "ionet-%A_%a.out"
-                                                          : "ionet-%j.out");
+                                         : o.array         ? "ionet-%A_%a.out"
+                                                           : "ionet-%j.out");
   base.error = o.error.empty() ? "" : absoluteIn(base.workDir, o.error);
   base.args = s.scriptArgs;
   base.environment = chooseEnvironment(o.exportSpec, environment);

@@ -254,43 +254,57 @@ std::uint64_t parseSize(const std::string& option, const std::string& text) {
 
 // Inside an ionet-batch job (IONET_JOB_ID set): with no hosts named, ionet-run runs on the
 // job's allocation, as srun does inside sbatch; the job's --checkpoint-dir and --max-restarts
-// are the defaults.
-void applyBatchJob(const std::vector<std::string>& environment, JobSpec& s, bool dirGiven,
-                   bool restartsGiven) {
+// and --gpus-per-task are the defaults.
+struct GivenOptions {
+  bool checkpointDir = false, maxRestarts = false, gpusPerRank = false;
+};
+
+std::optional<std::uint32_t> environmentCount(const std::vector<std::string>& environment,
+                                              const std::string& name) {
+  auto n = environmentValue(environment, name);
+  if (!n || n->empty()) return std::nullopt;
+  std::uint32_t v = 0;
+  auto [end, ec] = std::from_chars(n->data(), n->data() + n->size(), v);
+  if (ec != std::errc() || end != n->data() + n->size()) {
+    throw UsageError(name + "=" + *n + ": expected a number");
+  }
+  return v;
+}
+
+void applyBatchJob(const std::vector<std::string>& environment, JobSpec& s, GivenOptions given) {
   if (!environmentValue(environment, "IONET_JOB_ID")) return;
   const auto allocation = environmentValue(environment, "IONET_ALLOCATION");
   const auto kind = environmentValue(environment, "IONET_ALLOCATION_KIND").value_or("");
-  const bool hostsNamed = !s.hostLists.empty() || !s.hostfile.empty() || s.localHosts ||
-                          !s.poolFile.empty();
+  const bool hostsNamed =
+      !s.hostLists.empty() || !s.hostfile.empty() || s.localHosts || !s.poolFile.empty();
   if (allocation && !allocation->empty() && !hostsNamed) {
     if (kind == "emulated") {
-      s.localHosts = static_cast<std::uint32_t>(std::count(allocation->begin(), allocation->end(), ',') + 1);
+      s.localHosts =
+          static_cast<std::uint32_t>(std::count(allocation->begin(), allocation->end(), ',') + 1);
       s.hostLists.push_back(*allocation);
     } else if (kind == "pool") {
       s.poolFile = environmentValue(environment, "IONET_POOL").value_or("");
-      if (s.poolFile.empty()) throw UsageError("IONET_ALLOCATION_KIND=pool but IONET_POOL is not set");
+      if (s.poolFile.empty())
+        throw UsageError("IONET_ALLOCATION_KIND=pool but IONET_POOL is not set");
       s.hostLists.push_back(*allocation);
     } else {
       // One host, this machine: "localhost:TASKS".
       const auto colon = allocation->rfind(':');
-      s.hostLists.push_back("localhost" + (colon == std::string::npos ? std::string() : allocation->substr(colon)));
+      s.hostLists.push_back(
+          "localhost" + (colon == std::string::npos ? std::string() : allocation->substr(colon)));
     }
   }
-  if (!dirGiven) {
+  if (!given.checkpointDir) {
     if (auto dir = environmentValue(environment, "IONET_CHECKPOINT_DIR"); dir && !dir->empty()) {
       std::error_code ec;
       s.restart.checkpointDir = std::filesystem::absolute(*dir, ec).lexically_normal().string();
     }
   }
-  if (!restartsGiven) {
-    if (auto n = environmentValue(environment, "IONET_MAX_RESTARTS"); n && !n->empty()) {
-      std::uint32_t v = 0;
-      auto [end, ec] = std::from_chars(n->data(), n->data() + n->size(), v);
-      if (ec != std::errc() || end != n->data() + n->size()) {
-        throw UsageError("IONET_MAX_RESTARTS=" + *n + ": expected a number");
-      }
-      s.restart.maxRestarts = v;
-    }
+  if (!given.maxRestarts) {
+    if (auto n = environmentCount(environment, "IONET_MAX_RESTARTS")) s.restart.maxRestarts = *n;
+  }
+  if (!given.gpusPerRank) {
+    if (auto n = environmentCount(environment, "IONET_GPUS_PER_TASK")) s.gpusPerRank = *n;
   }
 }
 
@@ -436,7 +450,9 @@ CommandLine parseCommandLine(const std::vector<std::string>& args,
       result.warnings.push_back("-x " + x + ": not set in this environment, not exported");
     }
   }
-  applyBatchJob(environment, s, app.count("--checkpoint-dir") > 0, app.count("--max-restarts") > 0);
+  applyBatchJob(environment, s,
+                {app.count("--checkpoint-dir") > 0, app.count("--max-restarts") > 0,
+                 app.count("--gpus-per-rank") > 0});
   for (const auto& pair : f.mca) {
     if (pair.size() != 2 || pair[0].empty()) throw UsageError("--mca needs a key and a value");
     s.mca.emplace_back(pair[0], pair[1]);

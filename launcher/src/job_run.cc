@@ -57,6 +57,9 @@ class JobRun {
         tree_(placement.hosts.size(), usesDataPath() ? settings.treeFanout : 0),
         fences_(ranksByHost(), launcherMembers()) {
     signals_.add(SIGHUP);
+    // Forwarded to the ranks and nothing else, as mpirun does (a batch job's --signal).
+    signals_.add(SIGUSR1);
+    signals_.add(SIGUSR2);
     jobId_ = randomHex(6);
     token_ = randomHex(16);
     hosts_.resize(placement.hosts.size());
@@ -421,11 +424,21 @@ class JobRun {
   }
 
   void onUserSignal(int signum) {
+    if (signum == SIGUSR1 || signum == SIGUSR2) {
+      if (!launched_) return;  // no ranks yet to give it to
+      control::Envelope e;
+      e.mutable_signal()->set_signum(signum);
+      return broadcast(e);
+    }
     ++userSignals_;
     if (!launched_ || userSignals_ > 1) {
       if (!failure_) {
-        failure_ = JobOutcome{128 + signum, "killed by signal " + std::to_string(signum),
-                              Cause::kInterrupted, "", -1, {}};
+        failure_ = JobOutcome{128 + signum,
+                              "killed by signal " + std::to_string(signum),
+                              Cause::kInterrupted,
+                              "",
+                              -1,
+                              {}};
       }
       return teardown(true);
     }

@@ -38,8 +38,8 @@ void logPlacement(std::uint32_t restart, const Placement& placement) {
   for (const auto& h : placement.hosts) {
     for (std::size_t i = 0; i < h.ranks.size(); ++i) {
       const auto gpus = i < h.gpusOfRank.size() ? cudaVisibleDevices(h.gpusOfRank[i]) : "";
-      text += "place " + std::to_string(restart) + " " + std::to_string(h.ranks[i]) + " " +
-              h.name + " " + (gpus.empty() ? "-" : gpus) + "\n";
+      text += "place " + std::to_string(restart) + " " + std::to_string(h.ranks[i]) + " " + h.name +
+              " " + (gpus.empty() ? "-" : gpus) + "\n";
     }
   }
   appendStepLog(text);
@@ -146,9 +146,8 @@ namespace {
 // verifies. Partner storage: the launcher cannot see the hosts' disks, so the set comes from
 // their reports (and attempt.staging says who fetches what); a first run has none, and its
 // ranks restore from what their hosts' directories hold.
-std::pair<std::string, std::string> chooseResume(const RestartPolicy& policy,
-                                                 const Holdings& held, const Placement& placement,
-                                                 JobSpec& attempt) {
+std::pair<std::string, std::string> chooseResume(const RestartPolicy& policy, const Holdings& held,
+                                                 const Placement& placement, JobSpec& attempt) {
   if (policy.checkpointDir.empty()) return {};
   if (policy.storage == CheckpointStorage::kPartner) {
     attempt.staging = planStaging(held, placement);

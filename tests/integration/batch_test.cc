@@ -46,8 +46,8 @@ class BatchTest : public IonetTest {
 
   // Runs an ionet-* command in the test directory.
   CommandResult command(const std::string& name, std::vector<std::string> args) {
-    args.insert(args.begin(), {"/bin/sh", "-c", "cd \"$0\" && exec \"$@\"", dir_.string(),
-                               kBin + "/" + name});
+    args.insert(args.begin(),
+                {"/bin/sh", "-c", "cd \"$0\" && exec \"$@\"", dir_.string(), kBin + "/" + name});
     return run(args, queueEnv(), "", 60s);
   }
 
@@ -97,7 +97,8 @@ class BatchTest : public IonetTest {
 TEST_F(BatchTest, SubmitQueueCancel) {
   extraEnv_ = {"IONET_QUEUE_CORES=2"};
   writeScript("long.sh", "#!/bin/bash\n#SBATCH -J long -n 2\necho running\nexec sleep 600\n");
-  writeScript("next.sh", "#!/bin/bash\n#SBATCH -J next -n 2\necho next ran on $SLURM_JOB_NODELIST\n");
+  writeScript("next.sh",
+              "#!/bin/bash\n#SBATCH -J next -n 2\necho next ran on $SLURM_JOB_NODELIST\n");
   const std::string first = submit({"long.sh"});
   ASSERT_TRUE(waitForState(first, "RUNNING"));
   const std::string second = submit({"next.sh"});
@@ -130,14 +131,15 @@ TEST_F(BatchTest, SubmitQueueCancel) {
 
 TEST_F(BatchTest, ArrayOfFourRunsTwoAtATimeWithItsOwnOutputFiles) {
   extraEnv_ = {"IONET_QUEUE_CORES=8"};  // room for all four: only %2 holds them back
-  writeScript("array.sh",
-              "#!/bin/bash\n"
-              "#SBATCH --array=0-3%2\n"
-              "#SBATCH --output=task-%A_%a.out\n"
-              "echo \"task $SLURM_ARRAY_TASK_ID of $SLURM_ARRAY_JOB_ID count $SLURM_ARRAY_TASK_COUNT\"\n"
-              "echo start $(date +%s.%N)\n"
-              "sleep 1\n"
-              "echo end $(date +%s.%N)\n");
+  writeScript(
+      "array.sh",
+      "#!/bin/bash\n"
+      "#SBATCH --array=0-3%2\n"
+      "#SBATCH --output=task-%A_%a.out\n"
+      "echo \"task $SLURM_ARRAY_TASK_ID of $SLURM_ARRAY_JOB_ID count $SLURM_ARRAY_TASK_COUNT\"\n"
+      "echo start $(date +%s.%N)\n"
+      "sleep 1\n"
+      "echo end $(date +%s.%N)\n");
   const std::string id = submit({"array.sh"});
   bool sawLimit = false;
   ASSERT_TRUE(waitUntil(
@@ -207,6 +209,21 @@ TEST_F(BatchTest, TimeLimitWarnsWithTheSignalThenEndsTimeout) {
   EXPECT_NE(out.find("started\nwarned after"), std::string::npos) << out;
   const auto elapsed = acct(id, "Elapsed");
   EXPECT_TRUE(elapsed == "0:03\n" || elapsed == "0:04\n") << elapsed;
+}
+
+TEST_F(BatchTest, TheSignalWarningReachesTheRanksThroughIonetRun) {
+  // Without B: the signal goes to the job's processes: ionet-run forwards it to every rank,
+  // as mpirun does, and the ranks carry on until the limit.
+  extraEnv_ = {"IONET_QUEUE_CORES=2"};
+  writeScript("ranks.sh",
+              "#!/bin/bash\n"
+              "#SBATCH -n 2 --time=0:04 --signal=USR1@2\n"
+              "ionet-run " + example("signal_trap") + "\n");
+  const std::string id = submit({"ranks.sh"});
+  EXPECT_TRUE(waitForState(id, "TIMEOUT", 30s));
+  const std::string out = read(path("ionet-" + id + ".out"));
+  EXPECT_EQ(occurrences(out, "got signal 10"), 2) << out;  // the warning
+  EXPECT_EQ(occurrences(out, "got signal 15"), 2) << out;  // the time limit
 }
 
 TEST_F(BatchTest, KillNineOfTheDaemonLosesNoJob) {
@@ -281,18 +298,19 @@ TEST_F(BatchTest, NodeFailRequeuesAndResumesFromTheCheckpoint) {
                             {}, "", 120s);
   ASSERT_EQ(reference.exitCode, 0) << reference.err;
   std::smatch m;
-  ASSERT_TRUE(std::regex_search(reference.out, m,
-                                std::regex("final weights checksum ([0-9a-f]{16})")));
+  ASSERT_TRUE(
+      std::regex_search(reference.out, m, std::regex("final weights checksum ([0-9a-f]{16})")));
   const std::string expected = m[1];
   writeScript("train.sh",
               "#!/bin/bash\n"
               "#SBATCH -N 2 -n 4 -J train\n"
               "#IONET --checkpoint-dir ckpt\n"
-              "ionet-run --restart-delay 0 " + example("train") + " 300 20\n");
+              "ionet-run --restart-delay 0 " +
+                  example("train") + " 300 20\n");
   const std::string id = submit({"train.sh"});
   const std::string out = path("ionet-" + id + ".out");
-  ASSERT_TRUE(waitUntil([&] { return read(out).find("checkpoint step 60\n") != std::string::npos; },
-                        90s))
+  ASSERT_TRUE(
+      waitUntil([&] { return read(out).find("checkpoint step 60\n") != std::string::npos; }, 90s))
       << read(out);
   EXPECT_EQ(acct(id, "NodeList"), "node0,node1\n");
   // kill -9 the agent of node1.
@@ -326,23 +344,24 @@ TEST_F(BatchTest, TheExampleJobScriptsRunAsTheyAre) {
   const std::string array = submit({examples + "array.sh"});
   const std::string train = submit({examples + "train.sh"});
   const std::string ddp = submit({examples + "ddp.sh"});
-  auto chain = run({"/bin/sh", "-c", "cd \"$0\" && exec \"$1\"", dir_.string(),
-                    examples + "chain.sh"},
-                   queueEnv(), "", 60s);
+  auto chain =
+      run({"/bin/sh", "-c", "cd \"$0\" && exec \"$1\"", dir_.string(), examples + "chain.sh"},
+          queueEnv(), "", 60s);
   ASSERT_EQ(chain.exitCode, 0) << chain.err;
   std::smatch m;
   ASSERT_TRUE(std::regex_search(chain.out, m,
                                 std::regex("prepare=([0-9]+) train=([0-9]+) report=([0-9]+)")))
       << chain.out;
-  for (const std::string& id : {hello, train, ddp, std::string(m[1]), std::string(m[2]),
-                                std::string(m[3])}) {
+  for (const std::string& id :
+       {hello, train, ddp, std::string(m[1]), std::string(m[2]), std::string(m[3])}) {
     EXPECT_TRUE(waitForState(id, "COMPLETED", 180s)) << id;
   }
   std::string eightCompleted;
   for (int i = 0; i < 8; ++i) eightCompleted += "COMPLETED\n";
   EXPECT_TRUE(waitUntil([&] { return acct(array, "State") == eightCompleted; }, 120s))
       << acct(array, "State");
-  EXPECT_NE(read(path("hello-" + hello + ".out")).find("hello from rank 3 of 4"), std::string::npos);
+  EXPECT_NE(read(path("hello-" + hello + ".out")).find("hello from rank 3 of 4"),
+            std::string::npos);
   EXPECT_NE(read(path("sweep-" + array + "_7.out")).find("task 7 of 8"), std::string::npos);
   EXPECT_NE(read(path("train-" + train + ".out")).find("final weights checksum"),
             std::string::npos);
@@ -360,8 +379,7 @@ TEST_F(BatchTest, SignalsArrayElementsAndWait) {
               "echo ready\n"
               "while true; do sleep 0.05; done\n");
   const std::string id = submit({"--array=1-3", "-o", "trap-%a.out", "trap.sh"});
-  ASSERT_TRUE(waitUntil(
-      [&] { return acct(id, "State") == "RUNNING\nRUNNING\nRUNNING\n"; }, 30s));
+  ASSERT_TRUE(waitUntil([&] { return acct(id, "State") == "RUNNING\nRUNNING\nRUNNING\n"; }, 30s));
   ASSERT_TRUE(waitUntil([&] { return read(path("trap-2.out")) == "ready\n"; }, 10s));
   // --signal --batch reaches the batch shell of the one task named, and leaves it running.
   // (Without --batch every process of the job gets it: here the sleep, which it kills.)
@@ -375,8 +393,8 @@ TEST_F(BatchTest, SignalsArrayElementsAndWait) {
   EXPECT_TRUE(waitForState(id + "_3", "CANCELLED"));
   EXPECT_EQ(acct(id, "State"), "RUNNING\nRUNNING\nCANCELLED\n");
   EXPECT_EQ(command("ionet-cancel", {"-Q", id}).exitCode, 0);
-  EXPECT_TRUE(waitUntil(
-      [&] { return acct(id, "State") == "CANCELLED\nCANCELLED\nCANCELLED\n"; }, 30s))
+  EXPECT_TRUE(
+      waitUntil([&] { return acct(id, "State") == "CANCELLED\nCANCELLED\nCANCELLED\n"; }, 30s))
       << acct(id, "State");
   // --wait returns when the job ends, with its exit status.
   writeScript("three.sh", "#!/bin/bash\nexit 3\n");

@@ -121,7 +121,6 @@ else:
   EXPECT_EQ(r.out, "rendezvous OK\n");
 }
 
-
 // A rank that writes and exits at once: its bytes must still reach the peer on the other host,
 // as TCP delivers what was written before a process exits (the data path drains, not drops).
 TEST_F(IonetTest, BytesWrittenJustBeforeExitReachThePeer) {
@@ -154,7 +153,6 @@ print(len(got), 'bytes', 'intact' if same else 'CORRUPT')
   EXPECT_EQ(r.exitCode, 0) << r.err;
   EXPECT_EQ(r.out, std::to_string(32 << 20) + " bytes intact\n");
 }
-
 
 // ionet-run --status-interval: hosts, ranks, fences and the data link with its rate, while an
 // MPI program (mpi4py: MPI_Init and barriers are fences) streams over a socket between hosts.

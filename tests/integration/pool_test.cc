@@ -121,9 +121,8 @@ TEST_F(PoolTest, AllreduceAcrossNatHostsWithTheSamePrivateAddress) {
 
 TEST_F(PoolTest, NetpipeBetweenTwoHostsBehindNat) {
   // NetPIPE is a two-process ping-pong: one rank on h1 (public), one on h2 (behind NAT).
-  auto r = runInPool({"-np", "2", "-N", "1", "/usr/bin/NPopenmpi", "-u", "1048576", "-o",
-                      "/dev/null"},
-                     180s);
+  auto r = runInPool(
+      {"-np", "2", "-N", "1", "/usr/bin/NPopenmpi", "-u", "1048576", "-o", "/dev/null"}, 180s);
   EXPECT_FINISHED(r);
   EXPECT_EQ(r.exitCode, 0) << r.err;
   // NetPIPE prints one line per message size (on stderr) up to -u: the largest is 1 MiB.
@@ -234,7 +233,6 @@ TEST_F(PoolTest, KilledAgentTearsTheJobDownEverywhereWithinThreeSeconds) {
   EXPECT_EQ(processesMatching("^sleep 97.5$"), "");
 }
 
-
 TEST_F(PoolTest, CheckpointPartnersReplaceALostHostBehindNat) {
   // No shared filesystem is assumed: each host's ranks checkpoint into the host's own
   // directory and its agent copies every set to the partner host. h2 is lost with its
@@ -250,9 +248,9 @@ TEST_F(PoolTest, CheckpointPartnersReplaceALostHostBehindNat) {
   const std::string expected = m[1];
 
   // Partner storage is the default on a pool whose file does not say shared_checkpoint_dir.
-  auto job = startInPool({"--spare-hosts", "1", "-np", "4", "--checkpoint-dir", dir,
-                          "--max-restarts", "2", "--restart-delay", "0", example("train"), "300",
-                          "20"});
+  auto job =
+      startInPool({"--spare-hosts", "1", "-np", "4", "--checkpoint-dir", dir, "--max-restarts", "2",
+                   "--restart-delay", "0", example("train"), "300", "20"});
   const auto deadline = Clock::now() + 60s;
   while (!fs::exists(dir + "/host-h1/partner-h2/step-60/rank-3.h5")) {
     ASSERT_LT(Clock::now(), deadline) << job.transcript();
@@ -328,10 +326,9 @@ TEST_F(PoolTest, PartitionLongerThanTheHeartbeatTimeoutTearsTheJobDown) {
   EXPECT_EQ(processesMatching("^sleep 98.5$"), "");
 }
 
-
 TEST_F(PoolTest, HostListPicksHostsOfThePool) {
-  auto r = runInPool({"-H", "h3,h2", "-np", "2", "sh", "-c", "echo rank $RANK on $IONET_HOST"},
-                     60s);
+  auto r =
+      runInPool({"-H", "h3,h2", "-np", "2", "sh", "-c", "echo rank $RANK on $IONET_HOST"}, 60s);
   EXPECT_FINISHED(r);
   EXPECT_EQ(r.exitCode, 0) << r.err;
   EXPECT_NE(r.out.find("rank 0 on h3"), std::string::npos) << r.out;
@@ -354,8 +351,8 @@ TEST_F(PoolTest, BatchJobRunsOnItsAllocationOfThePool) {
                                  << "ionet-run " << example("allreduce") << " 65536\n";
   fs::permissions(dir + "/job.sh", fs::perms::owner_all);
   auto argv = world->wan->execPrefix(1);
-  argv.insert(argv.end(), {"/bin/sh", "-c", "cd \"$0\" && exec \"$@\"", dir,
-                           kBin + "/ionet-batch", "--wait", "--pool", world->poolFile, "job.sh"});
+  argv.insert(argv.end(), {"/bin/sh", "-c", "cd \"$0\" && exec \"$@\"", dir, kBin + "/ionet-batch",
+                           "--wait", "--pool", world->poolFile, "job.sh"});
   const std::vector<std::string> env = {"IONET_QUEUE_DIR=" + dir + "/queue",
                                         "IONET_QUEUE_IDLE_EXIT=1", leftovers_.markerEnv()};
   auto r = Command(argv, env).wait(120s);
@@ -365,9 +362,9 @@ TEST_F(PoolTest, BatchJobRunsOnItsAllocationOfThePool) {
   const std::string out((std::istreambuf_iterator<char>(in)), {});
   EXPECT_NE(out.find("nodes=h1,h2\n"), std::string::npos) << out;
   EXPECT_NE(out.find("allreduce OK ranks=4"), std::string::npos) << out;
-  auto acct = Command({kBin + "/ionet-acct", "--pool", world->poolFile, "--placement", "-n", "-P"},
-                      env)
-                  .wait(20s);
+  auto acct =
+      Command({kBin + "/ionet-acct", "--pool", world->poolFile, "--placement", "-n", "-P"}, env)
+          .wait(20s);
   EXPECT_EQ(acct.out, "1|0|0|0|h1|-\n1|0|0|1|h1|-\n1|0|0|2|h2|-\n1|0|0|3|h2|-\n") << acct.err;
   EXPECT_TRUE(waitUntil([&] { return processesNamed("ionet-queued").empty(); }, 20s));
 }

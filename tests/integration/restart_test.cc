@@ -5,10 +5,10 @@
 #include <signal.h>
 #include <sys/mount.h>
 
-#include <filesystem>
-#include <functional>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
+#include <functional>
 #include <regex>
 #include <thread>
 
@@ -150,9 +150,9 @@ TEST_F(RestartTest, KillNineDuringACheckpointWriteNeverUsesTheHalfWrittenSet) {
   const std::string expected = referenceChecksum(placement);
   // Rank 1 stops itself inside the commit of step-80, after writing its file (train.c).
   auto args = placement;
-  args.insert(args.end(), {"-x", "TRAIN_STOP_IN_CHECKPOINT=80", "--checkpoint-dir", ckpt("run"),
-                           "--max-restarts", "1", "--restart-delay", "0", example("train"),
-                           kSteps, kEvery});
+  args.insert(args.end(),
+              {"-x", "TRAIN_STOP_IN_CHECKPOINT=80", "--checkpoint-dir", ckpt("run"),
+               "--max-restarts", "1", "--restart-delay", "0", example("train"), kSteps, kEvery});
   auto c = start(args);
   const pid_t stopped = waitForStopped("train", 60s);
   ASSERT_GT(stopped, 0) << c.transcript();
@@ -198,8 +198,7 @@ TEST_F(RestartTest, EnospcWhileWritingKeepsThePreviousSetAndLosesNothing) {
   // The previous sets are intact: ionet-ckpt verifies both.
   auto verify = run({kBin + "/ionet-ckpt", "verify", small.string()});
   EXPECT_EQ(verify.exitCode, 0) << verify.out << verify.err;
-  EXPECT_EQ(verify.out,
-            small.string() + "/step-40: ok\n" + small.string() + "/step-20: ok\n");
+  EXPECT_EQ(verify.out, small.string() + "/step-40: ok\n" + small.string() + "/step-20: ok\n");
   // With room again, the job resumes from step-40 and ends as if nothing had happened.
   ASSERT_EQ(::mount(nullptr, small.c_str(), nullptr, MS_REMOUNT, "size=4m"), 0)
       << std::strerror(errno);
@@ -212,9 +211,9 @@ TEST_F(RestartTest, EnospcWhileWritingKeepsThePreviousSetAndLosesNothing) {
 TEST_F(RestartTest, PyTorchDdpThroughTheEnvironmentContractResumesBitForBit) {
   // 2 emulated hosts x 1 rank, Gloo over ionet's data path; sets committed by ionet-ckpt.
   auto torchRun = [&](const std::string& dir, std::vector<std::string> more) {
-    std::vector<std::string> args = {"--local-hosts", "2", "-np", "2", "-x",
-                                     "IONET_CKPT_TOOL=" + kBin + "/ionet-ckpt",
-                                     "--checkpoint-dir", ckpt(dir)};
+    std::vector<std::string> args = {
+        "--local-hosts",    "2",      "-np", "2", "-x", "IONET_CKPT_TOOL=" + kBin + "/ionet-ckpt",
+        "--checkpoint-dir", ckpt(dir)};
     args.insert(args.end(), more.begin(), more.end());
     args.insert(args.end(), {kPython, example("train_ddp.py"), "60", "10"});
     return args;

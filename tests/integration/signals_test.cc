@@ -30,6 +30,28 @@ TEST_F(IonetTest, SigtermIsForwardedToEveryRank) {
   EXPECT_EQ(r.exitCode, 128 + SIGTERM) << r.err;
 }
 
+TEST_F(IonetTest, SigusrIsForwardedToEveryRankAndTheJobGoesOn) {
+  auto c = start({"--local-hosts", "2", "-np", "4", example("signal_trap")});
+  ASSERT_TRUE(c.waitForOutput([](const std::string& o) { return allReady(o, 4); },
+                              std::chrono::seconds(30)))
+      << c.transcript();
+  c.signal(SIGUSR1);
+  ASSERT_TRUE(
+      c.waitForOutput([](const std::string& o) { return countContaining(o, "got signal 10") == 4; },
+                      std::chrono::seconds(10)))
+      << c.transcript();
+  c.signal(SIGUSR2);
+  ASSERT_TRUE(
+      c.waitForOutput([](const std::string& o) { return countContaining(o, "got signal 12") == 4; },
+                      std::chrono::seconds(10)))
+      << c.transcript();
+  c.signal(SIGTERM);  // only now does the job end
+  auto r = c.wait(std::chrono::seconds(20));
+  EXPECT_FINISHED(r);
+  EXPECT_EQ(r.exitCode, 128 + SIGTERM) << r.err;
+  EXPECT_EQ(countContaining(r.out, "got signal 15"), 4) << r.out;
+}
+
 TEST_F(IonetTest, SigintIsForwardedAndASecondOneKills) {
   auto c = start({"-np", "2", example("signal_trap")});
   ASSERT_TRUE(c.waitForOutput([](const std::string& o) { return allReady(o, 2); },

@@ -51,8 +51,7 @@ TEST(Directives, SbatchAndIonetLinesUntilTheFirstCommand) {
 
 TEST(Directives, LookalikesAreComments) {
   BatchOptions o;
-  applyDirectives("#!/bin/sh\n#SBATCHX --nodes=2\n# SBATCH --nodes=3\n#sbatch --nodes=4\n", "j",
-                  o);
+  applyDirectives("#!/bin/sh\n#SBATCHX --nodes=2\n# SBATCH --nodes=3\n#sbatch --nodes=4\n", "j", o);
   EXPECT_FALSE(o.nodes);
 }
 
@@ -100,10 +99,13 @@ TEST(Directives, BadInputNamesTheLineAndAppliesNothing) {
 
 TEST(Directives, SiteOptionsAreAcceptedAndNoted) {
   BatchOptions o;
-  applyDirectives("#!/bin/sh\n#SBATCH -p gpu --account=proj --mail-type=END --exclusive\n", "j",
-                  o);
+  applyDirectives("#!/bin/sh\n#SBATCH -p gpu --account=proj --mail-type=END --exclusive\n", "j", o);
   ASSERT_EQ(o.notes.size(), 4u);
   EXPECT_NE(o.notes[0].find("--partition=gpu accepted and ignored"), std::string::npos);
+  // Options whose value is optional take it only as --name=value.
+  applyDirectives("#!/bin/sh\n#SBATCH --exclusive=user --nice -J x\n", "j", o);
+  EXPECT_EQ(o.notes.size(), 6u);
+  EXPECT_EQ(o.jobName, "x");
 }
 
 TEST(Values, TimeLimitsInSlurmFormats) {

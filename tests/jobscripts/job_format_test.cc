@@ -3,6 +3,8 @@
 
 #include <gtest/gtest.h>
 
+#include <set>
+
 #include "ionet/error.h"
 #include "ionet/jobscripts/shepherd.h"
 
@@ -45,6 +47,41 @@ TEST(JobFormat, SacctNamedColumns) {
 TEST(JobFormat, TasksPerNodeAsSlurmWritesIt) {
   EXPECT_EQ(tasksPerNode({{"a", 2}, {"b", 2}, {"c", 1}}), "2(x2),1");
   EXPECT_EQ(tasksPerNode({{"a", 4}}), "4");
+}
+
+TEST(JobEnvironment, EveryVariableOnceWithTheJobsValue) {
+  JobRecord j;
+  j.id = 5;
+  j.ntasks = 2;
+  j.cpusPerTask = 2;
+  j.allocation = {{"node0", 2}};
+  j.checkpointDir = "/ck/new";
+  // Submitted from inside another job: its variables must not shadow this job's.
+  j.environment = {"PATH=/opt/bin", "SLURM_JOB_ID=1", "IONET_CHECKPOINT_DIR=/ck/old",
+                   "IONET_STEP_LOG=/old/log", "HOME=/root"};
+  QueueDir q;
+  q.kind = "emulated";
+  q.partition = "local";
+  const auto env = jobEnvironment(j, q, {});
+  std::set<std::string> names;
+  for (const auto& e : env) {
+    EXPECT_TRUE(names.insert(e.substr(0, e.find('='))).second) << "twice: " << e;
+  }
+  auto value = [&](const std::string& name) {
+    for (const auto& e : env) {
+      if (e.rfind(name + "=", 0) == 0) return e.substr(name.size() + 1);
+    }
+    return std::string("(unset)");
+  };
+  EXPECT_EQ(value("SLURM_JOB_ID"), "5");
+  EXPECT_EQ(value("IONET_CHECKPOINT_DIR"), "/ck/new");
+  EXPECT_NE(value("IONET_STEP_LOG"), "/old/log");
+  EXPECT_EQ(value("SLURM_JOB_CPUS_PER_NODE"), "4");
+  EXPECT_EQ(value("HOME"), "/root");
+  EXPECT_NE(value("PATH").find(":/opt/bin"), std::string::npos);
+  std::vector<std::string> list = {"A=1", "B=2"};
+  setVariable(list, "A=3");
+  EXPECT_EQ(list, (std::vector<std::string>{"A=3", "B=2"}));
 }
 
 }  // namespace

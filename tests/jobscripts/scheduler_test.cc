@@ -40,6 +40,9 @@ TEST(Allocate, TasksPerNode) {
   EXPECT_EQ(a->size(), 3u);
   EXPECT_FALSE(allocate(job(8, 0, 2), hosts(3, 4)));  // needs 4 hosts
   EXPECT_FALSE(allocate(job(2, 0, 5), hosts(3, 4)));  // 5 per host do not fit on 4 cores
+  // A maximum per host, and every host of -N gets one.
+  EXPECT_EQ(*allocate(job(3, 3, 2), hosts(3, 4)),
+            (std::vector<AllocatedHost>{{"node0", 1}, {"node1", 1}, {"node2", 1}}));
 }
 
 TEST(Allocate, CpusPerTaskMemoryAndGpus) {

@@ -305,8 +305,9 @@ TEST(CommandLine, RestartOptions) {
 TEST(CommandLine, InsideABatchJobTheAllocationIsTheDefault) {
   const Args job = {"IONET_JOB_ID=7", "IONET_ALLOCATION=node0:2,node2:2",
                     "IONET_ALLOCATION_KIND=emulated", "IONET_CHECKPOINT_DIR=/tmp/ck",
-                    "IONET_MAX_RESTARTS=2"};
+                    "IONET_MAX_RESTARTS=2", "IONET_GPUS_PER_TASK=1"};
   auto s = parse({"./prog"}, job);
+  EXPECT_EQ(s.gpusPerRank, 1u);
   EXPECT_EQ(s.localHosts, 2u);
   EXPECT_EQ(s.hostLists, (Args{"node0:2,node2:2"}));
   EXPECT_EQ(s.restart.checkpointDir, "/tmp/ck");

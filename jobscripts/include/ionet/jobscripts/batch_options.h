@@ -33,36 +33,35 @@ struct DependencyTerm {
 };
 
 struct BatchOptions {
-  std::string jobName;                        // -J/--job-name; default: the script's file name
-  std::optional<std::uint32_t> nodes;         // -N/--nodes
-  std::optional<std::uint32_t> ntasks;        // -n/--ntasks
-  std::optional<std::uint32_t> ntasksPerNode; // --ntasks-per-node
-  std::uint32_t cpusPerTask = 1;              // -c/--cpus-per-task
-  std::uint32_t gpus = 0;                     // -G/--gpus: for the whole job
-  std::uint32_t gpusPerTask = 0;              // --gpus-per-task
-  std::uint64_t memMegabytes = 0;             // --mem, per node; 0: no request
-  std::uint64_t timeLimitSeconds = 0;         // -t/--time; 0: none
-  std::string output, error;                  // -o/-e patterns; "" = the default
-  std::optional<ArraySpec> array;             // -a/--array
-  std::vector<DependencyTerm> dependency;     // -d/--dependency (all must hold)
-  std::optional<bool> requeue;                // --requeue/--no-requeue; default: requeue
-  std::optional<SignalSpec> signal;           // --signal
-  std::string chdir;                          // -D/--chdir; default: where it was submitted
-  std::string exportSpec = "ALL";             // --export=ALL|NONE|VAR[=value],...
-  std::string checkpointDir;                  // --checkpoint-dir (ionet)
-  std::optional<std::uint32_t> maxRestarts;   // --max-restarts (ionet)
-  std::string pool;                           // --pool (ionet)
-  bool parsable = false;                      // --parsable: print only the job id
-  bool wait = false;                          // -W/--wait: return when the job has ended
-  std::vector<std::string> notes;             // accepted Slurm options with no effect here
+  std::string jobName;                         // -J/--job-name; default: the script's file name
+  std::optional<std::uint32_t> nodes;          // -N/--nodes
+  std::optional<std::uint32_t> ntasks;         // -n/--ntasks
+  std::optional<std::uint32_t> ntasksPerNode;  // --ntasks-per-node
+  std::uint32_t cpusPerTask = 1;               // -c/--cpus-per-task
+  std::uint32_t gpus = 0;                      // -G/--gpus: for the whole job
+  std::uint32_t gpusPerTask = 0;               // --gpus-per-task
+  std::uint64_t memMegabytes = 0;              // --mem, per node; 0: no request
+  std::uint64_t timeLimitSeconds = 0;          // -t/--time; 0: none
+  std::string output, error;                   // -o/-e patterns; "" = the default
+  std::optional<ArraySpec> array;              // -a/--array
+  std::vector<DependencyTerm> dependency;      // -d/--dependency (all must hold)
+  std::optional<bool> requeue;                 // --requeue/--no-requeue; default: requeue
+  std::optional<SignalSpec> signal;            // --signal
+  std::string chdir;                           // -D/--chdir; default: where it was submitted
+  std::string exportSpec = "ALL";              // --export=ALL|NONE|VAR[=value],...
+  std::string checkpointDir;                   // --checkpoint-dir (ionet)
+  std::optional<std::uint32_t> maxRestarts;    // --max-restarts (ionet)
+  std::string pool;                            // --pool (ionet)
+  bool parsable = false;                       // --parsable: print only the job id
+  bool wait = false;                           // -W/--wait: return when the job has ended
+  std::vector<std::string> notes;              // accepted Slurm options with no effect here
 };
 
 // Reads the directives at the top of a script, as sbatch does: after the #! line, every line
 // starting "#IONET" or "#SBATCH" until the first line that is neither a comment nor blank.
 // Applies them in order to `options`. `path` names the script in errors ("job.sh:4: ...").
 // Throws UsageError for an unknown or malformed directive; nothing is applied then.
-void applyDirectives(const std::string& scriptText, const std::string& path,
-                     BatchOptions& options);
+void applyDirectives(const std::string& scriptText, const std::string& path, BatchOptions& options);
 
 // Applies command-line options (up to the script's path); returns the index of the first
 // argument that is not an option (the script), or args.size().

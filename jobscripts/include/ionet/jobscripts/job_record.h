@@ -14,8 +14,8 @@ namespace ionet::jobscripts {
 // Slurm's job states (the ones an ionet queue reaches).
 enum class JobState { kPending, kRunning, kCompleted, kFailed, kCancelled, kTimeout, kNodeFail };
 
-std::string stateName(JobState s);   // "PENDING"
-std::string stateCode(JobState s);   // "PD", as squeue %t prints it
+std::string stateName(JobState s);             // "PENDING"
+std::string stateCode(JobState s);             // "PD", as squeue %t prints it
 JobState parseState(const std::string& text);  // name or code, any case; throws UsageError
 bool isFinal(JobState s);
 
@@ -33,10 +33,10 @@ struct JobRecord {
   std::int64_t arrayJobId = 0;               // 0: not part of an array
   std::optional<std::uint32_t> arrayTaskId;  // set for array tasks
   std::uint32_t arrayMaxRunning = 0;
-  std::string arraySpec;                     // as given, for SLURM_ARRAY_TASK_* variables
+  std::string arraySpec;  // as given, for SLURM_ARRAY_TASK_* variables
   std::string name, user;
   JobState state = JobState::kPending;
-  std::string reason = "None";  // why it is pending, or why it ended
+  std::string reason = "None";                        // why it is pending, or why it ended
   double submitTime = 0, startTime = 0, endTime = 0;  // Unix seconds; 0: not yet
   // The request.
   std::uint32_t nodes = 0;  // 0: as few as fit
@@ -69,6 +69,10 @@ struct RankPlacement {
   std::uint32_t rank = 0;
   std::string host, gpus;
 };
+
+// Sets "NAME=value" in an environment list, replacing an entry of the same name (so that
+// every reader, getenv as well as bash, sees the same value).
+void setVariable(std::vector<std::string>& environment, const std::string& assignment);
 
 // Expands an output pattern: %j job id, %A array id, %a task id, %x name, %N first host,
 // %u user, %r restart count, %% a percent sign; a width (%4a) pads with zeros.

@@ -18,10 +18,10 @@ struct sqlite3;
 namespace ionet::jobscripts {
 
 struct JobFilter {
-  std::set<JobState> states;     // empty: any
-  std::set<std::string> ids;     // "12" (a job, or every task of array 12) or "12_3"; empty: any
-  std::set<std::string> users;   // empty: any
-  std::set<std::string> names;   // empty: any
+  std::set<JobState> states;    // empty: any
+  std::set<std::string> ids;    // "12" (a job, or every task of array 12) or "12_3"; empty: any
+  std::set<std::string> users;  // empty: any
+  std::set<std::string> names;  // empty: any
 };
 
 class QueueDb {

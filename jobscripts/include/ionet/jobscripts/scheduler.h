@@ -24,7 +24,7 @@ struct QueueHost {
 
 // Hosts for `job` among `free` (pool order kept), or nothing when it does not fit now.
 std::optional<std::vector<AllocatedHost>> allocate(const JobRecord& job,
-                                                    const std::vector<QueueHost>& free);
+                                                   const std::vector<QueueHost>& free);
 
 // What `job` takes from each host of its allocation.
 void subtractAllocation(const JobRecord& job, std::vector<QueueHost>& free);
