@@ -23,6 +23,10 @@ int main(int argc, char** argv) {
   using namespace ionet;
   log::prefix() = "ionet-run";
   ::signal(SIGPIPE, SIG_IGN);
+  // SIGUSR1/SIGUSR2 are for the ranks (a batch job's --signal): a run forwards them; before the
+  // ranks start and between restarts they must not end ionet-run.
+  ::signal(SIGUSR1, SIG_IGN);
+  ::signal(SIGUSR2, SIG_IGN);
   std::vector<std::string> environment;
   for (char** e = environ; *e; ++e) environment.emplace_back(*e);
   return exitStatusOf([&] {

@@ -10,6 +10,7 @@
 Usage: bench/batch/batch_bench.py [--build build] [--runs 20] [--history 10000]
 """
 import argparse
+import fcntl
 import os
 import shutil
 import statistics
@@ -104,7 +105,17 @@ def main():
         open(os.path.join(work, "release"), "w").close()
         subprocess.run([os.path.join(bin_dir, "ionet-cancel"), "-u", os.environ.get("USER", "root")],
                        cwd=work, env=env, capture_output=True)
-        # The daemon leaves by itself once idle (IONET_QUEUE_IDLE_EXIT).
+        # The daemon leaves by itself once idle (IONET_QUEUE_IDLE_EXIT); wait for it (its lock
+        # is free) before the directory goes.
+        lock_path = os.path.join(work, "queue", "daemon.lock")
+        deadline = time.time() + 60
+        while os.path.exists(lock_path) and time.time() < deadline:
+            with open(lock_path) as lock:
+                try:
+                    fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    time.sleep(0.1)
         shutil.rmtree(work, ignore_errors=True)
 
 

@@ -40,9 +40,11 @@ void settleLostShepherd(QueueDb& db, std::int64_t id) {
                       : "marked RUNNING but never started; it waits again");
     j->allocation.clear();
     j->shepherdPid = j->shepherdStart = j->processGroup = 0;
-    if (started && !j->requeue) {
+    if (started && (!j->requeue || j->restarts >= kMaxRequeues)) {
       j->state = JobState::kNodeFail;
       j->reason = "the job's shepherd was lost";
+      if (j->requeue)
+        j->reason += "; not requeued again (requeued " + std::to_string(j->restarts) + " times)";
       j->endTime = wallClock();
     } else {
       j->state = JobState::kPending;
@@ -71,12 +73,16 @@ class ReasonUpdates {
 void schedulePass(const QueueDir& q, QueueDb& db,
                   const std::function<pid_t(const JobRecord&)>& shepherd) {
   const double now = wallClock();
-  for (const auto& j : db.active()) {
+  auto active = db.active();
+  bool settled = false;
+  for (const auto& j : active) {
     if (j.state == JobState::kRunning &&
         !(j.shepherdPid && processAlive(static_cast<pid_t>(j.shepherdPid), j.shepherdStart))) {
       settleLostShepherd(db, j.id);
+      settled = true;
     }
   }
+  if (settled) active = db.active();
   const auto down = db.downHosts(now);
   std::vector<QueueHost> hosts;
   for (const auto& h : q.hosts) {
@@ -87,7 +93,7 @@ void schedulePass(const QueueDir& q, QueueDb& db,
   std::map<std::int64_t, std::uint32_t> arrayRunning;
   DependencyLookup lookup{[&](const std::string& id) { return db.jobsNamed(id); },
                           [&](const JobRecord& j) { return db.sameNameOlderActive(j); }};
-  for (auto& j : db.active()) {
+  for (auto& j : active) {
     if (j.state == JobState::kRunning) {
       running.push_back(j);
       if (j.arrayJobId) ++arrayRunning[j.arrayJobId];
@@ -215,6 +221,10 @@ int runDaemon(const QueueDir& q) {
   for (;;) {
     while (::waitpid(-1, nullptr, WNOHANG) > 0) {
     }
+    if (::access(q.database().c_str(), F_OK) != 0) {
+      log::warn(q.database(), " is gone; exiting");
+      break;
+    }
     try {
       schedulePass(q, db, startShepherd);
     } catch (const std::exception& e) {
@@ -222,7 +232,7 @@ int runDaemon(const QueueDir& q) {
     }
     bool busy = false;
     try {
-      busy = !db.active().empty();
+      busy = db.activeCount() > 0;
     } catch (const std::exception&) {
       busy = true;
     }
@@ -231,7 +241,7 @@ int runDaemon(const QueueDir& q) {
       // A command that found the lock held just before it is released relies on this daemon:
       // let go, look once more, and carry on if work came in and nobody else took over.
       ::flock(lock, LOCK_UN);
-      if (db.active().empty() || ::flock(lock, LOCK_EX | LOCK_NB) != 0) break;
+      if (db.activeCount() == 0 || ::flock(lock, LOCK_EX | LOCK_NB) != 0) break;
       idleSince = wallClock();
       continue;
     }

@@ -118,12 +118,20 @@ class Statement {
     while (step()) {
     }
   }
+  bool has(const char* name) {
+    column(nullptr);
+    for (const auto& c : columns_) {
+      if (c == name) return true;
+    }
+    return false;
+  }
   int column(const char* name) {
     if (columns_.empty()) {
       for (int i = 0; i < sqlite3_column_count(stmt_); ++i) {
         columns_.emplace_back(sqlite3_column_name(stmt_, i));
       }
     }
+    if (!name) return -1;
     for (std::size_t i = 0; i < columns_.size(); ++i) {
       if (columns_[i] == name) return static_cast<int>(i);
     }
@@ -177,8 +185,10 @@ JobRecord readJob(Statement& s) {
   j.output = s.text("output");
   j.error = s.text("error");
   j.scriptPath = s.text("script");
-  j.args = splitNul(s.text("args"));
-  j.environment = splitNul(s.text("environment"));
+  if (s.has("environment")) {  // only a whole-record read carries the big columns
+    j.args = splitNul(s.text("args"));
+    j.environment = splitNul(s.text("environment"));
+  }
   j.checkpointDir = s.text("checkpoint_dir");
   j.pool = s.text("pool");
   if (!s.isNull("max_restarts"))
@@ -193,6 +203,15 @@ JobRecord readJob(Statement& s) {
   j.cancelRequested = s.integer("cancel_requested") != 0;
   return j;
 }
+
+// Every column but the script's arguments and environment (kilobytes per job): what listing
+// and scheduling read. QueueDb::job() reads the whole record.
+constexpr const char* kListColumns =
+    "id, array_job_id, array_task_id, array_max, name, user, state, reason, submit_time, "
+    "start_time, end_time, nodes, ntasks, ntasks_per_node, cpus_per_task, gpus, gpus_per_task, "
+    "mem_mb, time_limit, dependency, requeue, signal, work_dir, submit_dir, submit_host, output, "
+    "error, script, checkpoint_dir, pool, max_restarts, allocation, shepherd_pid, "
+    "shepherd_start, process_group, exit_code, exit_signal, restarts, cancel_requested";
 
 }  // namespace
 
@@ -287,7 +306,7 @@ std::optional<JobRecord> QueueDb::job(std::int64_t id) {
 }
 
 std::vector<JobRecord> QueueDb::jobs(const JobFilter& filter) {
-  std::string sql = "SELECT * FROM jobs";
+  std::string sql = std::string("SELECT ") + kListColumns + " FROM jobs";
   std::vector<std::string> where;
   std::vector<std::string> binds;
   auto inList = [&](const std::string& column, const std::set<std::string>& values) {
@@ -339,18 +358,28 @@ std::vector<JobRecord> QueueDb::active() {
   return jobs({{JobState::kPending, JobState::kRunning}, {}, {}, {}});
 }
 
+std::size_t QueueDb::activeCount() {
+  Statement s(db_, "SELECT COUNT(*) AS n FROM jobs WHERE state IN ('PENDING','RUNNING')");
+  s.step();
+  return static_cast<std::size_t>(s.integer("n"));
+}
+
 std::vector<JobRecord> QueueDb::jobsNamed(const std::string& id) {
   std::vector<JobRecord> out;
   const auto us = id.find('_');
   if (us != std::string::npos) {
-    Statement s(db_, "SELECT * FROM jobs WHERE array_job_id = ? AND array_task_id = ?");
+    const std::string sql = std::string("SELECT ") + kListColumns +
+                            " FROM jobs WHERE array_job_id = ? AND array_task_id = ?";
+    Statement s(db_, sql.c_str());
     s.bind(1, static_cast<std::int64_t>(std::stoll(id.substr(0, us))))
         .bind(2, static_cast<std::int64_t>(std::stoll(id.substr(us + 1))));
     while (s.step()) out.push_back(readJob(s));
     return out;
   }
   const std::int64_t n = std::stoll(id);
-  Statement s(db_, "SELECT * FROM jobs WHERE id = ? OR array_job_id = ? ORDER BY id");
+  const std::string sql = std::string("SELECT ") + kListColumns +
+                          " FROM jobs WHERE id = ? OR array_job_id = ? ORDER BY id";
+  Statement s(db_, sql.c_str());
   s.bind(1, n).bind(2, n);
   while (s.step()) out.push_back(readJob(s));
   return out;

@@ -63,14 +63,14 @@ void describeHosts(QueueDir& q) {
   const auto cores =
       envCount("IONET_QUEUE_CORES", std::max(1u, std::thread::hardware_concurrency()));
   const auto count = envCount("IONET_QUEUE_HOSTS", 1);
-  const auto here = launcher::probeResources();
-  const std::uint64_t mem = here.memoryBytes >> 20;
+  // GPUs are placed by pool agents (NVML); ionet-run's embedded pool places none, so neither
+  // does its queue: a GPU job needs --pool.
+  const std::uint64_t mem = launcher::probeResources().memoryBytes >> 20;
   if (count == 1 && !std::getenv("IONET_QUEUE_HOSTS")) {
     q.kind = "local";
-    q.hosts.push_back({hostName(), cores, mem, static_cast<std::uint32_t>(here.gpus.size())});
+    q.hosts.push_back({hostName(), cores, mem, 0});
     return;
   }
-  // Emulated hosts share this machine's GPUs, so none are offered to the queue.
   q.kind = "emulated";
   for (std::uint32_t i = 0; i < count; ++i) {
     q.hosts.push_back({"node" + std::to_string(i), cores, mem / count, 0});

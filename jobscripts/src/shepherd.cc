@@ -25,9 +25,6 @@ namespace fs = std::filesystem;
 namespace ionet::jobscripts {
 namespace {
 
-// As Slurm's MaxBatchRequeue (default 5): a job that keeps losing hosts stops somewhere.
-constexpr std::uint32_t kMaxRequeues = 5;
-
 double envSeconds(const char* name, double fallback) {
   const char* v = std::getenv(name);
   if (!v || !*v) return fallback;
@@ -40,6 +37,27 @@ std::string joinedNames(const std::vector<AllocatedHost>& allocation) {
   std::string out;
   for (const auto& h : allocation) out += (out.empty() ? "" : ",") + h.name;
   return out;
+}
+
+// Variables the queue sets for a job when they apply: a submitted one (from a job that
+// submitted this one, say) must not stand in for a value this job does not have.
+bool ownedByTheQueue(const std::string& assignment) {
+  static const char* const prefixes[] = {"SLURM_",
+                                         "IONET_JOB",
+                                         "IONET_ARRAY",
+                                         "IONET_ALLOCATION",
+                                         "IONET_STEP_LOG=",
+                                         "IONET_CHECKPOINT_DIR=",
+                                         "IONET_MAX_RESTARTS=",
+                                         "IONET_GPUS_PER_TASK=",
+                                         "IONET_NTASKS",
+                                         "IONET_CPUS_PER_TASK=",
+                                         "IONET_SUBMIT_",
+                                         "IONET_RESTART_COUNT="};
+  for (const char* p : prefixes) {
+    if (assignment.rfind(p, 0) == 0) return true;
+  }
+  return false;
 }
 
 std::string stepLog(const QueueDir& q, const JobRecord& job) {
@@ -107,9 +125,7 @@ std::vector<std::string> jobEnvironment(const JobRecord& job, const QueueDir& q,
   for (const auto& e : job.environment) {
     if (e.rfind("PATH=", 0) == 0) {
       path = e.substr(5);
-    } else if (e.rfind("SLURM_", 0) != 0 && e.rfind("IONET_JOB", 0) != 0 &&
-               e.rfind("IONET_ARRAY", 0) != 0 && e.rfind("IONET_ALLOCATION", 0) != 0 &&
-               e.rfind("IONET_STEP_LOG=", 0) != 0) {
+    } else if (!ownedByTheQueue(e)) {
       env.push_back(e);  // a submitting job's own job variables are not this job's
     }
   }

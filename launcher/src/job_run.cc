@@ -605,8 +605,16 @@ JobOutcome runJob(const JobSpec& spec, const Placement& placement, const RunSett
 
 JobOutcome runJob(const JobSpec& spec, const Placement& placement, const RunSettings& settings,
                   AgentPool& pool, asio::io_context& io) {
-  JobRun run(spec, placement, settings, pool, io);
-  return run.run();
+  JobOutcome outcome;
+  {
+    JobRun run(spec, placement, settings, pool, io);
+    outcome = run.run();
+  }
+  // The run's signal set gave SIGUSR1/SIGUSR2 back to their default action (terminate): with no
+  // ranks to forward them to, they are ignored instead (ionet-run's main does so at start).
+  ::signal(SIGUSR1, SIG_IGN);
+  ::signal(SIGUSR2, SIG_IGN);
+  return outcome;
 }
 
 }  // namespace ionet::launcher

@@ -10,7 +10,6 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
-
 #include <random>
 
 #include "ionet/error.h"
@@ -58,6 +57,8 @@ pid_t spawnAgentProcess(const std::vector<std::string>& args, std::vector<std::s
     sigemptyset(&none);
     ::sigprocmask(SIG_SETMASK, &none, nullptr);
     ::signal(SIGPIPE, SIG_DFL);
+    ::signal(SIGUSR1, SIG_DFL);  // ionet-run ignores them between runs; ignoring survives exec
+    ::signal(SIGUSR2, SIG_DFL);
     ::execve(argv[0], argv.data(), envp.data());
     _exit(127);
   }
@@ -108,8 +109,7 @@ wan::Security LocalPool::serverSecurity() const {
 }
 
 void LocalPool::start(const std::vector<std::string>& hosts, const std::string&,
-                      const std::string& launcher, const std::string& token,
-                      ExitHandler onExit) {
+                      const std::string& launcher, const std::string& token, ExitHandler onExit) {
   onExit_ = std::move(onExit);
   const auto env = agentEnvironment({"IONET_AGENT_TOKEN=" + token, "IONET_AGENT_PSK=" + pskHex_});
   for (const auto& name : hosts) {

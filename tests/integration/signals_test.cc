@@ -52,6 +52,22 @@ TEST_F(IonetTest, SigusrIsForwardedToEveryRankAndTheJobGoesOn) {
   EXPECT_EQ(countContaining(r.out, "got signal 15"), 4) << r.out;
 }
 
+TEST_F(IonetTest, SigusrBetweenRestartsDoesNotEndIonetRun) {
+  // No ranks to give it to during --restart-delay: ignored, and the restart goes ahead.
+  auto c = start({"-np", "2", "--max-restarts", "1", "--restart-delay", "2", example("exit_code"),
+                  "1", "5"});
+  ASSERT_TRUE(c.waitForStderr(
+      [](const std::string& e) { return e.find("restarting it in 2 s") != std::string::npos; },
+      std::chrono::seconds(30)))
+      << c.transcript();
+  c.signal(SIGUSR1);
+  auto r = c.wait(std::chrono::seconds(30));
+  EXPECT_FINISHED(r);
+  EXPECT_EQ(r.signal, 0);
+  EXPECT_EQ(r.exitCode, 5) << r.err;
+  EXPECT_NE(r.err.find("restart 1 of 1 on hosts"), std::string::npos) << r.err;
+}
+
 TEST_F(IonetTest, SigintIsForwardedAndASecondOneKills) {
   auto c = start({"-np", "2", example("signal_trap")});
   ASSERT_TRUE(c.waitForOutput([](const std::string& o) { return allReady(o, 2); },

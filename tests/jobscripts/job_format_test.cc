@@ -58,7 +58,7 @@ TEST(JobEnvironment, EveryVariableOnceWithTheJobsValue) {
   j.checkpointDir = "/ck/new";
   // Submitted from inside another job: its variables must not shadow this job's.
   j.environment = {"PATH=/opt/bin", "SLURM_JOB_ID=1", "IONET_CHECKPOINT_DIR=/ck/old",
-                   "IONET_STEP_LOG=/old/log", "HOME=/root"};
+                   "IONET_STEP_LOG=/old/log", "IONET_MAX_RESTARTS=9", "HOME=/root"};
   QueueDir q;
   q.kind = "emulated";
   q.partition = "local";
@@ -77,6 +77,7 @@ TEST(JobEnvironment, EveryVariableOnceWithTheJobsValue) {
   EXPECT_EQ(value("IONET_CHECKPOINT_DIR"), "/ck/new");
   EXPECT_NE(value("IONET_STEP_LOG"), "/old/log");
   EXPECT_EQ(value("SLURM_JOB_CPUS_PER_NODE"), "4");
+  EXPECT_EQ(value("IONET_MAX_RESTARTS"), "(unset)");  // the job asked for none
   EXPECT_EQ(value("HOME"), "/root");
   EXPECT_NE(value("PATH").find(":/opt/bin"), std::string::npos);
   std::vector<std::string> list = {"A=1", "B=2"};

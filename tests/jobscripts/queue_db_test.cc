@@ -60,8 +60,10 @@ TEST_F(QueueDbTest, ArrayTasksShareTheFirstId) {
   EXPECT_EQ(all[1].id, 3);
   EXPECT_EQ(db.jobsNamed("2_9").at(0).id, 4);
   EXPECT_TRUE(db.jobsNamed("7").empty());
-  EXPECT_EQ(all[0].args, (std::vector<std::string>{"a b", ""}));
-  EXPECT_EQ(all[0].environment[1], "Y=with\nnewline");
+  // Listing leaves the big columns out; the whole record has them.
+  EXPECT_TRUE(all[0].environment.empty());
+  EXPECT_EQ(db.job(2)->args, (std::vector<std::string>{"a b", ""}));
+  EXPECT_EQ(db.job(2)->environment.at(1), "Y=with\nnewline");
 }
 
 TEST_F(QueueDbTest, FiltersAndUpdatesSurviveReopening) {

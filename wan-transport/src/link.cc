@@ -4,6 +4,9 @@
 
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <openssl/bio.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 
 #include "ionet/log.h"
 #include "ionet/wan/credentials.h"
@@ -38,32 +41,151 @@ class PlainStream : public ByteStream {
   tcp::socket socket_;
 };
 
-class TlsStream : public ByteStream {
+// TLS over a TCP socket with OpenSSL's memory BIOs instead of asio::ssl::stream: asio's engine
+// moves at most one 16 KiB record per send()/recv() (its BIO pair holds 17 KiB), which costs
+// 64 system calls per MiB each way. Here a write encrypts the whole buffer into memory and
+// sends it with one async_write; a read takes up to 256 KiB of ciphertext at once and decrypts
+// every whole record in it. One write and one read may be in flight at a time, as for any
+// ByteStream. TLS 1.3 without tickets (tls_context.cc): after the handshake only application
+// data flows, so output a read produces (a KeyUpdate answer) simply leaves with the next write.
+class TlsStream : public ByteStream, public std::enable_shared_from_this<TlsStream> {
  public:
-  TlsStream(tcp::socket socket, asio::ssl::context& context) : stream_(std::move(socket), context) {
-    remote = describeRemote(stream_.next_layer());
+  TlsStream(tcp::socket socket, asio::ssl::context& context)
+      : socket_(std::move(socket)), ssl_(SSL_new(context.native_handle())) {
+    remote = describeRemote(socket_);
+    IONET_ENFORCE(ssl_ != nullptr, "SSL_new failed");
+    in_ = BIO_new(BIO_s_mem());
+    out_ = BIO_new(BIO_s_mem());
+    IONET_ENFORCE(in_ && out_, "BIO_new failed");
+    BIO_set_mem_eof_return(in_, -1);  // an empty input BIO means "wait", not end of stream
+    SSL_set_bio(ssl_, in_, out_);     // the SSL owns both BIOs now
   }
+  ~TlsStream() override { SSL_free(ssl_); }
+
+  using Done = std::function<void(const asio::error_code&)>;
+
+  void handshake(bool client, Done done) {
+    if (client) {
+      SSL_set_connect_state(ssl_);
+    } else {
+      SSL_set_accept_state(ssl_);
+    }
+    handshakeStep(std::move(done));
+  }
+
   void readSome(asio::mutable_buffer buffer, Handler handler) override {
-    stream_.async_read_some(buffer, std::move(handler));
+    std::size_t total = 0;
+    int error = SSL_ERROR_NONE;
+    ERR_clear_error();
+    // Every whole record already received, as far as the buffer reaches.
+    while (total < buffer.size()) {
+      std::size_t n = 0;
+      const int r =
+          SSL_read_ex(ssl_, static_cast<char*>(buffer.data()) + total, buffer.size() - total, &n);
+      if (r != 1) {
+        error = SSL_get_error(ssl_, r);
+        break;
+      }
+      total += n;
+    }
+    if (total > 0) {
+      return asio::post(socket_.get_executor(),
+                        [handler = std::move(handler), total] { handler({}, total); });
+    }
+    if (error == SSL_ERROR_WANT_READ) {
+      auto self = shared_from_this();
+      return socket_.async_read_some(
+          asio::buffer(input_), [self, buffer, handler = std::move(handler)](
+                                    const asio::error_code& ec, std::size_t n) mutable {
+            if (ec) return handler(ec, 0);
+            BIO_write(self->in_, self->input_.data(), static_cast<int>(n));
+            self->readSome(buffer, std::move(handler));
+          });
+    }
+    const auto ec =
+        error == SSL_ERROR_ZERO_RETURN ? asio::error_code(asio::error::eof) : sslError();
+    asio::post(socket_.get_executor(), [handler = std::move(handler), ec] { handler(ec, 0); });
   }
+
   void write(asio::const_buffer buffer, Handler handler) override {
-    asio::async_write(stream_, buffer, std::move(handler));
+    ERR_clear_error();
+    std::size_t n = 0;
+    if (buffer.size() > 0 && SSL_write_ex(ssl_, buffer.data(), buffer.size(), &n) != 1) {
+      const auto ec = sslError();
+      return asio::post(socket_.get_executor(),
+                        [handler = std::move(handler), ec] { handler(ec, 0); });
+    }
+    drainOutput();
+    auto self = shared_from_this();
+    asio::async_write(socket_, asio::buffer(output_),
+                      [self, handler = std::move(handler), size = buffer.size()](
+                          const asio::error_code& ec, std::size_t) { handler(ec, ec ? 0 : size); });
   }
+
   void close() override {
     // No TLS close_notify exchange: the session protocol has its own goodbye, and a peer that
     // vanished would make us wait for nothing.
     asio::error_code ec;
-    stream_.next_layer().shutdown(tcp::socket::shutdown_both, ec);
-    stream_.next_layer().close(ec);
+    socket_.shutdown(tcp::socket::shutdown_both, ec);
+    socket_.close(ec);
   }
-  tcp::socket& socket() override { return stream_.next_layer(); }
+  tcp::socket& socket() override { return socket_; }
   std::string authenticatedName() const override { return name_; }
 
-  asio::ssl::stream<tcp::socket>& ssl() { return stream_; }
+  SSL* ssl() { return ssl_; }
   void setName(std::string name) { name_ = std::move(name); }
 
  private:
-  asio::ssl::stream<tcp::socket> stream_;
+  // What OpenSSL reported, as asio reports it (ERR_get_error in asio's ssl category), so that
+  // describeTlsFailure reads it the same way.
+  static asio::error_code sslError() {
+    const unsigned long e = ERR_get_error();
+    if (e == 0) return asio::ssl::error::stream_truncated;
+    return {static_cast<int>(e), asio::error::get_ssl_category()};
+  }
+
+  // Moves what OpenSSL wrote into output_ (capacity kept from one write to the next).
+  void drainOutput() {
+    const auto pending = BIO_ctrl_pending(out_);
+    output_.resize(pending);
+    if (pending > 0) BIO_read(out_, output_.data(), static_cast<int>(pending));
+  }
+
+  void handshakeStep(Done done) {
+    ERR_clear_error();
+    const int r = SSL_do_handshake(ssl_);
+    const int error = r == 1 ? SSL_ERROR_NONE : SSL_get_error(ssl_, r);
+    const asio::error_code failure =
+        error == SSL_ERROR_NONE || error == SSL_ERROR_WANT_READ ? asio::error_code() : sslError();
+    auto self = shared_from_this();
+    // After the output is sent: done, failed, or wait for the peer's next flight.
+    auto next = [self, error, failure,
+                 done = std::move(done)](const asio::error_code& sent) mutable {
+      if (failure) return done(failure);
+      if (sent) return done(sent);
+      if (error == SSL_ERROR_NONE) return done({});
+      self->socket_.async_read_some(
+          asio::buffer(self->input_),
+          [self, done = std::move(done)](const asio::error_code& ec, std::size_t n) mutable {
+            if (ec) return done(ec == asio::error::eof ? asio::ssl::error::stream_truncated : ec);
+            BIO_write(self->in_, self->input_.data(), static_cast<int>(n));
+            self->handshakeStep(std::move(done));
+          });
+    };
+    // Whatever the handshake produced (a flight, or an alert before failing) goes out first.
+    if (BIO_ctrl_pending(out_) == 0) return next({});
+    drainOutput();
+    asio::async_write(
+        socket_, asio::buffer(output_),
+        [next = std::move(next)](const asio::error_code& ec, std::size_t) mutable { next(ec); });
+  }
+
+  tcp::socket socket_;
+  SSL* ssl_;
+  BIO* in_ = nullptr;
+  BIO* out_ = nullptr;
+  std::string input_ = std::string(kReadChunk, '\0');
+  std::string output_;
   std::string name_;
 };
 
@@ -89,20 +211,19 @@ void secureStream(tcp::socket socket, asio::ssl::context& context, bool client,
   timer->async_wait([stream](const asio::error_code& ec) {
     if (!ec) stream->close();  // the handshake fails with operation_aborted
   });
-  auto type = client ? asio::ssl::stream_base::client : asio::ssl::stream_base::server;
-  stream->ssl().async_handshake(
-      type, [stream, timer, done = std::move(done), timeout](const asio::error_code& ec) {
+  stream->handshake(
+      client, [stream, timer, done = std::move(done), timeout](const asio::error_code& ec) {
         const bool timedOut = timer->expiry() <= asio::steady_timer::clock_type::now();
         timer->cancel();
         if (ec) {
           std::string why =
               timedOut ? "no TLS handshake within " + std::to_string(timeout.count()) + " ms"
-                       : describeTlsFailure(stream->ssl().native_handle(), ec);
+                       : describeTlsFailure(stream->ssl(), ec);
           stream->close();
           return done(nullptr, "TLS handshake with " + stream->remote + " failed: " + why);
         }
         try {
-          stream->setName(authenticatedPeer(stream->ssl().native_handle()));
+          stream->setName(authenticatedPeer(stream->ssl()));
         } catch (const std::exception& e) {
           stream->close();
           return done(nullptr, "TLS peer " + stream->remote + " refused: " + e.what());
@@ -249,24 +370,24 @@ void Link::readMore() {
   if (closed_) return;
   auto self = shared_from_this();
   const auto space = reader_->prepare(kReadChunk);  // read straight into the frame decoder
-  stream_->readSome(asio::buffer(space.data, space.size), [self](const asio::error_code& ec,
-                                                                  std::size_t n) {
-    if (self->closed_) return;
-    if (ec) {
-      return self->fail(ec == asio::error::eof ? "connection closed by peer" : ec.message());
-    }
-    self->reader_->commit(n);
-    try {
-      while (auto frame = self->reader_->next()) {
-        auto owner = self->owner_.lock();
-        if (!owner || self->closed_) return;
-        owner->linkFrame(self->id_, std::move(*frame));
-      }
-    } catch (const FrameError& e) {
-      return self->fail(std::string("malformed frame: ") + e.what());
-    }
-    self->readMore();
-  });
+  stream_->readSome(
+      asio::buffer(space.data, space.size), [self](const asio::error_code& ec, std::size_t n) {
+        if (self->closed_) return;
+        if (ec) {
+          return self->fail(ec == asio::error::eof ? "connection closed by peer" : ec.message());
+        }
+        self->reader_->commit(n);
+        try {
+          while (auto frame = self->reader_->next()) {
+            auto owner = self->owner_.lock();
+            if (!owner || self->closed_) return;
+            owner->linkFrame(self->id_, std::move(*frame));
+          }
+        } catch (const FrameError& e) {
+          return self->fail(std::string("malformed frame: ") + e.what());
+        }
+        self->readMore();
+      });
 }
 
 void Link::write(std::string bytes) {

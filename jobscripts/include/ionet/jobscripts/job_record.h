@@ -19,6 +19,9 @@ std::string stateCode(JobState s);             // "PD", as squeue %t prints it
 JobState parseState(const std::string& text);  // name or code, any case; throws UsageError
 bool isFinal(JobState s);
 
+// As Slurm's MaxBatchRequeue (default 5): a job that keeps losing hosts stops somewhere.
+inline constexpr std::uint32_t kMaxRequeues = 5;
+
 // One host of an allocation: how many of the job's tasks run there.
 struct AllocatedHost {
   std::string name;
@@ -33,7 +36,6 @@ struct JobRecord {
   std::int64_t arrayJobId = 0;               // 0: not part of an array
   std::optional<std::uint32_t> arrayTaskId;  // set for array tasks
   std::uint32_t arrayMaxRunning = 0;
-  std::string arraySpec;  // as given, for SLURM_ARRAY_TASK_* variables
   std::string name, user;
   JobState state = JobState::kPending;
   std::string reason = "None";                        // why it is pending, or why it ended

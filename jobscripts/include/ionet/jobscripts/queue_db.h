@@ -38,9 +38,12 @@ class QueueDb {
   // ids and the first one's id as their array id. Call inside transaction().
   std::int64_t insert(std::vector<JobRecord>& jobs);
 
+  // The whole record, with the script's arguments and environment.
   std::optional<JobRecord> job(std::int64_t id);
+  // The rest read records without the arguments and environment (listing, scheduling).
   std::vector<JobRecord> jobs(const JobFilter& filter);
   std::vector<JobRecord> active();  // PENDING and RUNNING, oldest first
+  std::size_t activeCount();
   // Every job of `ids` ("12" or "12_3"), for dependencies; unknown ids are left out.
   std::vector<JobRecord> jobsNamed(const std::string& displayOrArrayId);
   bool sameNameOlderActive(const JobRecord& job);  // for singleton
