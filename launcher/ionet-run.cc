@@ -81,7 +81,9 @@ int main(int argc, char** argv) {
         cmd.spec.restart.storage = launcher::CheckpointStorage::kPartner;
       }
       launcher::RemotePool remote(io, poolFile);
-      auto pool = launcher::restrictPool(remote.discover(std::chrono::seconds(10)), cmd.spec);
+      const auto answered = remote.discover(std::chrono::seconds(10));
+      launcher::requireAllocatedHosts(cmd.spec, answered);
+      auto pool = launcher::restrictPool(answered, cmd.spec);
       status = launcher::runWithRestarts(
           cmd.spec, pool, [&](const launcher::JobSpec& spec, const launcher::Placement& placement) {
             io.restart();

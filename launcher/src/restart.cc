@@ -9,6 +9,7 @@
 
 #include "ionet/error.h"
 #include "ionet/launcher/checkpoint_plan.h"
+#include "ionet/launcher/hostfile.h"
 #include "ionet/log.h"
 
 namespace ionet::launcher {
@@ -234,6 +235,20 @@ int runWithRestarts(const JobSpec& spec, const Pool& pool, const JobRunner& run)
     log::warn("the job failed (", outcome.message, "); restarting it in ",
               policy.restartDelaySeconds, " s");
     std::this_thread::sleep_for(std::chrono::duration<double>(policy.restartDelaySeconds));
+  }
+}
+
+void requireAllocatedHosts(const JobSpec& spec, const Pool& answered) {
+  const char* log = std::getenv("IONET_STEP_LOG");
+  if (!log || !*log || spec.hostLists.empty()) return;
+  for (const auto& list : spec.hostLists) {
+    for (const auto& e : parseHostList(list)) {
+      const bool found = std::any_of(answered.hosts.begin(), answered.hosts.end(),
+                                     [&](const PoolHost& h) { return h.name == e.name; });
+      if (found) continue;
+      appendStepLog("end host-lost " + e.name + "\n");
+      throw Error("host " + e.name + " of the job's allocation did not answer");
+    }
   }
 }
 

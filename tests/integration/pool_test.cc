@@ -369,5 +369,45 @@ TEST_F(PoolTest, BatchJobRunsOnItsAllocationOfThePool) {
   EXPECT_TRUE(waitUntil([&] { return processesNamed("ionet-queued").empty(); }, 20s));
 }
 
+TEST_F(PoolTest, BatchJobWhoseHostIsDownIsRequeuedOnHostsThatAnswer) {
+  // The pool file names h9, whose agent never answers (nothing listens at its address). The
+  // queue places the job on h1 and h9; ionet-run finds h9 silent, the job ends NODE_FAIL and
+  // is requeued on h1 and h2.
+  const std::string dir = world->dir + "/batch-down";
+  fs::create_directories(dir);
+  std::ofstream(dir + "/pool.toml") << "[pool]\nname = \"lab\"\npsk = \"" << world->dir
+                                    << "/pool.psk\"\nheartbeat_timeout = \"4s\"\n\n"
+                                    << "[[host]]\nname = \"h1\"\naddress = \""
+                                    << world->wan->address(1) << "\"\nrelay = true\nslots = 2\n\n"
+                                    << "[[host]]\nname = \"h9\"\naddress = \"127.0.0.1\"\n"
+                                    << "port = 9\nslots = 2\n\n"
+                                    << "[[host]]\nname = \"h2\"\nvia = \"h1\"\nslots = 2\n";
+  std::ofstream(dir + "/job.sh") << "#!/bin/bash\n"
+                                 << "#SBATCH -N 2 --ntasks-per-node=1 -o out-%j.out\n"
+                                 << "echo run $SLURM_RESTART_COUNT on $SLURM_JOB_NODELIST\n"
+                                 << "ionet-run " << example("allreduce") << " 65536\n";
+  fs::permissions(dir + "/job.sh", fs::perms::owner_all);
+  auto argv = world->wan->execPrefix(1);
+  argv.insert(argv.end(), {"/bin/sh", "-c", "cd \"$0\" && exec \"$@\"", dir,
+                           kBin + "/ionet-batch", "--wait", "--pool", dir + "/pool.toml", "job.sh"});
+  const std::vector<std::string> env = {"IONET_QUEUE_DIR=" + dir + "/queue",
+                                        "IONET_QUEUE_IDLE_EXIT=1", leftovers_.markerEnv()};
+  auto r = Command(argv, env).wait(120s);
+  EXPECT_FINISHED(r);
+  EXPECT_EQ(r.exitCode, 0) << r.err;
+  std::ifstream in(dir + "/out-1.out");
+  const std::string out((std::istreambuf_iterator<char>(in)), {});
+  EXPECT_NE(out.find("run 0 on h1,h9\n"), std::string::npos) << out;
+  EXPECT_NE(out.find("host h9 of the job's allocation did not answer"), std::string::npos) << out;
+  EXPECT_NE(out.find("run 1 on h1,h2\n"), std::string::npos) << out;
+  EXPECT_NE(out.find("allreduce OK ranks=2"), std::string::npos) << out;
+  auto acct = Command({kBin + "/ionet-acct", "--pool", dir + "/pool.toml", "-n", "-P", "-o",
+                       "State,Restarts,NodeList"},
+                      env)
+                  .wait(20s);
+  EXPECT_EQ(acct.out, "COMPLETED|1|h1,h2\n") << acct.err;
+  EXPECT_TRUE(waitUntil([&] { return processesNamed("ionet-queued").empty(); }, 20s));
+}
+
 }  // namespace
 }  // namespace ionet::test

@@ -61,4 +61,9 @@ std::vector<std::string> contractEnvironment(const RestartPolicy& policy, std::u
 using JobRunner = std::function<JobOutcome(const JobSpec&, const Placement&)>;
 int runWithRestarts(const JobSpec& spec, const Pool& pool, const JobRunner& run);
 
+// Inside a batch job on a pool: a host of the job's allocation (spec.hostLists) that did not
+// answer discovery is a lost host. Records it in the step log ($IONET_STEP_LOG: the queue ends
+// the job NODE_FAIL and requeues it elsewhere) and throws Error naming it. Else does nothing.
+void requireAllocatedHosts(const JobSpec& spec, const Pool& answered);
+
 }  // namespace ionet::launcher
