@@ -196,21 +196,19 @@ struct Agent::Impl {
     if (!options.dataParkAt.empty()) f.parkAt = wan::Endpoint::parse(options.dataParkAt);
     forwarder = std::make_unique<bridge::Forwarder>(io, std::move(f));
     tree = std::make_unique<AgentTree>(options.hostName, options.token, treeHooks());
-    forwarder->onChannel(bridge::kControlChannelName, [this](std::shared_ptr<wan::SessionChannel> c) {
-      tree->adoptChannel(std::move(c));
-    });
-    store = std::make_unique<CheckpointStore>(
-        io, *forwarder, options.hostName, options.token,
-        [this](const control::CheckpointHoldings& h) {
-          control::Envelope e;
-          *e.mutable_checkpoint_holdings() = h;
-          send(e);
-        });
+    forwarder->onChannel(
+        bridge::kControlChannelName,
+        [this](std::shared_ptr<wan::SessionChannel> c) { tree->adoptChannel(std::move(c)); });
+    store = std::make_unique<CheckpointStore>(io, *forwarder, options.hostName, options.token,
+                                              [this](const control::CheckpointHoldings& h) {
+                                                control::Envelope e;
+                                                *e.mutable_checkpoint_holdings() = h;
+                                                send(e);
+                                              });
     // Other hosts may fetch from this one before its own launch arrives.
-    forwarder->onChannel(bridge::kCheckpointChannelName,
-                         [this](std::shared_ptr<wan::SessionChannel> c) {
-                           store->adoptChannel(std::move(c));
-                         });
+    forwarder->onChannel(
+        bridge::kCheckpointChannelName,
+        [this](std::shared_ptr<wan::SessionChannel> c) { store->adoptChannel(std::move(c)); });
   }
 
   AgentTree::Hooks treeHooks() {
@@ -431,8 +429,8 @@ struct Agent::Impl {
   // The job's hosts as the forwarder reaches them: before the control tree and checkpoint
   // staging open channels to them, and before the ranks connect.
   void joinDataPath() {
-    IONET_ENFORCE(job.data_hosts_size() == job.hosts_size(), "data path: ",
-                  job.data_hosts_size(), " entries for ", job.hosts_size(), " hosts");
+    IONET_ENFORCE(job.data_hosts_size() == job.hosts_size(), "data path: ", job.data_hosts_size(),
+                  " entries for ", job.hosts_size(), " hosts");
     IONET_ENFORCE(job.host_index() < static_cast<std::uint32_t>(job.hosts_size()),
                   "host index out of range");
     std::vector<bridge::DataHost> hosts;
@@ -451,6 +449,17 @@ struct Agent::Impl {
                   "cannot find libionet-shim.so for the data path (set IONET_SHIM)");
     inputs.forwarder = "127.0.0.1:" + std::to_string(forwarder->shimPort());
     inputs.virtualAddress = bridge::formatIpv4(job.data_hosts(layout.hostIndex).vaddr());
+    // Hosts of our direct site: our ranks dial theirs at the real address.
+    const auto& self = job.data_hosts(layout.hostIndex);
+    for (int i = 0; i < job.data_hosts_size(); ++i) {
+      const auto& peer = job.data_hosts(i);
+      if (i == static_cast<int>(layout.hostIndex) || self.direct_site().empty() ||
+          peer.direct_site() != self.direct_site() || peer.direct_address().empty()) {
+        continue;
+      }
+      inputs.directPeers += (inputs.directPeers.empty() ? "" : ",") +
+                            bridge::formatIpv4(peer.vaddr()) + "=" + peer.direct_address();
+    }
     inputs.inheritedPreload = environmentValue(base, "LD_PRELOAD").value_or("");
   }
 

@@ -76,25 +76,26 @@ void AgentTree::start(const control::LaunchJob& job, bridge::Forwarder& forwarde
   for (auto c : shape_->children(self_)) {
     children_.push_back(std::make_unique<Child>(Child{c, nullptr}));
     Child* child = children_.back().get();
-    forwarder.openChannel(c, bridge::kControlChannelName,
-                          [this, child](std::shared_ptr<wan::SessionChannel> channel,
-                                        const std::string& error) {
-      if (!channel) return lost(nameOf(child->host), error);
-      child->channel = channel;
-      channel->start({[this, child](std::string m) { onChildMessage(*child, m); },
-                      [this, child](const std::string& why) {
-                        if (!child->done) lost(nameOf(child->host), why);
-                      }});
-      control::Envelope join;
-      join.mutable_tree_join()->set_token(token_);
-      join.mutable_tree_join()->set_from_host(static_cast<std::uint32_t>(self_));
-      sendEnvelope(*channel, join);
-      control::Envelope launch;
-      *launch.mutable_launch() = job_;
-      launch.mutable_launch()->set_host_index(static_cast<std::uint32_t>(child->host));
-      sendEnvelope(*channel, launch);
-      log::debug("host ", hostName_, ": control tree: launch passed to host ", nameOf(child->host));
-    });
+    forwarder.openChannel(
+        c, bridge::kControlChannelName,
+        [this, child](std::shared_ptr<wan::SessionChannel> channel, const std::string& error) {
+          if (!channel) return lost(nameOf(child->host), error);
+          child->channel = channel;
+          channel->start({[this, child](std::string m) { onChildMessage(*child, m); },
+                          [this, child](const std::string& why) {
+                            if (!child->done) lost(nameOf(child->host), why);
+                          }});
+          control::Envelope join;
+          join.mutable_tree_join()->set_token(token_);
+          join.mutable_tree_join()->set_from_host(static_cast<std::uint32_t>(self_));
+          sendEnvelope(*channel, join);
+          control::Envelope launch;
+          *launch.mutable_launch() = job_;
+          launch.mutable_launch()->set_host_index(static_cast<std::uint32_t>(child->host));
+          sendEnvelope(*channel, launch);
+          log::debug("host ", hostName_, ": control tree: launch passed to host ",
+                     nameOf(child->host));
+        });
   }
 }
 

@@ -1,11 +1,11 @@
 #include "ionet/launcher/checkpoint_plan.h"
 
-#include "checkpoint_messages.h"
-#include "ionet/error.h"
-
 #include <algorithm>
 #include <map>
 #include <set>
+
+#include "checkpoint_messages.h"
+#include "ionet/error.h"
 
 namespace ionet::launcher {
 
@@ -43,10 +43,9 @@ StagingPlan planStaging(const Holdings& holdings, const Placement& placement) {
     for (const auto& target : placement.hosts) {
       for (auto rank : target.ranks) {
         if (holds(holdings, target.name, step, nranks, rank)) continue;
-        auto source = std::find_if(placement.hosts.begin(), placement.hosts.end(),
-                                   [&](const PlacedHost& h) {
-                                     return holds(holdings, h.name, step, nranks, rank);
-                                   });
+        auto source = std::find_if(
+            placement.hosts.begin(), placement.hosts.end(),
+            [&](const PlacedHost& h) { return holds(holdings, h.name, step, nranks, rank); });
         if (source == placement.hosts.end()) {
           complete = false;
           break;
@@ -65,7 +64,8 @@ std::string describeFetches(const StagingPlan& plan) {
   std::vector<std::pair<std::pair<std::string, std::string>, std::string>> groups;
   for (const auto& f : plan.fetches) {
     auto key = std::make_pair(f.to, f.from);
-    auto it = std::find_if(groups.begin(), groups.end(), [&](const auto& g) { return g.first == key; });
+    auto it =
+        std::find_if(groups.begin(), groups.end(), [&](const auto& g) { return g.first == key; });
     if (it == groups.end()) {
       groups.push_back({key, std::to_string(f.rank)});
     } else {

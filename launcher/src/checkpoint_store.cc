@@ -235,7 +235,8 @@ struct CheckpointStore::Impl : std::enable_shared_from_this<Impl> {
   // Opens a "ckpt" channel to host and sends the CkptOpen; ready gets the channel (to start it
   // and send what follows the open), or null and why not.
   void openTransfer(std::uint32_t host, std::int64_t step, bool fetch,
-                    const std::vector<std::uint32_t>& ranks, bridge::Forwarder::ChannelOpened ready) {
+                    const std::vector<std::uint32_t>& ranks,
+                    bridge::Forwarder::ChannelOpened ready) {
     control::CkptMessage open;
     auto* o = open.mutable_open();
     o->set_token(token);
@@ -244,12 +245,12 @@ struct CheckpointStore::Impl : std::enable_shared_from_this<Impl> {
     o->set_step(step);
     o->set_fetch(fetch);
     for (auto r : ranks) o->add_ranks(r);
-    forwarder.openChannel(host, bridge::kCheckpointChannelName,
-                          [open, ready](std::shared_ptr<wan::SessionChannel> channel,
-                                        const std::string& error) {
-                            if (channel) sendMessage(*channel, open);
-                            ready(channel, error);
-                          });
+    forwarder.openChannel(
+        host, bridge::kCheckpointChannelName,
+        [open, ready](std::shared_ptr<wan::SessionChannel> channel, const std::string& error) {
+          if (channel) sendMessage(*channel, open);
+          ready(channel, error);
+        });
   }
 
   void fetch(std::uint32_t source, const std::vector<std::uint32_t>& ranks,
@@ -262,8 +263,8 @@ struct CheckpointStore::Impl : std::enable_shared_from_this<Impl> {
                 setName(step), " from host ", from);
     };
     auto f = std::make_shared<Fetch>(dir / (setName(step) + ".from-" + from + ".tmp"),
-                                     "rank files of " + setName(step) + " from host " + from,
-                                     done, std::move(finish));
+                                     "rank files of " + setName(step) + " from host " + from, done,
+                                     std::move(finish));
     openTransfer(source, step, /*fetch=*/true, ranks,
                  [f](std::shared_ptr<wan::SessionChannel> channel, const std::string& error) {
                    if (!channel) return f->fail(error);
@@ -288,8 +289,9 @@ struct CheckpointStore::Impl : std::enable_shared_from_this<Impl> {
   void watch() {
     if (plan.replicate()) {
       int fd = ::inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
-      if (fd < 0 || ::inotify_add_watch(fd, dir.c_str(), IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE |
-                                                            IN_CREATE | IN_ONLYDIR) < 0) {
+      if (fd < 0 || ::inotify_add_watch(
+                        fd, dir.c_str(),
+                        IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE | IN_CREATE | IN_ONLYDIR) < 0) {
         log::warn("host ", hostName, ": cannot watch ", dir.string(), ": ", std::strerror(errno),
                   "; its checkpoint sets will not be copied to the partner host");
         if (fd >= 0) ::close(fd);
@@ -331,7 +333,8 @@ struct CheckpointStore::Impl : std::enable_shared_from_this<Impl> {
     std::error_code ec;
     for (const auto& e : fs::directory_iterator(set.path, ec)) {
       const std::string name = e.path().filename().string();
-      if (name != ckpt::Manifest::kFileName && safeFileName(name)) files.push_back({name, e.path()});
+      if (name != ckpt::Manifest::kFileName && safeFileName(name))
+        files.push_back({name, e.path()});
     }
     const auto partner = static_cast<std::uint32_t>((self + 1) % hostNames.size());
     openTransfer(partner, set.step, /*fetch=*/false, {},
@@ -357,7 +360,8 @@ struct CheckpointStore::Impl : std::enable_shared_from_this<Impl> {
   }
 
   static control::CheckpointHoldings scan(const std::string& hostDir) {
-    std::map<std::int64_t, std::pair<std::uint32_t, std::set<std::uint32_t>>, std::greater<>> byStep;
+    std::map<std::int64_t, std::pair<std::uint32_t, std::set<std::uint32_t>>, std::greater<>>
+        byStep;
     for (const auto& root : setRoots(hostDir)) {
       for (const auto& set : ckpt::listSets(root)) {
         auto m = readManifest(set.path);

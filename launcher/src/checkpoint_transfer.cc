@@ -43,8 +43,7 @@ void fsyncPath(const fs::path& p) {
 
 // --- FileSender ------------------------------------------------------------------------------
 
-FileSender::FileSender(std::shared_ptr<wan::SessionChannel> channel, Files files,
-                       std::string error)
+FileSender::FileSender(std::shared_ptr<wan::SessionChannel> channel, Files files, std::string error)
     : channel_(std::move(channel)), files_(std::move(files)), error_(std::move(error)) {}
 
 FileSender::~FileSender() {

@@ -33,9 +33,8 @@ void applyHostStats(const control::HostStats& stats, HostStatus& host) {
   host.failedConnects = stats.failed_connects();
   host.links.clear();
   for (const auto& l : stats.links()) {
-    host.links.push_back({l.host(), static_cast<double>(l.rtt_us()) / 1000,
-                          l.send_rate() * 8 / 1e6, l.receive_rate() * 8 / 1e6, l.links_up(),
-                          l.streams(), l.reconnects()});
+    host.links.push_back({l.host(), static_cast<double>(l.rtt_us()) / 1000, l.send_rate() * 8 / 1e6,
+                          l.receive_rate() * 8 / 1e6, l.links_up(), l.streams(), l.reconnects()});
   }
 }
 

@@ -238,6 +238,9 @@ class JobRun {
         auto* d = job.add_data_hosts();
         d->set_endpoint(pool_.dataEndpoint(h, hosts_[h].hello.data_port(), jobId_));
         d->set_vaddr(bridge::virtualAddressOfHost(h));
+        const auto direct = pool_.directRoute(h);
+        d->set_direct_site(direct.site);
+        d->set_direct_address(direct.ipv4);
       }
       job.set_master_addr(bridge::formatIpv4(bridge::virtualAddressOfHost(hostIndexOfRank(0))));
     }

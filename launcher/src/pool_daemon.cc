@@ -37,7 +37,9 @@ bool plausibleJobId(const std::string& id) {
 class PoolDaemon {
  public:
   explicit PoolDaemon(const PoolDaemonOptions& options)
-      : options_(options), pool_(loadPoolFile(options.poolFile)), signals_(io_, SIGCHLD, SIGTERM, SIGINT) {
+      : options_(options),
+        pool_(loadPoolFile(options.poolFile)),
+        signals_(io_, SIGCHLD, SIGTERM, SIGINT) {
     host_ = pool_.find(options.nodeName);
     if (host_ == nullptr) {
       throw UsageError(pool_.path + ": no host '" + options.nodeName + "' in the pool");
@@ -139,10 +141,13 @@ class PoolDaemon {
     job.launcher = channel;
     job.scratch = options_.scratchRoot + "/ionet-" + options_.nodeName + "-" + s.job_id();
     job.shmScratch = "/dev/shm/ionet-" + options_.nodeName + "-" + s.job_id();
-    std::vector<std::string> args = {
-        options_.agentPath, "--connect",         s.launcher(),
-        "--host-name",      options_.nodeName,   "--dead-peer-timeout",
-        std::to_string(pool_.heartbeatTimeout.count())};
+    std::vector<std::string> args = {options_.agentPath,
+                                     "--connect",
+                                     s.launcher(),
+                                     "--host-name",
+                                     options_.nodeName,
+                                     "--dead-peer-timeout",
+                                     std::to_string(pool_.heartbeatTimeout.count())};
     if (!pool_.credentialsDir.empty()) {
       args.insert(args.end(), {"--credentials", pool_.credentialsDir});
     } else {

@@ -20,9 +20,14 @@ namespace {
 
 using Keys = std::vector<std::string_view>;
 const Keys kTopKeys = {"pool", "host"};
-const Keys kPoolKeys = {"name",       "credentials", "psk",
-                        "agent_port", "relay_port",  "heartbeat_timeout",
-                        "shared_checkpoint_dir"};
+const Keys kPoolKeys = {"name",
+                        "credentials",
+                        "psk",
+                        "agent_port",
+                        "relay_port",
+                        "heartbeat_timeout",
+                        "shared_checkpoint_dir",
+                        "direct_sites"};
 const Keys kHostKeys = {"name", "address", "port", "site", "slots", "gpus", "relay", "via"};
 
 bool validName(std::string_view s) {
@@ -170,6 +175,16 @@ class PoolReader {
     if (const toml::node* shared = t.get("shared_checkpoint_dir")) {
       if (!shared->is_boolean()) fail(*shared, "pool.shared_checkpoint_dir must be true or false");
       pool.sharedCheckpointDir = shared->as_boolean()->get();
+    }
+    if (const toml::node* sites = t.get("direct_sites")) {
+      const auto* list = sites->as_array();
+      if (!list) fail(*sites, "pool.direct_sites must be a list of site names");
+      for (const auto& site : *list) {
+        if (!site.is_string() || site.as_string()->get().empty()) {
+          fail(site, "pool.direct_sites must be a list of site names");
+        }
+        pool.directSites.insert(site.as_string()->get());
+      }
     }
     if (auto text = string(t, "heartbeat_timeout", "pool.heartbeat_timeout")) {
       try {

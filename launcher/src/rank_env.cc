@@ -67,6 +67,7 @@ std::vector<std::string> rankEnvironment(const RankPlace& p, const JobEnvInputs&
         kv("GLOO_SOCKET_IFNAME", bridge::kVirtualInterface),
     };
     env.insert(env.end(), dataPath.begin(), dataPath.end());
+    if (!job.directPeers.empty()) env.push_back(kv("IONET_DIRECT", job.directPeers));
   }
   return env;
 }

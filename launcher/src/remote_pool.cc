@@ -42,11 +42,11 @@ struct RemotePool::Member {
   std::shared_ptr<wan::Session> session;
   std::shared_ptr<wan::Channel> channel;
   std::optional<control::Register> registration;
-  std::string error;          // why it could not be reached or was not accepted
-  bool refused = false;       // its registration was not accepted (error says why)
-  bool started = false;       // asked to start the job's agent
+  std::string error;                // why it could not be reached or was not accepted
+  bool refused = false;             // its registration was not accepted (error says why)
+  bool started = false;             // asked to start the job's agent
   std::optional<std::string> exit;  // how the job's agent ended
-  bool gone = false;          // the pool agent's session ended
+  bool gone = false;                // the pool agent's session ended
 };
 
 RemotePool::RemotePool(asio::io_context& io, PoolFile pool) : io_(io), pool_(std::move(pool)) {
@@ -157,7 +157,8 @@ void RemotePool::onMessage(Member& m, const std::string& bytes) {
       m.refused = true;
       m.error = "its ionet-agent speaks control protocol version " +
                 std::to_string(e.registration().protocol_version()) + ", this ionet-run " +
-                std::to_string(kProtocolVersion) + " (install the same ionet version on every host)";
+                std::to_string(kProtocolVersion) +
+                " (install the same ionet version on every host)";
       return;
     }
     m.registration = e.registration();
@@ -176,8 +177,7 @@ void RemotePool::onMessage(Member& m, const std::string& bytes) {
 }
 
 void RemotePool::start(const std::vector<std::string>& hosts, const std::string& jobId,
-                       const std::string& launcher, const std::string& token,
-                       ExitHandler onExit) {
+                       const std::string& launcher, const std::string& token, ExitHandler onExit) {
   jobId_ = jobId;
   placedHosts_ = hosts;
   onExit_ = std::move(onExit);
@@ -233,6 +233,26 @@ std::string RemotePool::dataEndpoint(std::size_t host, std::uint32_t dataPort,
   const auto* m = placed(host);
   IONET_ENFORCE(m != nullptr, "data endpoint of unknown host ", host);
   return launcher::dataEndpoint(pool_, *m->host, dataPort, jobId);
+}
+
+AgentPool::DirectRoute RemotePool::directRoute(std::size_t host) const {
+  const auto* m = placed(host);
+  if (!m || m->host->address.empty() || !pool_.directSites.count(m->host->site)) return {};
+  // The address as every host of the site resolves it: a name is looked up once, here.
+  addrinfo hints{};
+  hints.ai_family = AF_INET;
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* found = nullptr;
+  if (::getaddrinfo(m->host->address.c_str(), nullptr, &hints, &found) != 0 || !found) {
+    log::warn("host ", m->host->name, ": cannot resolve ", m->host->address,
+              " to IPv4; its ranks are reached through the agents");
+    return {};
+  }
+  char text[INET_ADDRSTRLEN] = {};
+  ::inet_ntop(AF_INET, &reinterpret_cast<sockaddr_in*>(found->ai_addr)->sin_addr, text,
+              sizeof text);
+  ::freeaddrinfo(found);
+  return {m->host->site, text};
 }
 
 void RemotePool::close() {

@@ -31,9 +31,9 @@ std::vector<std::string> formatStatus(const JobStatus& s) {
   std::string head = "status at " + printf1("%.1f", s.elapsedSeconds) + " s: hosts " +
                      std::to_string(connected) + "/" + std::to_string(s.hosts.size()) +
                      " up, ranks ";
-  head += reported == s.hosts.size() ? std::to_string(running) + "/" + std::to_string(ranks) +
-                                           " running"
-                                     : "starting (" + std::to_string(ranks) + " placed)";
+  head += reported == s.hosts.size()
+              ? std::to_string(running) + "/" + std::to_string(ranks) + " running"
+              : "starting (" + std::to_string(ranks) + " placed)";
   head += ", fences " + std::to_string(s.fencesDone) + " done";
   if (!s.fencesOpen.empty()) {
     head += ", " + std::to_string(s.fencesOpen.size()) + " open (";

@@ -76,6 +76,31 @@ static int parseNet(const char* text, uint32_t* net, uint32_t* mask) {
   return 1;
 }
 
+/* "VADDR=IPV4,..." into the direct table; 0 on a malformed list (then nothing is direct). */
+static int parseDirect(const char* text) {
+  char item[64];
+  const char* p = text;
+  int n = 0;
+  while (*p) {
+    const char* end = strchr(p, ',');
+    size_t len = end ? (size_t)(end - p) : strlen(p);
+    if (len == 0 || len >= sizeof item || n >= IONET_DIRECT_MAX) return 0;
+    memcpy(item, p, len);
+    item[len] = '\0';
+    char* eq = strchr(item, '=');
+    struct in_addr v, r;
+    if (!eq) return 0;
+    *eq = '\0';
+    if (inet_pton(AF_INET, item, &v) != 1 || inet_pton(AF_INET, eq + 1, &r) != 1) return 0;
+    shimConfig.directVaddr[n] = v.s_addr;
+    shimConfig.directReal[n] = r.s_addr;
+    ++n;
+    p = end ? end + 1 : p + len;
+  }
+  shimConfig.directCount = n;
+  return 1;
+}
+
 static void readConfig(void) {
   const char* forwarder = getenv(IONET_ENV_FORWARDER);
   if (!forwarder || !*forwarder) return;
@@ -102,6 +127,12 @@ static void readConfig(void) {
   /* An interface of that name that really exists (an agent-made TUN) is left as the kernel
    * reports it. */
   shimConfig.emulateIf = shimReal.if_nametoindex(shimConfig.vif) == 0;
+  const char* direct = getenv(IONET_ENV_DIRECT);
+  if (direct && *direct && !parseDirect(direct)) {
+    shimConfig.directCount = 0;
+    dprintf(STDERR_FILENO, "ionet-shim: bad %s=%s; every host goes through the forwarder\n",
+            IONET_ENV_DIRECT, direct);
+  }
   shimConfig.active = 1;
 }
 

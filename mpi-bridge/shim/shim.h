@@ -9,6 +9,8 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include "ionet/bridge/shim_protocol.h"
+
 /* Wrapped libc functions are the only symbols the library exports. */
 #define SHIM_EXPORT __attribute__((visibility("default")))
 
@@ -25,6 +27,8 @@ typedef struct {
   uint32_t vnet, vmask;         /* IONET_VNET, network order */
   uint32_t forwarderSource;     /* IONET_FORWARDER_SOURCE, network order */
   char vif[IFNAMSIZ];           /* IONET_VIF */
+  int directCount;              /* IONET_DIRECT: peers dialled at their real address */
+  uint32_t directVaddr[IONET_DIRECT_MAX], directReal[IONET_DIRECT_MAX]; /* network order */
 } ShimConfig;
 
 typedef struct {

@@ -63,10 +63,11 @@ SHIM_EXPORT int bind(int fd, __CONST_SOCKADDR_ARG addrArg, socklen_t len) {
   uint16_t port;
   if (!shimActive() || !shimIpv4Of(addr, len, &a, &port) || a != shimConfig.vaddr)
     return shimReal.bind(fd, addr, len);
-  /* The kernel has no such address: take the loopback one, same port, same family. */
+  /* The kernel has no such address: take the loopback one, same port, same family; with
+   * direct peers every address, so that they reach the port at this host's real address. */
   struct sockaddr_storage local;
   memcpy(&local, addr, len < sizeof local ? len : sizeof local);
-  uint32_t loopback = htonl(INADDR_LOOPBACK);
+  uint32_t loopback = shimConfig.directCount > 0 ? htonl(INADDR_ANY) : htonl(INADDR_LOOPBACK);
   if (addr->sa_family == AF_INET6)
     memcpy(&((struct sockaddr_in6*)&local)->sin6_addr.s6_addr[12], &loopback, 4);
   else
@@ -128,6 +129,65 @@ static int forwardHandshake(int fd, uint32_t dst, uint16_t dstPort, uint16_t loc
   return status < 0 ? ECONNREFUSED : status;
 }
 
+/* The real address of a direct peer's virtual one, or 0. */
+static uint32_t directRealOf(uint32_t vaddr) {
+  for (int i = 0; i < shimConfig.directCount; ++i)
+    if (shimConfig.directVaddr[i] == vaddr) return shimConfig.directReal[i];
+  return 0;
+}
+
+static int isDirectReal(uint32_t real) {
+  for (int i = 0; i < shimConfig.directCount; ++i)
+    if (shimConfig.directReal[i] == real) return 1;
+  return 0;
+}
+
+/* A direct peer: the kernel connects to its real address; the preamble the forwarder would
+ * have written goes first, from here. */
+static int directConnect(int fd, int family, uint32_t dst, uint16_t dstPort, uint32_t real) {
+  char text[INET_ADDRSTRLEN];
+  struct sockaddr_storage to;
+  socklen_t len = shimSetIpv4(&to, family, real, dstPort);
+  int err = 0;
+  if (shimReal.connect(fd, (struct sockaddr*)&to, len) != 0) {
+    err = errno;
+    if (err == EINPROGRESS || err == EINTR) {
+      err = shimWait(fd, POLLOUT, REPLY_TIMEOUT_MS);
+      if (!err) {
+        int soError = socketInt(fd, SO_ERROR);
+        err = soError < 0 ? errno : soError;
+      }
+    }
+  }
+  uint16_t localPort = 0;
+  if (!err) {
+    localPort = realLocalPort(fd);
+    IonetAcceptPreamble pre;
+    memcpy(pre.magic, "IOA1", 4);
+    pre.srcAddr = shimConfig.vaddr;
+    pre.srcPort = localPort;
+    pre.dstPort = dstPort;
+    pre.dstAddr = dst;
+    if (shimSendAll(fd, &pre, sizeof pre, REPLY_TIMEOUT_MS) != 0) err = ECONNRESET;
+  }
+  if (err && err != EISCONN && err != EALREADY && err != EBADF && err != ENOTSOCK) disconnect(fd);
+  shimDebug("connect %s:%u direct: %s", ipv4Text(dst, text), ntohs(dstPort),
+            err ? strerror(err) : "ok");
+  if (err) {
+    errno = err;
+    return -1;
+  }
+  ShimRecord r = {0};
+  r.hasLocal = r.hasPeer = 1;
+  r.realLocalPort = r.localPort = localPort;
+  r.localAddr = shimConfig.vaddr;
+  r.realPeerPort = dstPort;
+  r.peerAddr = dst;
+  r.peerPort = dstPort;
+  shimRecordSet(fd, &r);
+  return 0;
+}
+
 static int redirectConnect(int fd, int family, uint32_t dst, uint16_t dstPort) {
   char text[INET_ADDRSTRLEN];
   int err = connectForwarder(fd, family);
@@ -182,6 +242,8 @@ SHIM_EXPORT int connect(int fd, __CONST_SOCKADDR_ARG addrArg, socklen_t len) {
       return -1;
     }
   }
+  uint32_t real = directRealOf(dst);
+  if (real) return directConnect(fd, addr->sa_family, dst, port, real);
   return redirectConnect(fd, addr->sa_family, dst, port);
 }
 
@@ -189,11 +251,12 @@ SHIM_EXPORT int connect(int fd, __CONST_SOCKADDR_ARG addrArg, socklen_t len) {
 
 /* On a connection from the forwarder: consumes the preamble, records the virtual names and
  * rewrites *peer to the virtual source. 0, or -1 with the fd closed and errno ECONNABORTED. */
-static int takePreamble(int fd, struct sockaddr_storage* peer, socklen_t* peerLen) {
+static int takePreamble(int fd, struct sockaddr_storage* peer, socklen_t* peerLen,
+                        const char* how) {
   IonetAcceptPreamble pre;
   int err = shimRecvAll(fd, &pre, sizeof pre, PREAMBLE_TIMEOUT_MS);
   if (err || memcmp(pre.magic, "IOA1", 4) != 0) {
-    shimDebug("accept from forwarder: bad preamble (%s)", err ? strerror(err) : "magic");
+    shimDebug("accept %s: bad preamble (%s)", how, err ? strerror(err) : "magic");
     shimReal.close(fd);
     errno = ECONNABORTED;
     return -1;
@@ -209,8 +272,8 @@ static int takePreamble(int fd, struct sockaddr_storage* peer, socklen_t* peerLe
   shimRecordSet(fd, &r);
   *peerLen = shimSetIpv4(peer, peer->ss_family, pre.srcAddr, pre.srcPort);
   char src[INET_ADDRSTRLEN], dst[INET_ADDRSTRLEN];
-  shimDebug("accept %s:%u -> %s:%u via forwarder: ok", ipv4Text(pre.srcAddr, src),
-            ntohs(pre.srcPort), ipv4Text(pre.dstAddr, dst), ntohs(pre.dstPort));
+  shimDebug("accept %s:%u -> %s:%u %s: ok", ipv4Text(pre.srcAddr, src), ntohs(pre.srcPort),
+            ipv4Text(pre.dstAddr, dst), ntohs(pre.dstPort), how);
   return 0;
 }
 
@@ -224,8 +287,11 @@ static int acceptCommon(int fd, struct sockaddr* addr, socklen_t* addrLen, int f
   shimRecordForget(newFd);
   uint32_t a;
   uint16_t port;
-  if (shimIpv4Of((struct sockaddr*)&peer, peerLen, &a, &port) && a == shimConfig.forwarderSource &&
-      takePreamble(newFd, &peer, &peerLen) != 0)
+  /* The forwarder and direct peers write a preamble first; anyone else is passed through. */
+  if (shimIpv4Of((struct sockaddr*)&peer, peerLen, &a, &port) &&
+      (a == shimConfig.forwarderSource || isDirectReal(a)) &&
+      takePreamble(newFd, &peer, &peerLen,
+                   a == shimConfig.forwarderSource ? "via forwarder" : "direct") != 0)
     return -1;
   copyOut(addr, addrLen, &peer, peerLen);
   return newFd;

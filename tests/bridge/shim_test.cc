@@ -188,6 +188,47 @@ TEST(ShimConnect, BlockingThroughForwarderServerOnVirtualAddress) {
 TEST(ShimConnect, NonBlockingThroughForwarder) { checkConnection("0.0.0.0", "4", "nonblock"); }
 TEST(ShimConnect, DualStackSocketsSeeMappedAddresses) { checkConnection("::", "6", "block"); }
 
+TEST(ShimConnect, DirectPeersDialEachOtherWithoutTheForwarder) {
+  // IONET_DIRECT (pool.direct_sites): each side knows the other's real address (here both are
+  // this machine's 127.0.0.1). The client dials it and writes the preamble itself; the server,
+  // listening on every address, takes it from a direct peer's source.
+  TestForwarder hostA("100.64.0.1"), hostB("100.64.0.2");
+  auto serverEnv = shimEnv(hostB, "100.64.0.2");
+  serverEnv.push_back("IONET_DIRECT=100.64.0.1=127.0.0.1");
+  auto clientEnv = shimEnv(hostA, "100.64.0.1");
+  clientEnv.push_back("IONET_DIRECT=100.64.0.2=127.0.0.1,100.64.0.9=10.1.2.3");
+  Command server({kProbe, "serve", "100.64.0.2", "4", "1"}, serverEnv);
+  std::string port = serverPort(server);
+  ASSERT_FALSE(port.empty());
+  CommandResult client = probe({"connect", "100.64.0.2", port, "4", "nonblock"}, clientEnv);
+  CommandResult served = server.wait(10s);
+  ASSERT_NE(client.out.find("connect rc=0 errno=0"), std::string::npos) << client.out << client.err;
+  EXPECT_TRUE(has(client.out, "echo ok")) << client.out;
+  EXPECT_EQ(field(client.out, "peername"), "100.64.0.2:" + port + " len=16");
+  EXPECT_TRUE(has(client.err, "ionet-shim: connect 100.64.0.2:" + port + " direct: ok"))
+      << client.err;
+  std::smatch m;
+  const std::string clientName = field(client.out, "sockname");
+  ASSERT_TRUE(std::regex_match(clientName, m, std::regex("100\\.64\\.0\\.1:(\\d+) len=16")))
+      << client.out;
+  EXPECT_EQ(field(served.out, "peername"), "100.64.0.1:" + std::string(m[1]) + " len=16");
+  EXPECT_TRUE(has(served.err, "ionet-shim: accept 100.64.0.1:" + std::string(m[1]) +
+                                  " -> 100.64.0.2:" + port + " direct: ok"))
+      << served.err;
+  EXPECT_EQ(hostA.connected(), 0);  // the forwarders carried nothing
+  EXPECT_EQ(hostA.bytesCarried(), 0u);
+  // A malformed list leaves every host to the forwarder, and says so.
+  auto bad = shimEnv(hostA, "100.64.0.1");
+  bad.push_back("IONET_DIRECT=100.64.0.2");
+  CommandResult viaForwarder = probe({"connect", "100.64.0.2", port, "4", "block"}, bad);
+  EXPECT_TRUE(has(viaForwarder.err,
+                  "ionet-shim: bad IONET_DIRECT=100.64.0.2; every host goes through the forwarder"))
+      << viaForwarder.err;
+  EXPECT_TRUE(has(viaForwarder.err,
+                  "ionet-shim: connect 100.64.0.2:" + port + " via forwarder: Connection refused"))
+      << viaForwarder.err;
+}
+
 TEST(ShimConnect, RefusedByForwarderIsPromptEconnrefused) {
   TestForwarder hostA("100.64.0.1");
   hostA.refusePort(4242);

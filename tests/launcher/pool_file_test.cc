@@ -25,6 +25,7 @@ agent_port = 7460
 relay_port = 7461
 heartbeat_timeout = "15s"
 shared_checkpoint_dir = true
+direct_sites = ["fra", "ams"]
 
 [[host]]
 name = "gpu1"
@@ -83,6 +84,7 @@ TEST(PoolFile, ReadsEveryKey) {
   EXPECT_EQ(pool.relayPort, 7461);
   EXPECT_EQ(pool.heartbeatTimeout, 15s);
   EXPECT_TRUE(pool.sharedCheckpointDir);
+  EXPECT_EQ(pool.directSites, (std::set<std::string>{"fra", "ams"}));
   ASSERT_EQ(pool.hosts.size(), 3u);
 
   const PoolFileHost& gpu1 = pool.hosts[0];
@@ -94,19 +96,19 @@ TEST(PoolFile, ReadsEveryKey) {
   EXPECT_EQ(gpu1.gpus, 2u);
   EXPECT_TRUE(gpu1.relay);
   EXPECT_EQ(gpu1.via, "");
-  EXPECT_EQ(gpu1.origin, "pool.toml:10");
+  EXPECT_EQ(gpu1.origin, "pool.toml:11");
 
   const PoolFileHost& gpu2 = pool.hosts[1];
   EXPECT_EQ(gpu2.port, 9000);
   EXPECT_FALSE(gpu2.slots.has_value());
   EXPECT_FALSE(gpu2.gpus.has_value());
   EXPECT_FALSE(gpu2.relay);
-  EXPECT_EQ(gpu2.origin, "pool.toml:18");
+  EXPECT_EQ(gpu2.origin, "pool.toml:19");
 
   const PoolFileHost& nat = pool.hosts[2];
   EXPECT_EQ(nat.address, "");
   EXPECT_EQ(nat.via, "gpu1");
-  EXPECT_EQ(nat.origin, "pool.toml:23");
+  EXPECT_EQ(nat.origin, "pool.toml:24");
 
   EXPECT_EQ(pool.find("gpu2"), &pool.hosts[1]);
   EXPECT_EQ(pool.find("gpu9"), nullptr);
@@ -118,6 +120,7 @@ TEST(PoolFile, Defaults) {
   EXPECT_EQ(pool.relayPort, 7451);
   EXPECT_EQ(pool.heartbeatTimeout, 10s);
   EXPECT_FALSE(pool.sharedCheckpointDir);
+  EXPECT_TRUE(pool.directSites.empty());
   EXPECT_EQ(pool.credentialsDir, "");
   ASSERT_EQ(pool.hosts.size(), 1u);
   EXPECT_EQ(pool.hosts[0].port, 7450);
@@ -229,6 +232,10 @@ TEST(PoolFile, EachErrorNamesFileLineAndWhatIsWrong) {
       {"[pool]\nsite = \"x\"\n", "pool.toml:2:", "unknown key 'site' in [pool]"},
       {"[pool]\nname = \"p\"\nshared_checkpoint_dir = \"yes\"\n",
        "pool.toml:3:", "pool.shared_checkpoint_dir must be true or false"},
+      {"[pool]\nname = \"p\"\ndirect_sites = \"fra\"\n",
+       "pool.toml:3:", "pool.direct_sites must be a list of site names"},
+      {"[pool]\nname = \"p\"\ndirect_sites = [\"fra\", 3]\n",
+       "pool.toml:3:", "pool.direct_sites must be a list of site names"},
       {"[pool]\ncredentials = \"/c\"\n", "pool.toml:1:", "[pool] needs a name"},
       {"pool = 3\n", "pool.toml:1:", "'pool' must be a table ([pool]), got integer"},
       {"host = 3\n" + top, "pool.toml:1:", "'host' must be an array of tables ([[host]])"},

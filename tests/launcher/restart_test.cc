@@ -65,24 +65,24 @@ TEST(Restart, RankFailureKeepsTheHosts) {
 
 TEST(Restart, OnlyLostRanksHostsAndAbortsAreRestarted) {
   for (auto cause : {Cause::kRankFailed, Cause::kHostLost, Cause::kAborted}) {
-    EXPECT_TRUE(restartable({1, "", cause, "", -1}));
+    EXPECT_TRUE(restartable({1, "", cause, "", -1, {}}));
   }
   for (auto cause : {Cause::kSuccess, Cause::kLaunchFailed, Cause::kInterrupted, Cause::kTimeout}) {
-    EXPECT_FALSE(restartable({1, "", cause, "", -1}));
+    EXPECT_FALSE(restartable({1, "", cause, "", -1, {}}));
   }
 }
 
 TEST(Restart, SameFailureIsSameRankSameStatusButNeverAHostLoss) {
-  const JobOutcome r3{3, "rank 1 exited with code 3", Cause::kRankFailed, "a", 1};
+  const JobOutcome r3{3, "rank 1 exited with code 3", Cause::kRankFailed, "a", 1, {}};
   EXPECT_TRUE(sameFailure(r3, r3));
-  EXPECT_FALSE(sameFailure(r3, {3, "", Cause::kRankFailed, "a", 2}));
-  EXPECT_FALSE(sameFailure(r3, {137, "", Cause::kRankFailed, "a", 1}));
-  const JobOutcome lost{1, "lost b", Cause::kHostLost, "b"};
+  EXPECT_FALSE(sameFailure(r3, {3, "", Cause::kRankFailed, "a", 2, {}}));
+  EXPECT_FALSE(sameFailure(r3, {137, "", Cause::kRankFailed, "a", 1, {}}));
+  const JobOutcome lost{1, "lost b", Cause::kHostLost, "b", -1, {}};
   EXPECT_FALSE(sameFailure(lost, lost));
   // Every rank of a failed commit calls MPI_Abort: which call arrives first is chance.
-  const JobOutcome abort0{3, "", Cause::kAborted, "a", 0};
-  EXPECT_TRUE(sameFailure(abort0, {3, "", Cause::kAborted, "b", 2}));
-  EXPECT_FALSE(sameFailure(abort0, {4, "", Cause::kAborted, "a", 0}));
+  const JobOutcome abort0{3, "", Cause::kAborted, "a", 0, {}};
+  EXPECT_TRUE(sameFailure(abort0, {3, "", Cause::kAborted, "b", 2, {}}));
+  EXPECT_FALSE(sameFailure(abort0, {4, "", Cause::kAborted, "a", 0, {}}));
 }
 
 TEST(Restart, ContractNamesRestartCountDirectoryAndResumePoint) {

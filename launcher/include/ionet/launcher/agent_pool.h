@@ -43,6 +43,12 @@ class AgentPool {
   // Where the forwarder of `host` (which reported dataPort) accepts other agents' sessions.
   virtual std::string dataEndpoint(std::size_t host, std::uint32_t dataPort,
                                    const std::string& jobId) const = 0;
+  // Placed host `host` in a direct site (pool.direct_sites): the site and its IPv4 address, which
+  // ranks of the same site dial kernel to kernel. Empty strings otherwise.
+  struct DirectRoute {
+    std::string site, ipv4;
+  };
+  virtual DirectRoute directRoute(std::size_t) const { return {}; }
 };
 
 }  // namespace ionet::launcher

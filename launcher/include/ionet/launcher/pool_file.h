@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstdint>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -41,6 +42,10 @@ struct PoolFile {
   // Every host sees a checkpoint directory at the same path (a shared filesystem); false:
   // ionet-run --checkpoint-dir defaults to partner storage.
   bool sharedCheckpointDir = false;
+  // Sites whose hosts reach each other directly on a trusted network: ranks on two hosts with
+  // an address in the same one of these sites connect kernel to kernel (no session, no TLS,
+  // no resume across a dropped link), as mpirun's would.
+  std::set<std::string> directSites;
   std::vector<PoolFileHost> hosts;  // in file order (the node order)
 
   const PoolFileHost* find(const std::string& hostName) const;  // nullptr if absent

@@ -32,6 +32,7 @@ struct JobEnvInputs {
   std::string shimPath;          // libionet-shim.so
   std::string forwarder;         // "127.0.0.1:PORT" of this host's forwarder
   std::string virtualAddress;    // this host's, dotted
+  std::string directPeers;       // IONET_DIRECT: "VADDR=IPV4,..." of hosts in our direct site
   std::string inheritedPreload;  // LD_PRELOAD the ranks would have had without us
   std::string cudaVisibleDevices;  // the rank's GPUs ("0,1"); empty: not set
 };

@@ -37,6 +37,7 @@ class RemotePool : public AgentPool {
   void signalAll(int signum) override;
   bool allExited() const override;
   bool agentsAreLocal() const override { return false; }
+  DirectRoute directRoute(std::size_t host) const override;
   std::string dataEndpoint(std::size_t host, std::uint32_t dataPort,
                            const std::string& jobId) const override;
 

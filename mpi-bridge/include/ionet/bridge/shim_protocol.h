@@ -8,6 +8,8 @@
 //   forwarder of the destination host --connect from kIonetForwarderSource--> the rank's
 //        listening port on 127.0.0.1, and writes an AcceptPreamble first; the shim in the
 //        accepting rank consumes it and reports the virtual source from getpeername().
+//   In a direct site ($IONET_DIRECT) the dialling shim connects to the peer's real address and
+//        writes the same AcceptPreamble itself: no forwarder, no session, no TLS.
 #pragma once
 
 #include <stdint.h>
@@ -21,6 +23,11 @@ extern "C" {
 #define IONET_ENV_VADDR "IONET_VADDR"          // this host's virtual IPv4 address, dotted
 #define IONET_ENV_VNET "IONET_VNET"            // the job's virtual network, "100.64.0.0/10"
 #define IONET_ENV_VIF "IONET_VIF"              // name of the virtual interface, "ionet0"
+// Hosts of the job in this host's direct site: "VADDR=IPV4,VADDR=IPV4". Their ranks are dialled
+// at the real address, kernel to kernel, with the AcceptPreamble written by the dialling shim;
+// this host's ranks then listen on every address, not only loopback.
+#define IONET_ENV_DIRECT "IONET_DIRECT"
+#define IONET_DIRECT_MAX 256
 
 // The forwarder's connections to local ranks come from this loopback address (any 127/8
 // address is local on Linux); an accepted connection from it carries an AcceptPreamble.
