@@ -129,6 +129,30 @@ static int forwardHandshake(int fd, uint32_t dst, uint16_t dstPort, uint16_t loc
   return status < 0 ? ECONNREFUSED : status;
 }
 
+/* The end of a virtual connect, either way: says how it went and, when it worked, records the
+ * virtual names (the kernel's peer port is realPeerPort). connect()'s result. */
+static int connected(int fd, int err, const char* how, uint32_t dst, uint16_t dstPort,
+                     uint16_t localPort, uint16_t realPeerPort) {
+  char text[INET_ADDRSTRLEN];
+  shimDebug("connect %s:%u %s: %s", ipv4Text(dst, text), ntohs(dstPort), how,
+            err ? strerror(err) : "ok");
+  if (err) {
+    errno = err;
+    return -1;
+  }
+  ShimRecord r = {0};
+  r.hasLocal = r.hasPeer = 1;
+  r.realLocalPort = r.localPort = localPort;
+  r.localAddr = shimConfig.vaddr;
+  r.realPeerPort = realPeerPort;
+  r.peerAddr = dst;
+  r.peerPort = dstPort;
+  shimRecordSet(fd, &r);
+  /* 0 even on a non-blocking socket: the connection is up, and callers handle immediate
+   * success (poll reports it writable with SO_ERROR 0 either way). */
+  return 0;
+}
+
 /* The real address of a direct peer's virtual one, or 0. */
 static uint32_t directRealOf(uint32_t vaddr) {
   for (int i = 0; i < shimConfig.directCount; ++i)
@@ -145,7 +169,6 @@ static int isDirectReal(uint32_t real) {
 /* A direct peer: the kernel connects to its real address; the preamble the forwarder would
  * have written goes first, from here. */
 static int directConnect(int fd, int family, uint32_t dst, uint16_t dstPort, uint32_t real) {
-  char text[INET_ADDRSTRLEN];
   struct sockaddr_storage to;
   socklen_t len = shimSetIpv4(&to, family, real, dstPort);
   int err = 0;
@@ -171,25 +194,10 @@ static int directConnect(int fd, int family, uint32_t dst, uint16_t dstPort, uin
     if (shimSendAll(fd, &pre, sizeof pre, REPLY_TIMEOUT_MS) != 0) err = ECONNRESET;
   }
   if (err && err != EISCONN && err != EALREADY && err != EBADF && err != ENOTSOCK) disconnect(fd);
-  shimDebug("connect %s:%u direct: %s", ipv4Text(dst, text), ntohs(dstPort),
-            err ? strerror(err) : "ok");
-  if (err) {
-    errno = err;
-    return -1;
-  }
-  ShimRecord r = {0};
-  r.hasLocal = r.hasPeer = 1;
-  r.realLocalPort = r.localPort = localPort;
-  r.localAddr = shimConfig.vaddr;
-  r.realPeerPort = dstPort;
-  r.peerAddr = dst;
-  r.peerPort = dstPort;
-  shimRecordSet(fd, &r);
-  return 0;
+  return connected(fd, err, "direct", dst, dstPort, localPort, dstPort);
 }
 
 static int redirectConnect(int fd, int family, uint32_t dst, uint16_t dstPort) {
-  char text[INET_ADDRSTRLEN];
   int err = connectForwarder(fd, family);
   uint16_t localPort = 0;
   if (err) {
@@ -204,23 +212,8 @@ static int redirectConnect(int fd, int family, uint32_t dst, uint16_t dstPort) {
     err = forwardHandshake(fd, dst, dstPort, localPort);
     if (err) disconnect(fd);
   }
-  shimDebug("connect %s:%u via forwarder: %s", ipv4Text(dst, text), ntohs(dstPort),
-            err ? strerror(err) : "ok");
-  if (err) {
-    errno = err;
-    return -1;
-  }
-  ShimRecord r = {0};
-  r.hasLocal = r.hasPeer = 1;
-  r.realLocalPort = r.localPort = localPort;
-  r.localAddr = shimConfig.vaddr;
-  r.realPeerPort = shimConfig.forwarder.sin_port;
-  r.peerAddr = dst;
-  r.peerPort = dstPort;
-  shimRecordSet(fd, &r);
-  /* 0 even on a non-blocking socket: the connection is up, and callers handle immediate
-   * success (poll reports it writable with SO_ERROR 0 either way). */
-  return 0;
+  return connected(fd, err, "via forwarder", dst, dstPort, localPort,
+                   shimConfig.forwarder.sin_port);
 }
 
 SHIM_EXPORT int connect(int fd, __CONST_SOCKADDR_ARG addrArg, socklen_t len) {

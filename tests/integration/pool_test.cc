@@ -105,6 +105,25 @@ class PoolTest : public IonetTest {
     return startInPool(std::move(args)).wait(timeout);
   }
 
+  // The batch commands' environment: a queue of its own in dir.
+  std::vector<std::string> queueEnv(const std::string& dir) const {
+    return {"IONET_QUEUE_DIR=" + dir + "/queue", "IONET_QUEUE_IDLE_EXIT=1", leftovers_.markerEnv()};
+  }
+
+  // ionet-batch --wait --pool POOL job.sh, in dir, on h1.
+  CommandResult batchInPool(const std::string& dir, const std::string& pool,
+                            const std::vector<std::string>& env) {
+    auto argv = world->wan->execPrefix(1);
+    argv.insert(argv.end(), {"/bin/sh", "-c", "cd \"$0\" && exec \"$@\"", dir,
+                             kBin + "/ionet-batch", "--wait", "--pool", pool, "job.sh"});
+    return Command(argv, env).wait(120s);
+  }
+
+  static std::string readText(const std::string& path) {
+    std::ifstream in(path);
+    return std::string((std::istreambuf_iterator<char>(in)), {});
+  }
+
   // Processes of a job still alive in any host (all namespaces share this machine's /proc).
   static std::string processesMatching(const std::string& pattern) {
     return shell("pgrep -af '" + pattern + "' | grep -v pgrep || true");
@@ -350,16 +369,11 @@ TEST_F(PoolTest, BatchJobRunsOnItsAllocationOfThePool) {
                                  << "echo nodes=$SLURM_JOB_NODELIST\n"
                                  << "ionet-run " << example("allreduce") << " 65536\n";
   fs::permissions(dir + "/job.sh", fs::perms::owner_all);
-  auto argv = world->wan->execPrefix(1);
-  argv.insert(argv.end(), {"/bin/sh", "-c", "cd \"$0\" && exec \"$@\"", dir, kBin + "/ionet-batch",
-                           "--wait", "--pool", world->poolFile, "job.sh"});
-  const std::vector<std::string> env = {"IONET_QUEUE_DIR=" + dir + "/queue",
-                                        "IONET_QUEUE_IDLE_EXIT=1", leftovers_.markerEnv()};
-  auto r = Command(argv, env).wait(120s);
+  const auto env = queueEnv(dir);
+  auto r = batchInPool(dir, world->poolFile, env);
   EXPECT_FINISHED(r);
   EXPECT_EQ(r.exitCode, 0) << r.err;
-  std::ifstream in(dir + "/out-1.out");
-  const std::string out((std::istreambuf_iterator<char>(in)), {});
+  const std::string out = readText(dir + "/out-1.out");
   EXPECT_NE(out.find("nodes=h1,h2\n"), std::string::npos) << out;
   EXPECT_NE(out.find("allreduce OK ranks=4"), std::string::npos) << out;
   auto acct =
@@ -387,16 +401,11 @@ TEST_F(PoolTest, BatchJobWhoseHostIsDownIsRequeuedOnHostsThatAnswer) {
                                  << "echo run $SLURM_RESTART_COUNT on $SLURM_JOB_NODELIST\n"
                                  << "ionet-run " << example("allreduce") << " 65536\n";
   fs::permissions(dir + "/job.sh", fs::perms::owner_all);
-  auto argv = world->wan->execPrefix(1);
-  argv.insert(argv.end(), {"/bin/sh", "-c", "cd \"$0\" && exec \"$@\"", dir,
-                           kBin + "/ionet-batch", "--wait", "--pool", dir + "/pool.toml", "job.sh"});
-  const std::vector<std::string> env = {"IONET_QUEUE_DIR=" + dir + "/queue",
-                                        "IONET_QUEUE_IDLE_EXIT=1", leftovers_.markerEnv()};
-  auto r = Command(argv, env).wait(120s);
+  const auto env = queueEnv(dir);
+  auto r = batchInPool(dir, dir + "/pool.toml", env);
   EXPECT_FINISHED(r);
   EXPECT_EQ(r.exitCode, 0) << r.err;
-  std::ifstream in(dir + "/out-1.out");
-  const std::string out((std::istreambuf_iterator<char>(in)), {});
+  const std::string out = readText(dir + "/out-1.out");
   EXPECT_NE(out.find("run 0 on h1,h9\n"), std::string::npos) << out;
   EXPECT_NE(out.find("host h9 of the job's allocation did not answer"), std::string::npos) << out;
   EXPECT_NE(out.find("run 1 on h1,h2\n"), std::string::npos) << out;

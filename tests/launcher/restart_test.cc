@@ -47,16 +47,16 @@ TEST(Restart, WithoutSparesTheJobShrinksDownToMinHosts) {
 TEST(Restart, ALostHostIsLeftOutForTheCooldownOnly) {
   using namespace std::chrono_literals;
   const auto t0 = std::chrono::steady_clock::time_point{} + 1h;
-  const std::map<std::string, std::chrono::steady_clock::time_point> lostAt = {
-      {"b", t0}, {"c", t0 + 200s}};
+  const std::map<std::string, std::chrono::steady_clock::time_point> lostAt = {{"b", t0},
+                                                                               {"c", t0 + 200s}};
   EXPECT_EQ(hostsCoolingDown(lostAt, t0 + 100s, 300s), (std::set<std::string>{"b", "c"}));
   EXPECT_EQ(hostsCoolingDown(lostAt, t0 + 300s, 300s), (std::set<std::string>{"c"}));
   EXPECT_EQ(hostsCoolingDown(lostAt, t0 + 500s, 300s), (std::set<std::string>{}));
   EXPECT_EQ(hostsCoolingDown(lostAt, t0 + 201s, 0s), (std::set<std::string>{}));
   // Back from its cooldown, b takes part again (pool order tops the job up).
-  EXPECT_EQ(hostsAfterFailure(fourHosts(), {"a", "c"}, hostsCoolingDown(lostAt, t0 + 300s, 300s),
-                              2),
-            (Names{"a", "b"}));
+  EXPECT_EQ(
+      hostsAfterFailure(fourHosts(), {"a", "c"}, hostsCoolingDown(lostAt, t0 + 300s, 300s), 2),
+      (Names{"a", "b"}));
 }
 
 TEST(Restart, RankFailureKeepsTheHosts) {
@@ -124,7 +124,7 @@ JobSpec twoHostJob(std::uint32_t maxRestarts) {
 
 TEST(Restart, HostLossRestartsOnASpareWithTheNextCount) {
   Script script;
-  script.outcomes = {{1, "lost the agent of host b", Cause::kHostLost, "b"}};
+  script.outcomes = {{1, "lost the agent of host b", Cause::kHostLost, "b", -1, {}}};
   const int status = runWithRestarts(twoHostJob(3), fourHosts(), std::ref(script));
   EXPECT_EQ(status, 0);
   ASSERT_EQ(script.hosts.size(), 2u);
@@ -136,7 +136,8 @@ TEST(Restart, HostLossRestartsOnASpareWithTheNextCount) {
 TEST(Restart, BudgetSpentEndsWithTheLastFailure) {
   Script script;
   for (int i = 0; i < 5; ++i) {
-    script.outcomes.push_back({137, "rank", Cause::kRankFailed, "a", i});  // a new rank each time
+    script.outcomes.push_back(
+        {137, "rank", Cause::kRankFailed, "a", i, {}});  // a new rank each time
   }
   EXPECT_EQ(runWithRestarts(twoHostJob(2), fourHosts(), std::ref(script)), 137);
   EXPECT_EQ(script.hosts.size(), 3u);  // the first run and two restarts
@@ -144,7 +145,8 @@ TEST(Restart, BudgetSpentEndsWithTheLastFailure) {
 
 TEST(Restart, TheSameFailureTwiceFromTheSameStartStops) {
   Script script;
-  for (int i = 0; i < 5; ++i) script.outcomes.push_back({3, "rank 1", Cause::kRankFailed, "a", 1});
+  for (int i = 0; i < 5; ++i)
+    script.outcomes.push_back({3, "rank 1", Cause::kRankFailed, "a", 1, {}});
   EXPECT_EQ(runWithRestarts(twoHostJob(5), fourHosts(), std::ref(script)), 3);
   EXPECT_EQ(script.hosts.size(), 2u);
 }
@@ -152,7 +154,7 @@ TEST(Restart, TheSameFailureTwiceFromTheSameStartStops) {
 TEST(Restart, InterruptedOrTimedOutJobsAreNotRestarted) {
   for (auto cause : {Cause::kInterrupted, Cause::kTimeout, Cause::kLaunchFailed}) {
     Script script;
-    script.outcomes = {{130, "", cause, "", -1}};
+    script.outcomes = {{130, "", cause, "", -1, {}}};
     runWithRestarts(twoHostJob(5), fourHosts(), std::ref(script));
     EXPECT_EQ(script.hosts.size(), 1u);
   }
@@ -160,9 +162,9 @@ TEST(Restart, InterruptedOrTimedOutJobsAreNotRestarted) {
 
 TEST(Restart, NoHostLeftStopsWithTheFailure) {
   Script script;
-  script.outcomes = {{1, "", Cause::kHostLost, "b"},
-                     {1, "", Cause::kHostLost, "c"},
-                     {1, "", Cause::kHostLost, "d"}};
+  script.outcomes = {{1, "", Cause::kHostLost, "b", -1, {}},
+                     {1, "", Cause::kHostLost, "c", -1, {}},
+                     {1, "", Cause::kHostLost, "d", -1, {}}};
   JobSpec spec = twoHostJob(5);
   EXPECT_EQ(runWithRestarts(spec, fourHosts(), std::ref(script)), 1);
   // a,b -> a,c -> a,d -> only a left, fewer than the 2 hosts of the first run.
