@@ -27,6 +27,7 @@
 #include "ionet/log.h"
 #include "ionet/wan/credentials.h"
 #include "ionet/wan/session.h"
+#include "stdin_reader.h"
 
 namespace ionet::launcher {
 namespace {
@@ -530,13 +531,6 @@ class JobRun {
   }
 
   // --- stdin to rank 0 --------------------------------------------------------------------
-  // A blocking reader thread (stdin may be a regular file, which epoll refuses) posts chunks
-  // while the job lives; it may outlive the job, so it reaches the loop only through stdin_.
-  struct StdinLink {
-    std::mutex mutex;
-    JobRun* run = nullptr;
-  };
-
   void startStdin() {
     const std::size_t host = hostIndexOfRank(0);
     if (::isatty(STDIN_FILENO) && ::tcgetpgrp(STDIN_FILENO) != ::getpgrp()) {
@@ -545,35 +539,16 @@ class JobRun {
       e.mutable_stdin_data()->set_eof(true);
       return send(host, e);
     }
-    stdin_ = std::make_shared<StdinLink>();
-    stdin_->run = this;
-    std::thread([link = stdin_, host] {
-      char buf[65536];
-      for (;;) {
-        ssize_t n = ::read(STDIN_FILENO, buf, sizeof(buf));
-        if (n < 0 && errno == EINTR) continue;
-        control::Envelope e;
-        auto* s = e.mutable_stdin_data();
-        if (n > 0) s->set_data(buf, static_cast<std::size_t>(n));
-        s->set_eof(n <= 0);
-        std::lock_guard<std::mutex> lock(link->mutex);
-        if (!link->run) return;
-        JobRun* run = link->run;
-        asio::post(run->io_, [run, host, e] { run->send(host, e); });
-        if (n <= 0) return;
-      }
-    }).detach();
-  }
-
- public:
-  ~JobRun() {
-    if (!stdin_) return;
-    std::lock_guard<std::mutex> lock(stdin_->mutex);
-    stdin_->run = nullptr;
+    stdin_ = std::make_unique<StdinReader>(io_, [this, host](std::string data, bool eof) {
+      control::Envelope e;
+      e.mutable_stdin_data()->set_data(std::move(data));
+      e.mutable_stdin_data()->set_eof(eof);
+      send(host, e);
+    });
   }
 
  private:
-  std::shared_ptr<StdinLink> stdin_;
+  std::unique_ptr<StdinReader> stdin_;  // first member: destroyed last
 
   const JobSpec& spec_;
   const Placement& placement_;
