@@ -54,32 +54,6 @@ JobState parseState(const std::string& text) {
 
 bool isFinal(JobState s) { return s != JobState::kPending && s != JobState::kRunning; }
 
-std::string formatAllocation(const std::vector<AllocatedHost>& hosts) {
-  std::string out;
-  for (const auto& h : hosts) {
-    out += (out.empty() ? "" : ",") + h.name + ":" + std::to_string(h.tasks);
-  }
-  return out;
-}
-
-std::vector<AllocatedHost> parseAllocation(const std::string& text) {
-  std::vector<AllocatedHost> hosts;
-  std::istringstream in(text);
-  for (std::string item; std::getline(in, item, ',');) {
-    const auto colon = item.rfind(':');
-    AllocatedHost h{item.substr(0, colon), 1};
-    if (colon != std::string::npos) {
-      const std::string n = item.substr(colon + 1);
-      auto [end, ec] = std::from_chars(n.data(), n.data() + n.size(), h.tasks);
-      if (ec != std::errc() || end != n.data() + n.size() || h.tasks == 0 || h.name.empty()) {
-        throw UsageError("'" + item + "' is not HOST:TASKS");
-      }
-    }
-    hosts.push_back(std::move(h));
-  }
-  return hosts;
-}
-
 std::string JobRecord::displayId() const {
   if (arrayTaskId) return std::to_string(arrayJobId) + "_" + std::to_string(*arrayTaskId);
   return std::to_string(id);

@@ -11,7 +11,7 @@ namespace {
 std::uint32_t capacity(const JobRecord& job, const QueueHost& h) {
   if (job.memMegabytes && h.memMegabytes && job.memMegabytes > h.memMegabytes) return 0;
   std::uint32_t cap = h.cores / std::max(1u, job.cpusPerTask);
-  if (job.gpusPerTask) cap = std::min(cap, h.gpus / job.gpusPerTask);
+  if (job.gpusPerTask) cap = std::min(cap, h.freeGpus() / job.gpusPerTask);
   return cap;
 }
 
@@ -92,10 +92,15 @@ std::optional<std::vector<AllocatedHost>> allocate(const JobRecord& job,
   for (auto i : chosen) {
     if (tasks[i] > 0) out.push_back({free[i].name, tasks[i]});
   }
-  for (std::size_t k = 0; k < out.size(); ++k) {
+  for (auto& a : out) {
     const auto& h = *std::find_if(free.begin(), free.end(),
-                                  [&](const QueueHost& f) { return f.name == out[k].name; });
-    if (hostGpus(job, out[k], out.size()) > h.gpus) return std::nullopt;
+                                  [&](const QueueHost& f) { return f.name == a.name; });
+    const auto want = hostGpus(job, a, out.size());
+    if (want > h.freeGpus()) return std::nullopt;
+    for (std::uint32_t g = 0; g < h.gpus && a.gpus.size() < want; ++g) {
+      if (std::find(h.gpusTaken.begin(), h.gpusTaken.end(), g) == h.gpusTaken.end())
+        a.gpus.push_back(g);
+    }
   }
   return out;
 }
@@ -107,14 +112,17 @@ void applyAllocation(const JobRecord& job, std::vector<QueueHost>& free, int sig
     for (auto& h : free) {
       if (h.name != a.name) continue;
       const auto cores = a.tasks * std::max(1u, job.cpusPerTask);
-      const auto gpus = hostGpus(job, a, job.allocation.size());
+      auto& taken = h.gpusTaken;
       if (sign < 0) {
         h.cores -= std::min(h.cores, cores);
-        h.gpus -= std::min(h.gpus, gpus);
+        for (auto g : a.gpus) {
+          if (g < h.gpus && std::find(taken.begin(), taken.end(), g) == taken.end())
+            taken.push_back(g);
+        }
         if (h.memMegabytes) h.memMegabytes -= std::min(h.memMegabytes, job.memMegabytes);
       } else {
         h.cores += cores;
-        h.gpus += gpus;
+        for (auto g : a.gpus) taken.erase(std::remove(taken.begin(), taken.end(), g), taken.end());
         if (h.memMegabytes) h.memMegabytes += job.memMegabytes;
       }
     }

@@ -12,6 +12,7 @@
 #include <set>
 
 #include "ionet/error.h"
+#include "ionet/launcher/allocation.h"
 #include "ionet/launcher/rank_env.h"
 
 namespace ionet::launcher {
@@ -278,20 +279,25 @@ void applyBatchJob(const std::vector<std::string>& environment, JobSpec& s, Give
   const bool hostsNamed =
       !s.hostLists.empty() || !s.hostfile.empty() || s.localHosts || !s.poolFile.empty();
   if (allocation && !allocation->empty() && !hostsNamed) {
+    const auto hosts = parseAllocation(*allocation);
+    std::string plain;  // HOST:TASKS,... as -H takes it
+    std::map<std::string, std::vector<std::uint32_t>> gpus;
+    for (const auto& h : hosts) {
+      plain += (plain.empty() ? "" : ",") + h.name + ":" + std::to_string(h.tasks);
+      gpus[h.name] = h.gpus;
+    }
     if (kind == "emulated") {
-      s.localHosts =
-          static_cast<std::uint32_t>(std::count(allocation->begin(), allocation->end(), ',') + 1);
-      s.hostLists.push_back(*allocation);
+      s.localHosts = static_cast<std::uint32_t>(hosts.size());
+      s.hostLists.push_back(plain);
     } else if (kind == "pool") {
       s.poolFile = environmentValue(environment, "IONET_POOL").value_or("");
       if (s.poolFile.empty())
         throw UsageError("IONET_ALLOCATION_KIND=pool but IONET_POOL is not set");
-      s.hostLists.push_back(*allocation);
+      s.hostLists.push_back(plain);
+      s.allocatedGpus = std::move(gpus);
     } else {
-      // One host, this machine: "localhost:TASKS".
-      const auto colon = allocation->rfind(':');
-      s.hostLists.push_back(
-          "localhost" + (colon == std::string::npos ? std::string() : allocation->substr(colon)));
+      // One host, this machine.
+      s.hostLists.push_back("localhost:" + std::to_string(hosts.front().tasks));
     }
   }
   if (!given.checkpointDir) {

@@ -82,6 +82,14 @@ Pool restrictPool(const Pool& pool, const JobSpec& spec) {
     }
     PoolHost h = *it;
     if (e.slotsGiven) h.slots = e.slots;
+    if (spec.allocatedGpus) {
+      // A batch job uses the GPUs the queue gave it on this host, and no others.
+      const auto held = spec.allocatedGpus->find(h.name);
+      std::erase_if(h.gpus, [&](const GpuInfo& g) {
+        return held == spec.allocatedGpus->end() ||
+               std::find(held->second.begin(), held->second.end(), g.index) == held->second.end();
+      });
+    }
     out.slotsGiven = out.slotsGiven || e.slotsGiven;
     out.hosts.push_back(std::move(h));
   }

@@ -3,6 +3,8 @@
 
 #include <gtest/gtest.h>
 
+#include "ionet/error.h"
+
 namespace ionet::jobscripts {
 namespace {
 
@@ -59,6 +61,70 @@ TEST(Allocate, CpusPerTaskMemoryAndGpus) {
   EXPECT_FALSE(allocate(g, hosts(2, 4)));
   std::vector<QueueHost> gpu = {{"a", 4, 0, 1}, {"b", 4, 0, 1}};
   EXPECT_EQ(allocate(g, gpu)->size(), 2u);
+}
+
+// Two jobs on one host never get the same GPU: the allocation names the GPUs, and a job that
+// ends gives its own back.
+TEST(Schedule, GpusAreGivenOutByIndexNotJustCounted) {
+  const std::vector<QueueHost> host = {{"a", 8, 0, 3}};
+  auto one = job(1);
+  one.gpusPerTask = 1;
+  auto two = job(1);
+  two.gpusPerTask = 2;
+
+  auto first = schedule(host, {}, {one}, 100);
+  ASSERT_EQ(first.starts.size(), 1u);
+  EXPECT_EQ(first.starts[0].allocation, (std::vector<AllocatedHost>{{"a", 1, {0}}}));
+  auto running = one;
+  running.allocation = first.starts[0].allocation;
+  running.startTime = 100;
+
+  // With GPU 0 held, the next gets 1 and 2, and a third waits for Resources.
+  auto second = schedule(host, {running}, {two, one}, 101);
+  ASSERT_EQ(second.starts.size(), 1u);
+  EXPECT_EQ(second.starts[0].allocation, (std::vector<AllocatedHost>{{"a", 1, {1, 2}}}));
+  EXPECT_EQ(second.reasons[1], "Resources");
+  auto other = two;
+  other.allocation = second.starts[0].allocation;
+  other.startTime = 101;
+
+  // The first job ends: its GPU 0 is the one given out again, not 1 or 2.
+  auto third = schedule(host, {other}, {one}, 102);
+  ASSERT_EQ(third.starts.size(), 1u);
+  EXPECT_EQ(third.starts[0].allocation, (std::vector<AllocatedHost>{{"a", 1, {0}}}));
+}
+
+// --gpus N for the whole job: spread over its hosts, each host's share by index.
+TEST(Allocate, JobGpusAreSplitOverTheHostsByIndex) {
+  auto j = job(4, 2);
+  j.gpus = 4;
+  std::vector<QueueHost> two = {{"a", 4, 0, 2}, {"b", 4, 0, 4, {0, 3}}};
+  auto a = allocate(j, two);
+  ASSERT_TRUE(a);
+  EXPECT_EQ(*a, (std::vector<AllocatedHost>{{"a", 2, {0, 1}}, {"b", 2, {1, 2}}}));
+  two[0].gpusTaken = {1};
+  EXPECT_FALSE(allocate(j, two));
+}
+
+TEST(AllocationText, RoundTripsWithAndWithoutGpus) {
+  const std::vector<AllocatedHost> hosts = {{"node0", 2, {0, 1}}, {"node1", 1}, {"n:2", 3, {7}}};
+  EXPECT_EQ(formatAllocation(hosts), "node0:2:gpus=0+1,node1:1,n:2:3:gpus=7");
+  EXPECT_EQ(parseAllocation(formatAllocation(hosts)), hosts);
+  EXPECT_EQ(parseAllocation("node0"), (std::vector<AllocatedHost>{{"node0", 1}}));
+  EXPECT_EQ(parseAllocation("a:1:gpus=3+1"), (std::vector<AllocatedHost>{{"a", 1, {1, 3}}}));
+}
+
+TEST(AllocationText, BadItemsAreNamed) {
+  for (const char* bad : {"a:x", "a:0", ":2", "a:2:gpus=", "a:2:gpus=1+", "a:2:gpus=1+1",
+                          "a:2:gpus=-1", "a:2:gpus=one"}) {
+    try {
+      parseAllocation(std::string("ok:1,") + bad);
+      ADD_FAILURE() << bad << " was accepted";
+    } catch (const UsageError& e) {
+      EXPECT_NE(std::string(e.what()).find(std::string("'") + bad + "'"), std::string::npos)
+          << e.what();
+    }
+  }
 }
 
 TEST(Schedule, FirstComeFirstServed) {

@@ -317,9 +317,23 @@ TEST(CommandLine, InsideABatchJobTheAllocationIsTheDefault) {
   EXPECT_EQ(own.hostLists, (Args{"localhost:1"}));
   EXPECT_FALSE(own.localHosts);
   EXPECT_EQ(own.restart.maxRestarts, 0u);
+  EXPECT_FALSE(s.allocatedGpus);  // emulated hosts have no GPUs to hold
   auto local = parse({"./prog"}, {"IONET_JOB_ID=7", "IONET_ALLOCATION=vm:3",
                                   "IONET_ALLOCATION_KIND=local"});
   EXPECT_EQ(local.hostLists, (Args{"localhost:3"}));
+  // On a pool the GPUs the queue gave the job come along, per host; a host without any holds
+  // none (the job may not take another job's GPUs there).
+  auto pool = parse({"./prog"}, {"IONET_JOB_ID=7", "IONET_ALLOCATION=h1:2:gpus=0+1,h2:1",
+                                 "IONET_ALLOCATION_KIND=pool", "IONET_POOL=/etc/pool.toml"});
+  EXPECT_EQ(pool.hostLists, (Args{"h1:2,h2:1"}));
+  EXPECT_EQ(pool.poolFile, "/etc/pool.toml");
+  ASSERT_TRUE(pool.allocatedGpus);
+  EXPECT_EQ(*pool.allocatedGpus, (std::map<std::string, std::vector<std::uint32_t>>{
+                                     {"h1", {0, 1}}, {"h2", {}}}));
+  EXPECT_NE(usageError({"./prog"}, {"IONET_JOB_ID=7", "IONET_ALLOCATION=h1:2:gpus=x",
+                                    "IONET_ALLOCATION_KIND=pool", "IONET_POOL=/p"})
+                .find("'h1:2:gpus=x'"),
+            std::string::npos);
   // Outside a job the same variables mean nothing to ionet-run.
   EXPECT_TRUE(parse({"./prog"}, {"IONET_ALLOCATION=node0:2"}).hostLists.empty());
   EXPECT_EQ(usageError({"./prog"}, {"IONET_JOB_ID=7", "IONET_MAX_RESTARTS=x"}),

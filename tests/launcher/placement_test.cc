@@ -456,6 +456,37 @@ TEST(RestrictPool, HostListPicksPoolHostsInItsOrder) {
   EXPECT_EQ(restrictPool(pool, JobSpec{}).hosts.size(), 3u);  // no list: the whole pool
 }
 
+// Inside a batch job the queue gave this job GPUs 1 and 3 of h1 and none of h2: two ranks with
+// one GPU each land on exactly those, and a third does not fit.
+TEST(RestrictPool, ABatchJobUsesOnlyTheGpusItsAllocationHolds) {
+  Pool pool;
+  pool.hosts = {{"h1", 4, false, {gpu(0), gpu(1), gpu(2), gpu(3)}},
+                {"h2", 4, false, {gpu(0), gpu(1)}}};
+  JobSpec spec;
+  spec.hostLists = {"h1:2,h2:2"};
+  spec.allocatedGpus = std::map<std::string, std::vector<std::uint32_t>>{{"h1", {1, 3}},
+                                                                        {"h2", {}}};
+  spec.gpusPerRank = 1;
+  const Pool picked = restrictPool(pool, spec);
+  ASSERT_EQ(picked.hosts.size(), 2u);
+  ASSERT_EQ(picked.hosts[0].gpus.size(), 2u);
+  EXPECT_EQ(picked.hosts[0].gpus[0].index, 1u);
+  EXPECT_EQ(picked.hosts[0].gpus[1].index, 3u);
+  EXPECT_TRUE(picked.hosts[1].gpus.empty());
+
+  spec.np = 2;
+  const auto placement = placeRanks(spec, picked);
+  ASSERT_EQ(placement.hosts.size(), 1u);
+  EXPECT_EQ(placement.hosts[0].gpusOfRank,
+            (std::vector<std::vector<unsigned>>{{1}, {3}}));
+  spec.np = 3;
+  EXPECT_NE(usageError([&] { placeRanks(spec, picked); }).find("cannot place 3 ranks"),
+            std::string::npos);
+  // Outside a job (no allocation) every GPU the agent reported is there.
+  spec.allocatedGpus.reset();
+  EXPECT_EQ(restrictPool(pool, spec).hosts[0].gpus.size(), 4u);
+}
+
 TEST(RestrictPool, AHostThePoolDoesNotOfferIsNamed) {
   Pool pool;
   pool.hosts = {{"h1", 4, false, {}}, {"h2", 8, false, {}}};

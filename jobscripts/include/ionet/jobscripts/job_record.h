@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "ionet/jobscripts/batch_options.h"
+#include "ionet/launcher/allocation.h"
 
 namespace ionet::jobscripts {
 
@@ -22,14 +23,11 @@ bool isFinal(JobState s);
 // As Slurm's MaxBatchRequeue (default 5): a job that keeps losing hosts stops somewhere.
 inline constexpr std::uint32_t kMaxRequeues = 5;
 
-// One host of an allocation: how many of the job's tasks run there.
-struct AllocatedHost {
-  std::string name;
-  std::uint32_t tasks = 0;
-  bool operator==(const AllocatedHost&) const = default;
-};
-std::string formatAllocation(const std::vector<AllocatedHost>& hosts);  // "node0:2,node1:2"
-std::vector<AllocatedHost> parseAllocation(const std::string& text);
+// Allocations: which hosts, how many tasks and which GPUs on each (ionet/launcher/allocation.h,
+// shared with ionet-run, which reads them back from IONET_ALLOCATION).
+using launcher::AllocatedHost;
+using launcher::formatAllocation;
+using launcher::parseAllocation;
 
 struct JobRecord {
   std::int64_t id = 0;

@@ -8,6 +8,7 @@
 #include <limits>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "ionet/jobscripts/job_record.h"
@@ -16,13 +17,21 @@ namespace ionet::jobscripts {
 
 // A host's capacity, or what is free on it.
 struct QueueHost {
+  QueueHost() = default;
+  QueueHost(std::string n, std::uint32_t c, std::uint64_t mem, std::uint32_t g,
+            std::vector<std::uint32_t> taken = {})
+      : name(std::move(n)), cores(c), memMegabytes(mem), gpus(g), gpusTaken(std::move(taken)) {}
+
   std::string name;
   std::uint32_t cores = 0;
   std::uint64_t memMegabytes = 0;  // 0: unknown, not limited
-  std::uint32_t gpus = 0;
+  std::uint32_t gpus = 0;                // GPUs the host has: NVML indices 0 .. gpus-1
+  std::vector<std::uint32_t> gpusTaken;  // of those, the ones running jobs hold
+  std::uint32_t freeGpus() const { return gpus - static_cast<std::uint32_t>(gpusTaken.size()); }
 };
 
-// Hosts for `job` among `free` (pool order kept), or nothing when it does not fit now.
+// Hosts for `job` among `free` (pool order kept), each with the lowest-numbered free GPUs the
+// job needs there, or nothing when it does not fit now.
 std::optional<std::vector<AllocatedHost>> allocate(const JobRecord& job,
                                                    const std::vector<QueueHost>& free);
 

@@ -28,7 +28,8 @@ struct Pool {
 // The hosts this job may use. Throws UsageError when hosts cannot be served here.
 Pool resolvePool(const JobSpec& spec, std::uint32_t localCores, const std::string& localName);
 // With --pool: -H / --hostfile pick hosts of the pool (in the order named; slots given there
-// replace the pool's). Throws UsageError naming a host the pool does not offer.
+// replace the pool's). Throws UsageError naming a host the pool does not offer. Inside a batch
+// job (spec.allocatedGpus) each host keeps only the GPUs the job holds there.
 Pool restrictPool(const Pool& pool, const JobSpec& spec);
 
 struct PlacedHost {
