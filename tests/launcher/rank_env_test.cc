@@ -67,6 +67,21 @@ TEST(RankEnvironment, OversubscribedHostYields) {
   EXPECT_EQ(env.size(), 18u);  // the 17 of the contract, plus this one
 }
 
+// Through the data path the ranks share their host's cores with the agent's forwarder: they
+// yield when idle instead of spinning; without it they spin as mpirun's do.
+TEST(RankEnvironment, RanksOnTheDataPathYieldWhenIdle) {
+  auto j = job();
+  EXPECT_FALSE(environmentValue(rankEnvironment(place(), j), "OMPI_MCA_mpi_yield_when_idle"));
+  j.forwarder = "127.0.0.1:7000";
+  j.shimPath = "/opt/ionet/lib/libionet-shim.so";
+  const auto env = rankEnvironment(place(), j);
+  EXPECT_EQ(environmentValue(env, "OMPI_MCA_mpi_yield_when_idle"), "1");
+  EXPECT_EQ(environmentValue(env, "IONET_FORWARDER"), "127.0.0.1:7000");
+  // The job's own variables (--mca, -x) are merged last, as the agent does: the user's wins.
+  const auto merged = mergeEnvironment(env, {"OMPI_MCA_mpi_yield_when_idle=0"});
+  EXPECT_EQ(environmentValue(merged, "OMPI_MCA_mpi_yield_when_idle"), "0");
+}
+
 TEST(RankEnvironment, RankZero) {
   RankPlace p;
   p.hostName = "node0";
