@@ -17,6 +17,7 @@
 #include "agent_tree.h"
 #include "checkpoint_store.h"
 #include "control.h"
+#include "host_launch.h"
 #include "host_stats.h"
 #include "ionet/bridge/forwarder.h"
 #include "ionet/bridge/pmix_server.h"
@@ -25,8 +26,6 @@
 #include "ionet/launcher/rank_process.h"
 #include "ionet/log.h"
 #include "ionet/wan/session.h"
-
-extern char** environ;
 
 namespace ionet::launcher {
 namespace fs = std::filesystem;
@@ -57,25 +56,6 @@ std::uint32_t freeTcpPort() {
   }
   if (fd >= 0) ::close(fd);
   return port;
-}
-
-// libionet-shim.so: $IONET_SHIM, else beside the agent's lib directory (build tree: bin/ and
-// lib/; installed: bin/ and lib/ionet/).
-std::string findShim() {
-  if (const char* p = std::getenv("IONET_SHIM")) return p;
-  std::error_code ec;
-  const auto bin = fs::read_symlink("/proc/self/exe", ec).parent_path();
-  for (const auto& candidate : {bin.parent_path() / "lib" / "libionet-shim.so",
-                                bin.parent_path() / "lib" / "ionet" / "libionet-shim.so"}) {
-    if (fs::exists(candidate, ec)) return candidate.string();
-  }
-  return {};
-}
-
-std::vector<std::string> currentEnvironment() {
-  std::vector<std::string> env;
-  for (char** e = environ; *e; ++e) env.emplace_back(*e);
-  return env;
 }
 
 }  // namespace
@@ -253,9 +233,7 @@ struct Agent::Impl {
       } else {
         log::warn("host ", options.hostName, ": received signal ", signum,
                   ", tearing the job down");
-        launcherGone = true;
-        exitCode = 1;
-        teardown(false);
+        teardownAlone();
       }
       if (!finished) waitSignals();
     });
@@ -296,6 +274,11 @@ struct Agent::Impl {
   void onChannelClosed(const std::string& why) {
     if (finished) return io.stop();
     log::warn("host ", options.hostName, ": lost the launcher (", why, "); tearing the job down");
+    teardownAlone();
+  }
+
+  // Stopped by a signal or cut off from the launcher: the job ends without telling it.
+  void teardownAlone() {
     launcherGone = true;
     exitCode = 1;
     teardown(false);
@@ -338,65 +321,23 @@ struct Agent::Impl {
   }
 
   void startRanks() {
-    bridge::JobLayout layout;
-    layout.nspace = job.nspace();
-    for (const auto& h : job.hosts()) {
-      layout.hostNames.push_back(h.host_name());
-      layout.ranks.emplace_back(h.ranks().begin(), h.ranks().end());
-    }
-    layout.hostIndex = job.host_index();
-    IONET_ENFORCE(layout.hostIndex < layout.hostNames.size(), "host index out of range");
-    layout.sessionDir = tmpDir + "/job-" + job.job_id();
-    const std::string vaderDir = shmDir + "/job-" + job.job_id();
-    fs::create_directories(layout.sessionDir);
-    fs::create_directories(vaderDir);
-    pmix->registerJob(layout);
-
-    std::vector<std::string> jobEnv(job.env_size());
-    for (int i = 0; i < job.env_size(); ++i) {
-      jobEnv[i] = job.env(i).name() + "=" + job.env(i).value();
-    }
-    if (!job.checkpoint().dir().empty()) {
-      jobEnv.push_back("IONET_CHECKPOINT_DIR=" + store->hostDir());  // this host's own
-    }
-    const auto base = mergeEnvironment(currentEnvironment(), jobEnv);
-    const std::string& program = job.argv(0);
-    const std::string path =
-        resolveExecutable(program, environmentValue(base, "PATH").value_or(""), job.work_dir());
-    if (path.empty()) {
-      throw Error("cannot find executable '" + program + "' (not found or not executable)");
-    }
-
-    const auto& local = layout.ranks[layout.hostIndex];
-    const bool oversubscribed = local.size() > std::max(1u, std::thread::hardware_concurrency());
-    JobEnvInputs inputs;
-    inputs.jobId = job.job_id();
-    inputs.masterAddr = job.master_addr();
-    inputs.masterPort = job.master_port();
-    inputs.vaderDir = vaderDir;
-    inputs.oversubscribed = oversubscribed;
-    if (job.data_hosts_size() > 0) startDataPath(layout, base, inputs);
-    std::uint32_t worldSize = 0;
-    for (const auto& r : layout.ranks) worldSize += static_cast<std::uint32_t>(r.size());
+    HostFacts facts;
+    facts.hostName = options.hostName;
+    facts.sessionDir = tmpDir + "/job-" + job.job_id();
+    facts.vaderDir = shmDir + "/job-" + job.job_id();
+    if (!job.checkpoint().dir().empty()) facts.checkpointDir = store->hostDir();
+    if (job.data_hosts_size() > 0) facts.shimPath = findShim();
+    facts.forwarderPort = forwarder->shimPort();
+    facts.environment = processEnvironment();
+    facts.cores = std::thread::hardware_concurrency();
+    auto launch = planHostLaunch(job, facts);
+    fs::create_directories(facts.sessionDir);
+    fs::create_directories(facts.vaderDir);
+    pmix->registerJob(launch.layout);
 
     control::Envelope started;
-    for (std::uint32_t i = 0; i < local.size(); ++i) {
-      RankPlace place{
-          local[i],         worldSize,       i, static_cast<std::uint32_t>(local.size()),
-          layout.hostIndex, options.hostName};
-      RankSpec spec;
-      spec.rank = local[i];
-      spec.path = path;
-      spec.argv.assign(job.argv().begin(), job.argv().end());
-      const auto& gpus = job.hosts(static_cast<int>(layout.hostIndex)).gpus();
-      inputs.cudaVisibleDevices =
-          i < static_cast<std::uint32_t>(gpus.size()) ? gpus[static_cast<int>(i)] : std::string();
-      spec.env = mergeEnvironment(mergeEnvironment(base, rankEnvironment(place, inputs)), jobEnv);
-      if (!inputs.forwarder.empty())
-        spec.env = keepShimPreloaded(std::move(spec.env), inputs.shimPath);
-      spec.env = mergeEnvironment(std::move(spec.env), pmix->setupFork(local[i]));
-      spec.workDir = job.work_dir();
-      spec.withStdin = local[i] == job.stdin_rank();
+    for (auto& spec : launch.ranks) {
+      spec.env = mergeEnvironment(std::move(spec.env), pmix->setupFork(spec.rank));
       ranks.push_back(std::make_unique<RankProcess>(
           io, spec, [this](std::uint32_t rank, StreamId stream, std::string data) {
             control::Envelope e;
@@ -439,28 +380,6 @@ struct Agent::Impl {
           {job.hosts(i).host_name(), job.data_hosts(i).vaddr(), job.data_hosts(i).endpoint()});
     }
     forwarder->setHosts(std::move(hosts), job.host_index(), job.job_id());
-  }
-
-  // The ranks' connections to other hosts go through our forwarder (shim preloaded).
-  void startDataPath(const bridge::JobLayout& layout, const std::vector<std::string>& base,
-                     JobEnvInputs& inputs) {
-    inputs.shimPath = findShim();
-    IONET_ENFORCE(!inputs.shimPath.empty(),
-                  "cannot find libionet-shim.so for the data path (set IONET_SHIM)");
-    inputs.forwarder = "127.0.0.1:" + std::to_string(forwarder->shimPort());
-    inputs.virtualAddress = bridge::formatIpv4(job.data_hosts(layout.hostIndex).vaddr());
-    // Hosts of our direct site: our ranks dial theirs at the real address.
-    const auto& self = job.data_hosts(layout.hostIndex);
-    for (int i = 0; i < job.data_hosts_size(); ++i) {
-      const auto& peer = job.data_hosts(i);
-      if (i == static_cast<int>(layout.hostIndex) || self.direct_site().empty() ||
-          peer.direct_site() != self.direct_site() || peer.direct_address().empty()) {
-        continue;
-      }
-      inputs.directPeers += (inputs.directPeers.empty() ? "" : ",") +
-                            bridge::formatIpv4(peer.vaddr()) + "=" + peer.direct_address();
-    }
-    inputs.inheritedPreload = environmentValue(base, "LD_PRELOAD").value_or("");
   }
 
   void reap() {
