@@ -18,7 +18,7 @@ int main(int argc, char** argv) {
   app.set_help_flag("--help", "Show this help and exit");
   std::vector<std::string> users, jobs, states, names;
   std::string format = kSqueueDefault, pool;
-  bool noHeader = false, me = false;
+  bool noHeader = false, me = false, oneTaskPerLine = false;
   app.add_option("-u,--user", users, "Only these users' jobs (comma list)");
   app.add_option("-j,--jobs", jobs, "Only these jobs: ID, ARRAYID or ARRAYID_TASK (comma list)");
   app.add_option("-t,--states", states,
@@ -28,6 +28,9 @@ int main(int argc, char** argv) {
   app.add_option("-o,--format", format,
                  "Columns, squeue style (default \"" + std::string(kSqueueDefault) + "\")");
   app.add_flag("-h,--noheader", noHeader, "No header line");
+  app.add_flag("-r,--array", oneTaskPerLine,
+               "One line per array task (else an array's pending tasks that wait for the same "
+               "reason are one line, 12_[3-9%2])");
   app.add_flag("--me", me, "Only my jobs");
   app.add_option("--pool", pool, "The pool whose queue to show (default $IONET_POOL, else local)");
   if (auto done = parseCommand(app, argc, argv)) return *done;
@@ -50,7 +53,9 @@ int main(int argc, char** argv) {
     const double now = wallClock();
     std::string out;
     if (!noHeader) out += tableHeader(table) + "\n";
-    for (const auto& j : db.jobs(filter)) out += tableRow(table, j, queue.partition, now) + "\n";
+    for (const auto& line : queueLines(db.jobs(filter), oneTaskPerLine)) {
+      out += tableRow(table, line, queue.partition, now) + "\n";
+    }
     std::cout << out << std::flush;
     return 0;
   } catch (const std::exception& e) {

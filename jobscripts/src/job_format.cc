@@ -1,6 +1,7 @@
 // squeue/sacct columns: one value function per field, shared by both spellings.
 #include "ionet/jobscripts/job_format.h"
 
+#include <algorithm>
 #include <cctype>
 #include <ctime>
 #include <functional>
@@ -219,12 +220,15 @@ std::string tableHeader(const JobTable& t) {
   return out;
 }
 
-std::string tableRow(const JobTable& t, const JobRecord& job, const std::string& partition,
-                     double now) {
+namespace {
+
+// One row; value(field) gives each column's text.
+template <typename Value>
+std::string row(const JobTable& t, Value value) {
   std::string out;
   for (std::size_t i = 0; i < t.columns.size(); ++i) {
     const auto& c = t.columns[i];
-    const std::string v = fields().at(c.field).value(job, partition, now);
+    const std::string v = value(c.field);
     if (t.separator) {
       out += v + t.separator;
     } else if (!t.literals.empty()) {
@@ -235,6 +239,60 @@ std::string tableRow(const JobTable& t, const JobRecord& job, const std::string&
   }
   if (!t.literals.empty() && !t.separator) out += t.literals.back();
   return out;
+}
+
+// "[3-6,9%2]": ascending task ids as ranges, then the array's limit when it has one.
+std::string taskRanges(std::vector<std::uint32_t> ids, std::uint32_t maxRunning) {
+  std::sort(ids.begin(), ids.end());
+  std::string out;
+  for (std::size_t i = 0; i < ids.size();) {
+    std::size_t k = i;
+    while (k + 1 < ids.size() && ids[k + 1] == ids[k] + 1) ++k;
+    out += (out.empty() ? "" : ",") + std::to_string(ids[i]);
+    if (k > i) out += "-" + std::to_string(ids[k]);
+    i = k + 1;
+  }
+  if (maxRunning) out += "%" + std::to_string(maxRunning);
+  return "[" + out + "]";
+}
+
+}  // namespace
+
+std::string tableRow(const JobTable& t, const JobRecord& job, const std::string& partition,
+                     double now) {
+  return row(t, [&](const std::string& f) { return fields().at(f).value(job, partition, now); });
+}
+
+std::string tableRow(const JobTable& t, const QueueLine& line, const std::string& partition,
+                     double now) {
+  if (line.pendingTasks.empty()) return tableRow(t, line.job, partition, now);
+  return row(t, [&](const std::string& f) {
+    if (f == "jobid") return std::to_string(line.job.arrayJobId) + "_" + line.pendingTasks;
+    if (f == "arraytaskid") return line.pendingTasks;
+    return fields().at(f).value(line.job, partition, now);
+  });
+}
+
+std::vector<QueueLine> queueLines(std::vector<JobRecord> jobs, bool oneTaskPerLine) {
+  std::vector<QueueLine> lines;
+  // Collapsed lines by (array, reason): where they stand, and their tasks.
+  std::map<std::pair<std::int64_t, std::string>, std::size_t> group;
+  std::map<std::size_t, std::vector<std::uint32_t>> tasks;
+  for (auto& j : jobs) {
+    const bool collapsible = !oneTaskPerLine && j.arrayTaskId && j.state == JobState::kPending;
+    if (!collapsible) {
+      lines.push_back({std::move(j), ""});
+      continue;
+    }
+    auto [it, added] = group.try_emplace({j.arrayJobId, j.reason}, lines.size());
+    tasks[it->second].push_back(*j.arrayTaskId);
+    if (added) lines.push_back({std::move(j), ""});
+  }
+  for (const auto& [at, ids] : tasks) {
+    // A task alone keeps its own id ("12_9"), as it would with --array.
+    if (ids.size() > 1) lines[at].pendingTasks = taskRanges(ids, lines[at].job.arrayMaxRunning);
+  }
+  return lines;
 }
 
 }  // namespace ionet::jobscripts

@@ -144,8 +144,9 @@ TEST_F(BatchTest, ArrayOfFourRunsTwoAtATimeWithItsOwnOutputFiles) {
   bool sawLimit = false;
   ASSERT_TRUE(waitUntil(
       [&] {
+        // The two tasks held back are one line, as squeue shows them.
         auto q = command("ionet-queue", {"-j", id, "-h", "-o", "%i %r"}).out;
-        if (q.find("JobArrayTaskLimit") != std::string::npos) sawLimit = true;
+        if (q.find(id + "_[2-3%2] JobArrayTaskLimit\n") != std::string::npos) sawLimit = true;
         return acct(id, "State") == "COMPLETED\nCOMPLETED\nCOMPLETED\nCOMPLETED\n";
       },
       90s))

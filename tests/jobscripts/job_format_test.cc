@@ -44,6 +44,49 @@ TEST(JobFormat, SacctNamedColumns) {
   EXPECT_THROW(parseSacctFormat("State%x"), UsageError);
 }
 
+// squeue without --array: an array's pending tasks that wait for the same reason are one line.
+TEST(QueueLines, PendingArrayTasksCollapseAsSqueueShowsThem) {
+  auto task = [](std::int64_t id, std::uint32_t t, JobState s, const std::string& reason) {
+    JobRecord j;
+    j.id = id;
+    j.arrayJobId = 20;
+    j.arrayTaskId = t;
+    j.arrayMaxRunning = 2;
+    j.state = s;
+    j.reason = reason;
+    return j;
+  };
+  JobRecord alone;
+  alone.id = 19;
+  std::vector<JobRecord> jobs = {alone,
+                                 task(20, 0, JobState::kRunning, "None"),
+                                 task(21, 1, JobState::kRunning, "None"),
+                                 task(22, 2, JobState::kPending, "JobArrayTaskLimit"),
+                                 task(23, 3, JobState::kPending, "JobArrayTaskLimit"),
+                                 task(24, 4, JobState::kPending, "JobArrayTaskLimit"),
+                                 task(26, 6, JobState::kPending, "JobArrayTaskLimit"),
+                                 task(27, 7, JobState::kPending, "Dependency")};
+  const auto t = parseSqueueFormat("%i %t %r %K");
+  auto text = [&](bool oneTaskPerLine) {
+    std::string out;
+    for (const auto& line : queueLines(jobs, oneTaskPerLine)) out += tableRow(t, line, "", 0) + "\n";
+    return out;
+  };
+  EXPECT_EQ(text(false),
+            "19 PD None N/A\n"
+            "20_0 R None 0\n"
+            "20_1 R None 1\n"
+            "20_[2-4,6%2] PD JobArrayTaskLimit [2-4,6%2]\n"
+            "20_7 PD Dependency 7\n");  // a task alone keeps its own id
+  EXPECT_EQ(text(true),
+            "19 PD None N/A\n20_0 R None 0\n20_1 R None 1\n20_2 PD JobArrayTaskLimit 2\n"
+            "20_3 PD JobArrayTaskLimit 3\n20_4 PD JobArrayTaskLimit 4\n"
+            "20_6 PD JobArrayTaskLimit 6\n20_7 PD Dependency 7\n");
+  // Without a %limit there is no %.
+  for (auto& j : jobs) j.arrayMaxRunning = 0;
+  EXPECT_NE(text(false).find("20_[2-4,6] PD"), std::string::npos) << text(false);
+}
+
 TEST(JobFormat, TasksPerNodeAsSlurmWritesIt) {
   EXPECT_EQ(tasksPerNode({{"a", 2}, {"b", 2}, {"c", 1}}), "2(x2),1");
   EXPECT_EQ(tasksPerNode({{"a", 4}}), "4");

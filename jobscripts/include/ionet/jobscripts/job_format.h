@@ -33,4 +33,17 @@ std::string tableHeader(const JobTable& table);
 std::string tableRow(const JobTable& table, const JobRecord& job, const std::string& partition,
                      double now);
 
+// squeue's lines: the pending tasks of an array that wait for the same reason are one line
+// (unless oneTaskPerLine, squeue's --array), written as Slurm writes them: "12_[3-6,9%2]"
+// (task ranges, then the array's limit); every other job is a line of its own. A collapsed line
+// stands where its first task did.
+struct QueueLine {
+  JobRecord job;             // the job, or the first of the collapsed tasks
+  std::string pendingTasks;  // "[3-6,9%2]" on a collapsed line, else ""
+};
+std::vector<QueueLine> queueLines(std::vector<JobRecord> jobs, bool oneTaskPerLine);
+// As tableRow, with the collapsed tasks as the job id ("12_[3-6,9%2]") and array task id.
+std::string tableRow(const JobTable& table, const QueueLine& line, const std::string& partition,
+                     double now);
+
 }  // namespace ionet::jobscripts
