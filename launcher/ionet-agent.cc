@@ -79,6 +79,22 @@ int checkGpus(const ionet::kernels::HealthCheckOptions& options, bool json) {
   }
 }
 
+// The pool agent's check before it offers its GPUs: the same check as --check-gpus, run in a
+// child process (gpu_health.h). CUDA is to see every GPU NVML lists: ionet sets
+// CUDA_VISIBLE_DEVICES per rank itself.
+ionet::launcher::GpuChecker poolGpuChecker(const ionet::kernels::HealthCheckOptions& options) {
+  return [options] {
+    ::unsetenv("CUDA_VISIBLE_DEVICES");
+    const auto report = ionet::kernels::checkGpus(options);
+    ionet::launcher::GpuCheckRun run;
+    run.error = report.gpus.empty() ? report.noGpuReason : "";
+    for (const auto& g : report.gpus) {
+      run.gpus.push_back({g.uuid, g.passed, g.failure, g.tflops, g.h2dGBps, g.d2hGBps, g.seconds});
+    }
+    return run;
+  };
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -120,10 +136,16 @@ int main(int argc, char** argv) {
       "all pass or there is no GPU, 1 when one fails");
   app.add_option(
          "--gpu-mem-fraction", gpuOptions.memFraction,
-         "With --check-gpus: fraction of each GPU's free memory to test, 0 to 1 (default 0.8; "
-         "0 skips the memory test)")
-      ->check(CLI::Range(0.0, 1.0))
-      ->needs(gpuCheckFlag);
+         "With --check-gpus, or for the check a pool agent runs before it offers its GPUs: "
+         "fraction of each GPU's free memory to test, 0 to 1 (default 0.8; 0 skips the memory "
+         "test)")
+      ->check(CLI::Range(0.0, 1.0));
+  bool noGpuCheck = false;
+  auto* noGpuCheckFlag =
+      app.add_flag("--no-gpu-check", noGpuCheck,
+                   "With --pool: offer this host's GPUs without the health check (they cannot meet "
+                   "ionet-run --gpu-min-tflops)");
+  noGpuCheckFlag->excludes(gpuCheckFlag);
   app.add_flag("--json", json, "With --check-gpus: print the report as JSON")->needs(gpuCheckFlag);
   CredentialCommands credentials;
   auto* genCa = app.add_option("--gen-ca", credentials.genCa,
@@ -170,6 +192,7 @@ int main(int argc, char** argv) {
       d.poolFile = credentials.pool;
       d.nodeName = options.hostName;
       d.agentPath = launcher::defaultAgentPath();
+      if (!noGpuCheck) d.checkGpus = poolGpuChecker(gpuOptions);
       if (const char* tmp = std::getenv("IONET_TMPDIR")) d.scratchRoot = tmp;
       return launcher::runPoolDaemon(d);
     });

@@ -136,6 +136,10 @@ void defineOptions(CLI::App& app, JobSpec& s, Flags& f) {
   app.add_option("--gpu-min-mem", f.gpuMinMem,
                  "Only GPUs with at least SIZE memory: bytes, or K/M/G/T (powers of 1000) or "
                  "KiB/MiB/GiB/TiB");
+  app.add_option("--gpu-min-tflops", s.gpuMinTflops,
+                 "Only GPUs whose pool agent's health check measured at least X TFLOP/s (bf16 "
+                 "matrix product)")
+      ->check(CLI::PositiveNumber);
   app.add_option("-x", f.exports, "Export VAR (from this environment) or VAR=value to ranks")
       ->expected(1)
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
@@ -397,9 +401,10 @@ CommandLine parseCommandLine(const std::vector<std::string>& args,
   }
   s.gpusPerRank = f.gpusPerRank;
   if (app.count("--gpu-min-mem")) s.gpuMinMemoryBytes = parseSize("--gpu-min-mem", f.gpuMinMem);
-  if (s.gpusPerRank == 0 && (app.count("--gpu-model") || app.count("--gpu-min-mem"))) {
-    throw UsageError(std::string(app.count("--gpu-model") ? "--gpu-model" : "--gpu-min-mem") +
-                     " selects GPUs: it needs --gpus-per-rank K");
+  for (const char* selector : {"--gpu-model", "--gpu-min-mem", "--gpu-min-tflops"}) {
+    if (s.gpusPerRank == 0 && app.count(selector)) {
+      throw UsageError(std::string(selector) + " selects GPUs: it needs --gpus-per-rank K");
+    }
   }
   if (app.count("--timeout")) s.timeoutSeconds = f.timeout;
   if (app.count("--status-interval")) {

@@ -56,7 +56,8 @@ HostLaunch planHostLaunch(const control::LaunchJob& job, const HostFacts& host) 
 
   std::vector<std::string> jobEnv;
   for (const auto& v : job.env()) jobEnv.push_back(v.name() + "=" + v.value());
-  if (!job.checkpoint().dir().empty()) jobEnv.push_back("IONET_CHECKPOINT_DIR=" + host.checkpointDir);
+  if (!job.checkpoint().dir().empty())
+    jobEnv.push_back("IONET_CHECKPOINT_DIR=" + host.checkpointDir);
   const auto base = mergeEnvironment(host.environment, jobEnv);
   const std::string& program = job.argv(0);
   const std::string path =

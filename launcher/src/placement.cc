@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cctype>
 #include <set>
+#include <sstream>
 
 #include "ionet/error.h"
 
@@ -215,7 +216,9 @@ struct GpuDemand {
   std::string model = lower(spec.gpuModel);
 
   bool matches(const GpuInfo& gpu) const {
-    return gpu.memoryBytes >= spec.gpuMinMemoryBytes &&
+    // A GPU that failed its host's health check is never given out.
+    return gpu.healthFailure.empty() && gpu.memoryBytes >= spec.gpuMinMemoryBytes &&
+           (spec.gpuMinTflops <= 0 || (gpu.checked && gpu.tflops >= spec.gpuMinTflops)) &&
            (model.empty() || lower(gpu.model).find(model) != std::string::npos);
   }
   std::vector<unsigned> matching(const PoolHost& host) const {
@@ -233,10 +236,23 @@ struct GpuDemand {
     if (spec.gpuMinMemoryBytes) {
       filters += (filters.empty() ? ">= " : ", >= ") + formatBytes(spec.gpuMinMemoryBytes);
     }
+    if (spec.gpuMinTflops > 0) {
+      std::ostringstream rate;
+      rate << spec.gpuMinTflops;
+      filters += (filters.empty() ? ">= " : ", >= ") + rate.str() + " TFLOP/s measured";
+    }
     return "with " + plural(spec.gpusPerRank, "GPU") + " each" +
            (filters.empty() ? "" : " (" + filters + ")");
   }
 };
+
+// ", 1 failed its health check" when some of the host's GPUs did.
+std::string unhealthy(const PoolHost& host) {
+  const auto n = std::count_if(host.gpus.begin(), host.gpus.end(),
+                               [](const GpuInfo& g) { return !g.healthFailure.empty(); });
+  return n ? ", " + std::to_string(n) + " failed " + (n > 1 ? "their" : "its") + " health check"
+           : "";
+}
 
 // One line on what the pool has: "3 matching GPUs (gpu1: 2, gpu2: 1; gpu3: 4 GPUs, none
 // matching)"; long pools are cut after a few hosts of each kind.
@@ -255,9 +271,10 @@ std::string poolSummary(const Pool& pool, const GpuDemand& demand, bool oversubs
       with.push_back(host.name + ": " + std::to_string(n) +
                      (hostRoom < gpuRoom ? " (" + plural(host.slots, "slot") + ")" : ""));
     } else {
-      without.push_back(
-          host.name + ": " +
-          (host.gpus.empty() ? "no GPUs" : plural(host.gpus.size(), "GPU") + ", none matching"));
+      without.push_back(host.name + ": " +
+                        (host.gpus.empty() ? "no GPUs"
+                                           : plural(host.gpus.size(), "GPU") + unhealthy(host) +
+                                                 ", none matching"));
     }
   }
   auto list = [&](const std::vector<std::string>& items, const char* sep) {

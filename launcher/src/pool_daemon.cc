@@ -48,8 +48,29 @@ class PoolDaemon {
     sessionOptions_ = poolSessionOptions(pool_);
   }
 
+  // Before any job can be placed here: a GPU that fails is not offered.
+  void checkGpus() {
+    auto& gpus = resources_.gpus;
+    if (!options_.checkGpus) {
+      log::info(gpus.size(), " GPU(s) offered without a health check (--no-gpu-check)");
+      return;
+    }
+    // A default check takes well under 30 s per GPU; a hung one is given up on.
+    const auto limit = std::chrono::seconds(120 + 60 * gpus.size());
+    log::info("checking ", gpus.size(), " GPU(s) before offering them");
+    applyGpuChecks(gpus, runGpuCheckInChild(options_.checkGpus, limit));
+    for (const auto& g : gpus) {
+      if (g.healthFailure.empty()) {
+        log::info("GPU ", g.index, " (", g.model, "): passed, ", g.tflops, " TFLOP/s");
+      } else {
+        log::warn("GPU ", g.index, " (", g.model, ") is not offered: ", g.healthFailure);
+      }
+    }
+  }
+
   int run() {
     resources_ = probeResources();
+    if (!resources_.gpus.empty()) checkGpus();
     if (host_->relay) {
       relay_ = wan::Relay::listen(io_, "0.0.0.0", pool_.relayPort);
       log::info("relay for hosts behind NAT on port ", relay_->port());
@@ -103,6 +124,9 @@ class PoolDaemon {
       gpu->set_model(g.model);
       gpu->set_uuid(g.uuid);
       gpu->set_memory_bytes(g.memoryBytes);
+      gpu->set_checked(g.checked);
+      gpu->set_health_failure(g.healthFailure);
+      gpu->set_tflops(g.tflops);
     }
     r->set_gpu_error(resources_.gpuError);
     sendEnvelope(*channel, e);

@@ -133,7 +133,15 @@ Pool RemotePool::discover(std::chrono::milliseconds timeout) {
     h.slots = host.slots.value_or(std::max(1u, m.registration->cores()));
     h.local = false;
     for (const auto& g : m.registration->gpus()) {
-      h.gpus.push_back({g.index(), g.model(), g.uuid(), g.memory_bytes()});
+      GpuInfo gpu;
+      gpu.index = g.index();
+      gpu.model = g.model();
+      gpu.uuid = g.uuid();
+      gpu.memoryBytes = g.memory_bytes();
+      gpu.checked = g.checked();
+      gpu.healthFailure = g.health_failure();
+      gpu.tflops = g.tflops();
+      h.gpus.push_back(std::move(gpu));
     }
     out.hosts.push_back(std::move(h));
   }

@@ -144,7 +144,12 @@ GpuProbe probeGpus(const std::string& library) {
       probe.error += "GPU " + std::to_string(i) + ": " + nvml.describe(call, rc);
       continue;
     }
-    probe.gpus.push_back({i, name, uuid, memory.total});
+    GpuInfo gpu;
+    gpu.index = i;
+    gpu.model = name;
+    gpu.uuid = uuid;
+    gpu.memoryBytes = memory.total;
+    probe.gpus.push_back(std::move(gpu));
   }
   nvml.shutdown();
   ::dlclose(lib);

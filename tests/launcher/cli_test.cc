@@ -266,6 +266,16 @@ TEST(CommandLine, GpuMinMemSizes) {
   }
 }
 
+TEST(CommandLine, GpuMinTflopsIsAPositiveRate) {
+  EXPECT_DOUBLE_EQ(
+      parse({"--gpus-per-rank", "1", "--gpu-min-tflops", "150.5", "prog"}).gpuMinTflops, 150.5);
+  EXPECT_NE(usageError({"--gpu-min-tflops", "100", "prog"}).find("--gpu-min-tflops selects GPUs"),
+            std::string::npos);
+  EXPECT_NE(usageError({"--gpus-per-rank", "1", "--gpu-min-tflops", "-3", "prog"})
+                .find("--gpu-min-tflops"),
+            std::string::npos);
+}
+
 TEST(CommandLine, GpuFiltersNeedGpusPerRank) {
   EXPECT_NE(usageError({"--gpu-model", "H100", "prog"}).find("--gpu-model selects GPUs"),
             std::string::npos);

@@ -285,7 +285,12 @@ const std::string kH100 = "NVIDIA H100 80GB HBM3";
 const std::string kA100 = "NVIDIA A100-SXM4-40GB";
 
 GpuInfo gpu(unsigned index, const std::string& model = kH100, std::uint64_t mem = 80 * kGiB) {
-  return {index, model, "GPU-" + std::to_string(index), mem};
+  GpuInfo g;
+  g.index = index;
+  g.model = model;
+  g.uuid = "GPU-" + std::to_string(index);
+  g.memoryBytes = mem;
+  return g;
 }
 
 // Hosts of a real pool: stated slots, remote, with the GPUs their agents reported.
@@ -454,6 +459,53 @@ TEST(RestrictPool, HostListPicksPoolHostsInItsOrder) {
   EXPECT_EQ(picked.hosts[1].slots, 3u);
   EXPECT_TRUE(picked.slotsGiven);
   EXPECT_EQ(restrictPool(pool, JobSpec{}).hosts.size(), 3u);  // no list: the whole pool
+}
+
+// The pool agents' health checks: a GPU that failed is never given out, and --gpu-min-tflops
+// takes only GPUs whose measured rate reaches it (an unchecked GPU has none).
+TEST(PlaceGpus, FailedGpusAreLeftOutAndMeasuredRatesFilter) {
+  auto checked = [](unsigned index, double tflops, const std::string& failure = "") {
+    GpuInfo g = gpu(index);
+    g.checked = true;
+    g.tflops = tflops;
+    g.healthFailure = failure;
+    return g;
+  };
+  Pool pool;
+  pool.slotsGiven = true;
+  pool.hosts = {
+      {"fast", 4, false, {checked(0, 600), checked(1, 0, "health check: memory test: 2 errors")}},
+      {"slow", 4, false, {checked(0, 90), checked(1, 95)}},
+      {"old", 4, false, {gpu(0)}}};  // an agent that did not check
+  JobSpec spec;
+  spec.gpusPerRank = 1;
+  spec.np = 4;
+  const auto all = placeRanks(spec, pool);
+  ASSERT_EQ(all.hosts.size(), 3u);
+  EXPECT_EQ(all.hosts[0].gpusOfRank, (std::vector<std::vector<unsigned>>{{0}}));  // not GPU 1
+  spec.np = 5;
+  EXPECT_EQ(usageError([&] { placeRanks(spec, pool); }),
+            "cannot place 5 ranks with 1 GPU each: the pool has 4 matching GPUs (fast: 1, slow: "
+            "2, old: 1)");
+
+  spec.gpuMinTflops = 100;
+  spec.np = 1;
+  const auto fast = placeRanks(spec, pool);
+  ASSERT_EQ(fast.hosts.size(), 1u);
+  EXPECT_EQ(fast.hosts[0].name, "fast");
+  spec.np = 2;
+  EXPECT_EQ(usageError([&] { placeRanks(spec, pool); }),
+            "cannot place 2 ranks with 1 GPU each (>= 100 TFLOP/s measured): the pool has 1 "
+            "matching GPU (fast: 1; slow: 2 GPUs, none matching; old: 1 GPU, none matching)");
+
+  Pool broken;
+  broken.slotsGiven = true;
+  broken.hosts = {{"bad", 4, false, {checked(0, 0, "health check: CUDA does not see this GPU")}}};
+  spec.gpuMinTflops = 0;
+  spec.np = 1;
+  EXPECT_EQ(usageError([&] { placeRanks(spec, broken); }),
+            "cannot place 1 rank with 1 GPU each: the pool has 0 matching GPUs (bad: 1 GPU, 1 "
+            "failed its health check, none matching)");
 }
 
 // Inside a batch job the queue gave this job GPUs 1 and 3 of h1 and none of h2: two ranks with

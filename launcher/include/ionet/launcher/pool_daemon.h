@@ -7,6 +7,8 @@
 
 #include <string>
 
+#include "ionet/launcher/gpu_health.h"
+
 namespace ionet::launcher {
 
 struct PoolDaemonOptions {
@@ -14,6 +16,9 @@ struct PoolDaemonOptions {
   std::string nodeName;   // this host's name in it
   std::string agentPath;  // the ionet-agent binary for jobs (usually ourselves)
   std::string scratchRoot = "/tmp";  // per-job scratch dirs, removed when a job's agent ends
+  // The GPU health check, run before registering when NVML lists GPUs; empty: GPUs are offered
+  // unchecked (ionet-agent --no-gpu-check).
+  GpuChecker checkGpus;
 };
 
 // Serves until SIGTERM/SIGINT; returns the exit code. Throws UsageError for a bad pool file.

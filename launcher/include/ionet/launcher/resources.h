@@ -15,6 +15,11 @@ struct GpuInfo {
   std::string model;              // nvmlDeviceGetName, e.g. "NVIDIA H100 80GB HBM3"
   std::string uuid;               // "GPU-..."
   std::uint64_t memoryBytes = 0;  // total device memory
+  // The pool agent's health check (gpu_health.h), when it ran: a GPU with a failure is not
+  // offered to jobs; tflops is its measured bf16 matrix-product rate.
+  bool checked = false;
+  std::string healthFailure;
+  double tflops = 0;
 };
 
 struct HostResources {
