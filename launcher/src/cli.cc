@@ -401,11 +401,6 @@ CommandLine parseCommandLine(const std::vector<std::string>& args,
   }
   s.gpusPerRank = f.gpusPerRank;
   if (app.count("--gpu-min-mem")) s.gpuMinMemoryBytes = parseSize("--gpu-min-mem", f.gpuMinMem);
-  for (const char* selector : {"--gpu-model", "--gpu-min-mem", "--gpu-min-tflops"}) {
-    if (s.gpusPerRank == 0 && app.count(selector)) {
-      throw UsageError(std::string(selector) + " selects GPUs: it needs --gpus-per-rank K");
-    }
-  }
   if (app.count("--timeout")) s.timeoutSeconds = f.timeout;
   if (app.count("--status-interval")) {
     if (!(f.statusInterval >= 0.1 && f.statusInterval <= 86400)) {
@@ -464,6 +459,12 @@ CommandLine parseCommandLine(const std::vector<std::string>& args,
   applyBatchJob(environment, s,
                 {app.count("--checkpoint-dir") > 0, app.count("--max-restarts") > 0,
                  app.count("--gpus-per-rank") > 0});
+  // After the batch job's defaults: its --gpus-per-task counts as --gpus-per-rank.
+  for (const char* selector : {"--gpu-model", "--gpu-min-mem", "--gpu-min-tflops"}) {
+    if (s.gpusPerRank == 0 && app.count(selector)) {
+      throw UsageError(std::string(selector) + " selects GPUs: it needs --gpus-per-rank K");
+    }
+  }
   for (const auto& pair : f.mca) {
     if (pair.size() != 2 || pair[0].empty()) throw UsageError("--mca needs a key and a value");
     s.mca.emplace_back(pair[0], pair[1]);

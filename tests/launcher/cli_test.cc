@@ -340,6 +340,12 @@ TEST(CommandLine, InsideABatchJobTheAllocationIsTheDefault) {
   ASSERT_TRUE(pool.allocatedGpus);
   EXPECT_EQ(*pool.allocatedGpus, (std::map<std::string, std::vector<std::uint32_t>>{
                                      {"h1", {0, 1}}, {"h2", {}}}));
+  // The job's --gpus-per-task stands for --gpus-per-rank: GPU selectors need nothing more.
+  auto model = parse({"--gpu-model", "H100", "./prog"},
+                     {"IONET_JOB_ID=7", "IONET_ALLOCATION=h1:2:gpus=0+1",
+                      "IONET_ALLOCATION_KIND=pool", "IONET_POOL=/p", "IONET_GPUS_PER_TASK=1"});
+  EXPECT_EQ(model.gpuModel, "H100");
+  EXPECT_EQ(model.gpusPerRank, 1u);
   EXPECT_NE(usageError({"./prog"}, {"IONET_JOB_ID=7", "IONET_ALLOCATION=h1:2:gpus=x",
                                     "IONET_ALLOCATION_KIND=pool", "IONET_POOL=/p"})
                 .find("'h1:2:gpus=x'"),
