@@ -130,7 +130,7 @@ def main():
         for h in (1, 2):
             agents.append(subprocess.Popen(
                 ["ip", "netns", "exec", f"{NAME}-h{h}", f"{build}/bin/ionet-agent", "--pool",
-                 pool, "--host-name", f"h{h}"], stdout=subprocess.DEVNULL,
+                 pool, "--host-name", f"h{h}", "--no-gpu-check"], stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL))
         deadline = time.time() + 30
         while True:  # ready when a job reaches both hosts
