@@ -12,6 +12,7 @@
 #include "ionet/exit_status.h"
 #include "ionet/kernels/health_check.h"
 #include "ionet/launcher/agent.h"
+#include "ionet/launcher/kernels_gpu_checker.h"
 #include "ionet/launcher/local_pool.h"
 #include "ionet/launcher/pool_daemon.h"
 #include "ionet/log.h"
@@ -77,22 +78,6 @@ int checkGpus(const ionet::kernels::HealthCheckOptions& options, bool json) {
     ionet::log::error(e.what());
     return 1;
   }
-}
-
-// The pool agent's check before it offers its GPUs: the same check as --check-gpus, run in a
-// child process (gpu_health.h). CUDA is to see every GPU NVML lists: ionet sets
-// CUDA_VISIBLE_DEVICES per rank itself.
-ionet::launcher::GpuChecker poolGpuChecker(const ionet::kernels::HealthCheckOptions& options) {
-  return [options] {
-    ::unsetenv("CUDA_VISIBLE_DEVICES");
-    const auto report = ionet::kernels::checkGpus(options);
-    ionet::launcher::GpuCheckRun run;
-    run.error = report.gpus.empty() ? report.noGpuReason : "";
-    for (const auto& g : report.gpus) {
-      run.gpus.push_back({g.uuid, g.passed, g.failure, g.tflops, g.h2dGBps, g.d2hGBps, g.seconds});
-    }
-    return run;
-  };
 }
 
 }  // namespace
@@ -192,7 +177,7 @@ int main(int argc, char** argv) {
       d.poolFile = credentials.pool;
       d.nodeName = options.hostName;
       d.agentPath = launcher::defaultAgentPath();
-      if (!noGpuCheck) d.checkGpus = poolGpuChecker(gpuOptions);
+      if (!noGpuCheck) d.checkGpus = launcher::kernelsGpuChecker(gpuOptions);
       if (const char* tmp = std::getenv("IONET_TMPDIR")) d.scratchRoot = tmp;
       return launcher::runPoolDaemon(d);
     });

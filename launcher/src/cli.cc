@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <map>
 #include <set>
+#include <utility>
 
 #include "ionet/error.h"
 #include "ionet/launcher/allocation.h"
@@ -283,13 +284,10 @@ void applyBatchJob(const std::vector<std::string>& environment, JobSpec& s, Give
   const bool hostsNamed =
       !s.hostLists.empty() || !s.hostfile.empty() || s.localHosts || !s.poolFile.empty();
   if (allocation && !allocation->empty() && !hostsNamed) {
-    const auto hosts = parseAllocation(*allocation);
-    std::string plain;  // HOST:TASKS,... as -H takes it
+    auto hosts = parseAllocation(*allocation);
     std::map<std::string, std::vector<std::uint32_t>> gpus;
-    for (const auto& h : hosts) {
-      plain += (plain.empty() ? "" : ",") + h.name + ":" + std::to_string(h.tasks);
-      gpus[h.name] = h.gpus;
-    }
+    for (auto& h : hosts) gpus[h.name] = std::exchange(h.gpus, {});
+    const std::string plain = formatAllocation(hosts);  // HOST:TASKS,... as -H takes it
     if (kind == "emulated") {
       s.localHosts = static_cast<std::uint32_t>(hosts.size());
       s.hostLists.push_back(plain);

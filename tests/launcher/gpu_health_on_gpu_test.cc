@@ -4,32 +4,20 @@
 
 #include <cstdio>
 
-#include "ionet/kernels/health_check.h"
-#include "ionet/launcher/gpu_health.h"
+#include "ionet/launcher/kernels_gpu_checker.h"
 
 namespace ionet::launcher {
 namespace {
 
 // Where there are GPUs (the lent GPU machine): the real check, in a child, on every GPU NVML
-// lists, as the pool agent runs it before it registers. Skipped without a GPU.
+// lists, as the pool agent runs it before it registers (the same checker). Skipped without a GPU.
 TEST(GpuHealthOnGpu, EveryGpuOfThisHostIsCheckedAndPasses) {
   auto probe = probeGpus();
   if (probe.gpus.empty()) GTEST_SKIP() << "no GPU here (NVML: " << probe.error << ")";
   kernels::HealthCheckOptions quick;
   quick.memFraction = 0.05;
   quick.computeSeconds = 0.5;
-  const auto run = runGpuCheckInChild(
-      [quick] {
-        const auto report = kernels::checkGpus(quick);
-        GpuCheckRun r;
-        r.error = report.gpus.empty() ? report.noGpuReason : "";
-        for (const auto& g : report.gpus) {
-          r.gpus.push_back(
-              {g.uuid, g.passed, g.failure, g.tflops, g.h2dGBps, g.d2hGBps, g.seconds});
-        }
-        return r;
-      },
-      std::chrono::seconds(300));
+  const auto run = runGpuCheckInChild(kernelsGpuChecker(quick), std::chrono::seconds(300));
   ASSERT_EQ(run.error, "");
   applyGpuChecks(probe.gpus, run);
   for (const auto& g : probe.gpus) {
