@@ -2,6 +2,7 @@
 
 #include <cerrno>
 
+#include "ionet/asio_write.h"
 #include "ionet/log.h"
 
 namespace ionet::bridge {
@@ -142,24 +143,24 @@ void ForwardStream::writeSocket() {
   if (writing_ || out_.empty() || stopped_) return;
   writing_ = true;
   auto self = shared_from_this();
-  asio::async_write(socket_, asio::buffer(out_.front()),
-                    [self](const asio::error_code& ec, std::size_t) {
-                      self->writing_ = false;
-                      if (self->stopped_) return;
-                      if (ec) {
-                        log::debug("forwarder: ", self->what_, ": ", ec.message());
-                        self->channel_->close();
-                        return self->stop();
-                      }
-                      self->outBytes_ -= self->out_.front().size();
-                      self->out_.pop_front();
-                      if (self->channelPaused_ && self->outBytes_ < kLowWaterBytes) {
-                        self->channelPaused_ = false;
-                        self->channel_->resume();
-                      }
-                      self->writeSocket();
-                      self->maybeCloseSocket();
-                    });
+  ionet::asyncWriteAll(socket_, asio::buffer(out_.front()),
+                       [self](const asio::error_code& ec, std::size_t) {
+                         self->writing_ = false;
+                         if (self->stopped_) return;
+                         if (ec) {
+                           log::debug("forwarder: ", self->what_, ": ", ec.message());
+                           self->channel_->close();
+                           return self->stop();
+                         }
+                         self->outBytes_ -= self->out_.front().size();
+                         self->out_.pop_front();
+                         if (self->channelPaused_ && self->outBytes_ < kLowWaterBytes) {
+                           self->channelPaused_ = false;
+                           self->channel_->resume();
+                         }
+                         self->writeSocket();
+                         self->maybeCloseSocket();
+                       });
 }
 
 void ForwardStream::onChannelClosed(const std::string& reason) {

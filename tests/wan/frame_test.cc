@@ -185,5 +185,40 @@ TEST(Frame, PrepareAndCommitCarryPartialFramesAcrossReads) {
   EXPECT_EQ(reader.buffered(), 0u);
 }
 
+// A bulk link: frames a little over each 256 KiB read, so a partial frame is always left over.
+// The partial frame is not moved after every read, yet the reader's storage stays bounded, and
+// every byte comes out as it went in.
+TEST(Frame, BulkFramesKeepTheReadersStorageBounded) {
+  constexpr std::size_t kRead = 256u << 10;
+  FrameReader reader;
+  std::string wire;
+  std::size_t at = 0;
+  int decoded = 0;
+  std::size_t largest = 0;
+  for (int i = 0; i < 200; ++i) {
+    wire.erase(0, at);
+    at = 0;
+    encodeSequenced(FrameType::data, i, 1, kBeginMessage | kEndMessage,
+                    std::string(kRead + 40 * (i % 5), char('a' + i % 26)), wire);
+    while (wire.size() - at >= kRead || (i == 199 && at < wire.size())) {
+      const std::size_t n = std::min(kRead, wire.size() - at);
+      auto space = reader.prepare(kRead);
+      std::memcpy(space.data, wire.data() + at, n);
+      reader.commit(n);
+      at += n;
+      largest = std::max(largest, reader.storageBytes());
+      while (auto f = reader.next()) {
+        ASSERT_EQ(f->seq, std::uint64_t(decoded));
+        ASSERT_EQ(f->payload.size(), kRead + 40 * (decoded % 5));
+        ASSERT_EQ(f->payload.front(), char('a' + decoded % 26));
+        ++decoded;
+      }
+    }
+  }
+  EXPECT_EQ(decoded, 200);
+  EXPECT_EQ(reader.buffered(), 0u);
+  EXPECT_LE(largest, 10 * kRead);
+}
+
 }  // namespace
 }  // namespace ionet::wan

@@ -274,12 +274,16 @@ std::optional<Frame> FrameReader::next() {
 }
 
 FrameReader::Space FrameReader::prepare(std::size_t bytes) {
-  // Move a partial frame to the front before growing: erasing the front is a memmove of what
-  // is left, which is at most one frame.
-  if (offset_ > 0 && end_ + bytes > buffer_.size()) {
-    std::memmove(buffer_.data(), buffer_.data() + offset_, end_ - offset_);
-    end_ -= offset_;
-    offset_ = 0;
+  if (end_ + bytes > buffer_.size() && offset_ > 0) {
+    // The partial frame at the end moves to the front when that is cheap (a control frame's
+    // bytes) or once the buffer holds several reads. Moving it after every read, as before,
+    // copied nearly every byte of a bulk link once more (frames and reads both ~256 KiB).
+    const std::size_t partial = end_ - offset_;
+    if (partial <= bytes / 4 || buffer_.size() >= kCompactAboveReads * bytes) {
+      std::memmove(buffer_.data(), buffer_.data() + offset_, partial);
+      end_ = partial;
+      offset_ = 0;
+    }
   }
   if (end_ + bytes > buffer_.size()) buffer_.resize(end_ + bytes);  // zero-fills only on growth
   return {buffer_.data() + end_, bytes};

@@ -8,6 +8,7 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 
+#include "ionet/asio_write.h"
 #include "ionet/log.h"
 #include "ionet/wan/credentials.h"
 
@@ -27,7 +28,7 @@ class PlainStream : public ByteStream {
     socket_.async_read_some(buffer, std::move(handler));
   }
   void write(asio::const_buffer buffer, Handler handler) override {
-    asio::async_write(socket_, buffer, std::move(handler));
+    ionet::asyncWriteAll(socket_, buffer, std::move(handler));
   }
   void close() override {
     asio::error_code ec;
@@ -41,24 +42,91 @@ class PlainStream : public ByteStream {
   tcp::socket socket_;
 };
 
-// TLS over a TCP socket with OpenSSL's memory BIOs instead of asio::ssl::stream: asio's engine
-// moves at most one 16 KiB record per send()/recv() (its BIO pair holds 17 KiB), which costs
-// 64 system calls per MiB each way. Here a write encrypts the whole buffer into memory and
-// sends it with one async_write; a read takes up to 256 KiB of ciphertext at once and decrypts
-// every whole record in it. One write and one read may be in flight at a time, as for any
-// ByteStream. TLS 1.3 without tickets (tls_context.cc): after the handshake only application
-// data flows, so output a read produces (a KeyUpdate answer) simply leaves with the next write.
+// OpenSSL talks to a TlsStream through this BIO: reads take ciphertext straight from the bytes
+// the socket delivered (TlsStream::received), writes append records to the bytes the next send
+// takes (TlsStream::sealed). Memory BIOs, used before, cost one more copy of every byte each
+// way (into the BIO, then out of it).
+class StreamBio {
+ public:
+  struct Buffers {
+    std::string received;  // ciphertext from the socket; [receivedAt, receivedEnd) unread
+    std::size_t receivedAt = 0;
+    std::size_t receivedEnd = 0;
+    std::string sealed;  // records OpenSSL wrote, not yet handed to a send
+  };
+
+  static BIO* make(Buffers* buffers) {
+    BIO* bio = BIO_new(method());
+    IONET_ENFORCE(bio != nullptr, "BIO_new failed");
+    BIO_set_data(bio, buffers);
+    BIO_set_init(bio, 1);
+    return bio;
+  }
+
+ private:
+  static const BIO_METHOD* method() {
+    static BIO_METHOD* m = [] {
+      BIO_METHOD* bm = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "ionet-stream");
+      IONET_ENFORCE(bm != nullptr, "BIO_meth_new failed");
+      BIO_meth_set_write_ex(bm, write);
+      BIO_meth_set_read_ex(bm, read);
+      BIO_meth_set_ctrl(bm, ctrl);
+      return bm;
+    }();
+    return m;
+  }
+  static Buffers& of(BIO* bio) { return *static_cast<Buffers*>(BIO_get_data(bio)); }
+
+  static int write(BIO* bio, const char* data, std::size_t size, std::size_t* written) {
+    of(bio).sealed.append(data, size);
+    *written = size;
+    return 1;
+  }
+  static int read(BIO* bio, char* data, std::size_t size, std::size_t* read) {
+    auto& b = of(bio);
+    BIO_clear_retry_flags(bio);
+    const std::size_t n = std::min(size, b.receivedEnd - b.receivedAt);
+    if (n == 0) {
+      BIO_set_retry_read(bio);  // "wait for the socket", not end of stream
+      *read = 0;
+      return 0;
+    }
+    std::memcpy(data, b.received.data() + b.receivedAt, n);
+    b.receivedAt += n;
+    *read = n;
+    return 1;
+  }
+  static long ctrl(BIO* bio, int cmd, long, void*) {
+    switch (cmd) {
+      case BIO_CTRL_FLUSH:
+        return 1;
+      case BIO_CTRL_PENDING:
+        return static_cast<long>(of(bio).receivedEnd - of(bio).receivedAt);
+      case BIO_CTRL_WPENDING:
+        return static_cast<long>(of(bio).sealed.size());
+      default:
+        return 0;
+    }
+  }
+};
+
+// TLS over a TCP socket, with OpenSSL reading and writing our buffers (StreamBio) instead of
+// asio::ssl::stream: asio's engine moves at most one 16 KiB record per send()/recv() (its BIO
+// pair holds 17 KiB), which costs 64 system calls per MiB each way. Here a write encrypts the
+// whole buffer and sends it with one async_write; a read takes up to 256 KiB of ciphertext at
+// once and decrypts every whole record in it. One write and one read may be in flight at a
+// time, as for any ByteStream. TLS 1.3 without tickets (tls_context.cc): after the handshake
+// only application data flows, so output a read produces (a KeyUpdate answer) simply leaves
+// with the next write.
 class TlsStream : public ByteStream, public std::enable_shared_from_this<TlsStream> {
  public:
   TlsStream(tcp::socket socket, asio::ssl::context& context)
       : socket_(std::move(socket)), ssl_(SSL_new(context.native_handle())) {
     remote = describeRemote(socket_);
     IONET_ENFORCE(ssl_ != nullptr, "SSL_new failed");
-    in_ = BIO_new(BIO_s_mem());
-    out_ = BIO_new(BIO_s_mem());
-    IONET_ENFORCE(in_ && out_, "BIO_new failed");
-    BIO_set_mem_eof_return(in_, -1);  // an empty input BIO means "wait", not end of stream
-    SSL_set_bio(ssl_, in_, out_);     // the SSL owns both BIOs now
+    buffers_.received.resize(kReadChunk);
+    BIO* bio = StreamBio::make(&buffers_);
+    SSL_set_bio(ssl_, bio, bio);  // the SSL owns the BIO now (one reference for both ends)
   }
   ~TlsStream() override { SSL_free(ssl_); }
 
@@ -93,12 +161,11 @@ class TlsStream : public ByteStream, public std::enable_shared_from_this<TlsStre
                         [handler = std::move(handler), total] { handler({}, total); });
     }
     if (error == SSL_ERROR_WANT_READ) {
+      // OpenSSL wants more than is left, so it has taken all of it: receive over it.
       auto self = shared_from_this();
-      return socket_.async_read_some(
-          asio::buffer(input_), [self, buffer, handler = std::move(handler)](
-                                    const asio::error_code& ec, std::size_t n) mutable {
+      return receive(
+          [self, buffer, handler = std::move(handler)](const asio::error_code& ec) mutable {
             if (ec) return handler(ec, 0);
-            BIO_write(self->in_, self->input_.data(), static_cast<int>(n));
             self->readSome(buffer, std::move(handler));
           });
     }
@@ -115,11 +182,12 @@ class TlsStream : public ByteStream, public std::enable_shared_from_this<TlsStre
       return asio::post(socket_.get_executor(),
                         [handler = std::move(handler), ec] { handler(ec, 0); });
     }
-    drainOutput();
+    takeSealed();
     auto self = shared_from_this();
-    asio::async_write(socket_, asio::buffer(output_),
-                      [self, handler = std::move(handler), size = buffer.size()](
-                          const asio::error_code& ec, std::size_t) { handler(ec, ec ? 0 : size); });
+    ionet::asyncWriteAll(
+        socket_, asio::buffer(output_),
+        [self, handler = std::move(handler), size = buffer.size()](
+            const asio::error_code& ec, std::size_t) { handler(ec, ec ? 0 : size); });
   }
 
   void close() override {
@@ -144,11 +212,23 @@ class TlsStream : public ByteStream, public std::enable_shared_from_this<TlsStre
     return {static_cast<int>(e), asio::error::get_ssl_category()};
   }
 
-  // Moves what OpenSSL wrote into output_ (capacity kept from one write to the next).
-  void drainOutput() {
-    const auto pending = BIO_ctrl_pending(out_);
-    output_.resize(pending);
-    if (pending > 0) BIO_read(out_, output_.data(), static_cast<int>(pending));
+  // The records OpenSSL has written become the next send (output_; both buffers keep their
+  // capacity, so a busy link does not allocate). Only when no send is in flight.
+  void takeSealed() {
+    output_.swap(buffers_.sealed);
+    buffers_.sealed.clear();
+  }
+
+  // Receives the next ciphertext into the BIO's (empty) input.
+  void receive(std::function<void(const asio::error_code&)> done) {
+    auto self = shared_from_this();
+    socket_.async_read_some(
+        asio::buffer(buffers_.received),
+        [self, done = std::move(done)](const asio::error_code& ec, std::size_t n) {
+          self->buffers_.receivedAt = 0;
+          self->buffers_.receivedEnd = ec ? 0 : n;
+          done(ec);
+        });
   }
 
   void handshakeStep(Done done) {
@@ -164,28 +244,23 @@ class TlsStream : public ByteStream, public std::enable_shared_from_this<TlsStre
       if (failure) return done(failure);
       if (sent) return done(sent);
       if (error == SSL_ERROR_NONE) return done({});
-      self->socket_.async_read_some(
-          asio::buffer(self->input_),
-          [self, done = std::move(done)](const asio::error_code& ec, std::size_t n) mutable {
-            if (ec) return done(ec == asio::error::eof ? asio::ssl::error::stream_truncated : ec);
-            BIO_write(self->in_, self->input_.data(), static_cast<int>(n));
-            self->handshakeStep(std::move(done));
-          });
+      self->receive([self, done = std::move(done)](const asio::error_code& ec) mutable {
+        if (ec) return done(ec == asio::error::eof ? asio::ssl::error::stream_truncated : ec);
+        self->handshakeStep(std::move(done));
+      });
     };
     // Whatever the handshake produced (a flight, or an alert before failing) goes out first.
-    if (BIO_ctrl_pending(out_) == 0) return next({});
-    drainOutput();
-    asio::async_write(
+    if (buffers_.sealed.empty()) return next({});
+    takeSealed();
+    ionet::asyncWriteAll(
         socket_, asio::buffer(output_),
         [next = std::move(next)](const asio::error_code& ec, std::size_t) mutable { next(ec); });
   }
 
   tcp::socket socket_;
   SSL* ssl_;
-  BIO* in_ = nullptr;
-  BIO* out_ = nullptr;
-  std::string input_ = std::string(kReadChunk, '\0');
-  std::string output_;
+  StreamBio::Buffers buffers_;
+  std::string output_;  // the send in flight
   std::string name_;
 };
 

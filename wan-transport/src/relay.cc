@@ -6,6 +6,7 @@
 #include <deque>
 #include <map>
 
+#include "ionet/asio_write.h"
 #include "ionet/error.h"
 #include "ionet/log.h"
 #include "src/link.h"
@@ -295,14 +296,14 @@ class RelayServer : public std::enable_shared_from_this<RelayServer> {
             return closeSocket(*to);
           }
           self->stats_.bytesForwarded += n;
-          asio::async_write(*to, asio::buffer(buffer->data(), n),
-                            [self, from, to, buffer](const asio::error_code& ec, std::size_t) {
-                              if (ec) {
-                                closeSocket(*from);
-                                return closeSocket(*to);
-                              }
-                              self->pump(from, to);
-                            });
+          ionet::asyncWriteAll(*to, asio::buffer(buffer->data(), n),
+                               [self, from, to, buffer](const asio::error_code& ec, std::size_t) {
+                                 if (ec) {
+                                   closeSocket(*from);
+                                   return closeSocket(*to);
+                                 }
+                                 self->pump(from, to);
+                               });
         });
   }
 

@@ -3,6 +3,7 @@
 
 #include <deque>
 
+#include "ionet/asio_write.h"
 #include "ionet/error.h"
 #include "ionet/log.h"
 
@@ -82,12 +83,12 @@ class TcpChannel : public Channel, public std::enable_shared_from_this<TcpChanne
     }
     writing_ = true;
     auto self = shared_from_this();
-    asio::async_write(socket_, asio::buffer(queue_.front()),
-                      [self](asio::error_code ec, std::size_t) {
-                        if (ec) return self->finish(reason(ec));
-                        self->queue_.pop_front();
-                        self->writeNext();
-                      });
+    ionet::asyncWriteAll(socket_, asio::buffer(queue_.front()),
+                         [self](asio::error_code ec, std::size_t) {
+                           if (ec) return self->finish(reason(ec));
+                           self->queue_.pop_front();
+                           self->writeNext();
+                         });
   }
 
   static std::string reason(const asio::error_code& ec) {

@@ -92,9 +92,12 @@ class FrameReader {
   void append(std::string_view bytes);
   std::optional<Frame> next();
   std::size_t buffered() const { return end_ - offset_; }
+  std::size_t storageBytes() const { return buffer_.size(); }
 
  private:
-  std::string buffer_;      // storage; bytes [offset_, end_) are received and not yet decoded
+  // A partial frame is moved to the front at the latest once the buffer holds this many reads.
+  static constexpr std::size_t kCompactAboveReads = 8;
+  std::string buffer_;  // storage; bytes [offset_, end_) are received and not yet decoded
   std::size_t offset_ = 0;
   std::size_t end_ = 0;
 };
