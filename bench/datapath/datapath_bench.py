@@ -19,6 +19,9 @@ import sys
 import tempfile
 import time
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import relay_ceiling  # noqa: E402  (bench/datapath/relay_ceiling.py)
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 WANEMU = os.path.join(HERE, "..", "..", "tests", "wanemu", "wanemu")
 NAME = "dpbench"
@@ -80,6 +83,19 @@ def pingpong(build, pool, size, direct, trips, preload):
     return float(m.group(1))
 
 
+def stream_job(build, pool, direct, megabytes, addr2, work):
+    """relay_ceiling.py's stream as a two-rank job (rank 0 on h1 sends, rank 1 on h2 receives);
+    returns Mbit/s."""
+    rendezvous = tempfile.mktemp(prefix="stream-", dir=work)
+    r = run_pair_job(build, pool, direct,
+                     [sys.executable, os.path.join(HERE, "relay_ceiling.py"), "job", rendezvous,
+                      str(megabytes), addr2], 600)
+    m = re.search(r"stream (\d+) bytes in ([\d.]+) s", r.stdout)
+    if r.returncode != 0 or not m:
+        raise failure("stream job", r, direct)
+    return int(m.group(1)) * 8 / float(m.group(2)) / 1e6
+
+
 def compare(label, measure, rounds):
     """measure(direct) -> Mbit/s; ionet and direct runs interleaved."""
     ionet, direct = [], []
@@ -97,6 +113,9 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--build", default="build")
     ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--stream-rounds", type=int, default=3,
+                    help="rounds of the one-stream comparison without MPI (0 skips it)")
+    ap.add_argument("--stream-megabytes", type=int, default=1024)
     ap.add_argument("--lossy-rounds", type=int, default=3, help="0 skips the lossy link")
     ap.add_argument("--lossy-round-trips", type=int, default=1,
                     help="pingpong round trips per run on the lossy link")
@@ -152,6 +171,17 @@ def main():
                                               direct, 50), args.rounds)
         print(f"direct site (pool.direct_sites: ranks dial each other, no session): "
               f"{'>= 0.8' if site >= 0.8 else '< 0.8'} ({site:.2f})")
+        if args.stream_rounds > 0:
+            # Without MPI: one TCP stream h1 -> h2, directly, through two relays that only move
+            # bytes (relay_ceiling.py), and as a job through ionet's agents, interleaved.
+            print(f"One TCP stream h1 -> h2, {args.stream_megabytes} MiB, no MPI; medians of "
+                  f"{args.stream_rounds} interleaved runs")
+            mb = args.stream_megabytes
+            relay_ceiling.measure(NAME, mb, args.stream_rounds, extra={
+                "ionet-run, agents' sessions":
+                    lambda: stream_job(build, pool, False, mb, addr2, work),
+                "ionet-run, IONET_DATA_PATH=direct":
+                    lambda: stream_job(build, pool, True, mb, addr2, work)})
         if args.lossy_rounds > 0:
             sh(WANEMU, "shape", NAME, "--delay-ms", "25", "--loss", "1", "--rate", "1gbit")
             preload = None

@@ -52,6 +52,7 @@ class ForwardStream : public std::enable_shared_from_this<ForwardStream> {
   std::string what_;  // "100.64.0.1:5000 -> 100.64.0.2:1024", for logs
   std::unique_ptr<asio::steady_timer> statusTimer_;
   std::function<std::string(int)> replyFor_;
+  std::string readBuffer_;  // what the pending read of the rank's socket fills
   std::deque<std::string> out_;
   std::size_t outBytes_ = 0;
   bool awaitingStatus_ = false;
