@@ -86,7 +86,7 @@ def pingpong(build, pool, size, direct, trips, preload):
 def stream_job(build, pool, direct, megabytes, addr2, work):
     """relay_ceiling.py's stream as a two-rank job (rank 0 on h1 sends, rank 1 on h2 receives);
     returns Mbit/s."""
-    rendezvous = tempfile.mktemp(prefix="stream-", dir=work)
+    rendezvous = os.path.join(tempfile.mkdtemp(prefix="stream-", dir=work), "address")
     r = run_pair_job(build, pool, direct,
                      [sys.executable, os.path.join(HERE, "relay_ceiling.py"), "job", rendezvous,
                       str(megabytes), addr2], 600)

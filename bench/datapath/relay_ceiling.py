@@ -41,6 +41,19 @@ def listen(addr, port):
     return s
 
 
+def receive_all(conn, buf):
+    """Reads `conn` to its end; returns (bytes, seconds from the first byte to the end)."""
+    total, start = 0, None
+    while True:
+        n = conn.recv_into(buf)
+        if n == 0:
+            break
+        if start is None:
+            start = time.perf_counter()
+        total += n
+    return total, (time.perf_counter() - start if start else 0.0)
+
+
 def role_sink(addr, port):
     """Accepts connections one after another; for each prints the bytes/s it received."""
     server = listen(addr, port)
@@ -48,15 +61,7 @@ def role_sink(addr, port):
     buf = bytearray(CHUNK)
     while True:
         conn, _ = server.accept()
-        total, start = 0, None
-        while True:
-            n = conn.recv_into(buf)
-            if n == 0:
-                break
-            if start is None:
-                start = time.perf_counter()
-            total += n
-        elapsed = time.perf_counter() - start if start else 0.0
+        total, elapsed = receive_all(conn, buf)
         conn.close()
         print(f"{total} {elapsed:.6f}", flush=True)
 
@@ -83,16 +88,7 @@ def role_job(rendezvous, megabytes, real_addr):
             f.write(f"{addr} {server.getsockname()[1]}")
         os.rename(rendezvous + ".tmp", rendezvous)
         conn, _ = server.accept()
-        buf = bytearray(CHUNK)
-        total, start = 0, None
-        while True:
-            n = conn.recv_into(buf)
-            if n == 0:
-                break
-            if start is None:
-                start = time.perf_counter()
-            total += n
-        elapsed = time.perf_counter() - start
+        total, elapsed = receive_all(conn, bytearray(CHUNK))
         conn.close()
         print(f"stream {total} bytes in {elapsed:.6f} s", flush=True)
         return
