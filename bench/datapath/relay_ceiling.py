@@ -16,6 +16,7 @@ two-rank ionet-run job through the agents (`relay_ceiling.py job ...`, the role 
 these relays, so that ionet's own cost per byte is seen without MPI's.
 """
 import argparse
+import fcntl
 import os
 import socket
 import statistics
@@ -112,7 +113,6 @@ def role_relay(addr, port, to_addr, to_port, mode):
             s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         if mode == "splice":
             r, w = os.pipe()
-            import fcntl
             fcntl.fcntl(w, 1031, CHUNK)  # F_SETPIPE_SZ
             while True:
                 n = os.splice(a.fileno(), w, CHUNK)
