@@ -38,127 +38,151 @@ void SessionImpl::finishFirstDial(const std::string& error) {
   if (ready) ready(std::static_pointer_cast<SessionImpl>(shared_from_this()), "");
 }
 
-void SessionImpl::dial(int slot) {
-  auto self = std::static_pointer_cast<SessionImpl>(shared_from_this());
-  slots_[slot].dialing = true;
-  auto socket = std::make_shared<tcp::socket>(io_);
-  auto resolver = std::make_shared<tcp::resolver>(io_);
-  const Endpoint target = *dialTo_;
-  auto helloSentAt = std::make_shared<TimePoint>();
-
-  auto sayHello = [self, slot, helloSentAt](std::shared_ptr<ByteStream> stream) {
-    if (self->ended_) return stream->close();
-    Frame hello;
-    hello.type = FrameType::hello;
-    hello.session = self->id_;
-    hello.link = std::uint16_t(slot);
-    hello.streams = std::uint16_t(std::max(1, self->streams_));
-    hello.ack = self->core_.receiveNext();
-    hello.payload = self->security_.nodeName.substr(0, kMaxNameBytes);
-    *helloSentAt = SteadyClock::now();
-    writeOneFrame(stream, hello, [self, slot, stream, helloSentAt](std::string error) {
-      if (!error.empty()) return self->dialFailed(slot, "sending hello: " + error);
-      auto reader = std::make_shared<FrameReader>();
-      readOneFrame(stream, reader, kHandshakeTimeout,
-                   [self, slot, stream, reader, helloSentAt](std::optional<Frame> answer,
-                                                             std::string error) {
-                     if (self->ended_) return stream->close();
-                     if (!answer) return self->dialFailed(slot, "waiting for hello-ack: " + error);
-                     if (answer->type == FrameType::refuse) {
-                       stream->close();
-                       const std::string why =
-                           "refused by " + stream->remote + ": " + answer->payload;
-                       return self->end(why);
-                     }
-                     if (answer->type != FrameType::helloAck || answer->session != self->id_) {
-                       return self->dialFailed(slot, std::string("unexpected ") +
-                                                         frameTypeName(answer->type) +
-                                                         " instead of hello-ack");
-                     }
-                     if (!self->ready_ && !(answer->flags & 1)) {
-                       // We had a session, the peer does not: it restarted or timed us out.
-                       // Resending into a fresh session would stall; say so instead.
-                       stream->close();
-                       return self->end(
-                           "the peer no longer knows this session (it restarted "
-                           "or timed the session out)");
-                     }
-                     const std::string name = stream->authenticatedName();
-                     if (!name.empty()) {
-                       if (self->core_.counters().linksUp == 0 && slot == 0 && self->ready_) {
-                         self->peerName_ = name;
-                       } else if (name != self->peerName_) {
-                         stream->close();
-                         return self->dialFailed(
-                             slot, "peer is now '" + name + "', was '" + self->peerName_ + "'");
-                       }
-                     }
-                     const auto rtt = std::chrono::duration_cast<std::chrono::microseconds>(
-                         SteadyClock::now() - *helloSentAt);
-                     if (slot == 0 && self->ready_) {
-                       self->streams_ = self->options_.streams > 0
-                                            ? std::min(self->options_.streams, kMaxStreams)
-                                            : streamsForRtt(rtt, stream->congestion == "bbr");
-                       self->sizeForBdp(rtt);
-                       log::debug("session to ", self->peerName_, ": hello round trip ", ms(rtt),
-                                  ", ", stream->congestion, ", ", self->streams_, " streams");
-                     }
-                     self->addLink(slot, stream, reader, answer->ack);
-                   });
-    });
-  };
-
-  auto secure = [self, slot, sayHello, socket]() {
-    const std::string congestion = tuneSocket(*socket, self->options_);
-    if (!self->security_.tls) {
-      auto stream = plainStream(std::move(*socket));
-      stream->congestion = congestion;
-      return sayHello(stream);
-    }
-    secureStream(
-        std::move(*socket), *self->security_.tls, true, kHandshakeTimeout,
-        [self, slot, sayHello, congestion](std::shared_ptr<ByteStream> stream, std::string error) {
-          if (!stream) return self->dialFailed(slot, error);
-          stream->congestion = congestion;
-          sayHello(stream);
-        });
-  };
-
+// One connection being dialled, through its steps in order: resolve, connect (through the
+// relay when the endpoint names one), secure (TLS or plain), hello, hello-ack. Each step is a
+// function of its own; any failure goes to dialFailed, which retries or ends the session.
+struct SessionImpl::Dial {
+  std::shared_ptr<SessionImpl> session;
+  int slot = 0;
+  Endpoint target;
+  tcp::socket socket;
+  tcp::resolver resolver;
   // Resolving and connecting get the handshake timeout too: a black-holed SYN would otherwise
   // take the kernel's two minutes.
-  auto deadline = std::make_shared<asio::steady_timer>(io_, kHandshakeTimeout);
-  deadline->async_wait([socket, resolver](const asio::error_code& ec) {
-    if (ec) return;
-    resolver->cancel();
+  asio::steady_timer deadline;
+  std::string congestion;  // of the connected socket, for the streams count
+  TimePoint helloSentAt;
+
+  Dial(std::shared_ptr<SessionImpl> s, int sl, Endpoint t)
+      : session(std::move(s)),
+        slot(sl),
+        target(std::move(t)),
+        socket(session->io_),
+        resolver(session->io_),
+        deadline(session->io_, kHandshakeTimeout) {}
+
+  void failed(const std::string& error) const { session->dialFailed(slot, error); }
+};
+
+void SessionImpl::dial(int slot) {
+  slots_[slot].dialing = true;
+  auto d = std::make_shared<Dial>(std::static_pointer_cast<SessionImpl>(shared_from_this()), slot,
+                                  *dialTo_);
+  // Weak: a dial that failed early must not keep its session alive until the deadline.
+  d->deadline.async_wait([weak = std::weak_ptr<Dial>(d)](const asio::error_code& ec) {
+    auto d = weak.lock();
+    if (ec || !d) return;
+    d->resolver.cancel();
     asio::error_code ignored;
-    socket->close(ignored);
+    d->socket.close(ignored);
   });
-  resolver->async_resolve(
-      target.host, std::to_string(target.port),
-      [self, slot, socket, resolver, target, secure, deadline](
-          const asio::error_code& ec, tcp::resolver::results_type results) {
-        if (ec) return self->dialFailed(slot, "resolving " + target.host + ": " + ec.message());
-        asio::async_connect(
-            *socket, results,
-            [self, slot, socket, target, secure, deadline](const asio::error_code& ec,
-                                                           const tcp::endpoint&) {
-              deadline->cancel();
-              if (ec) {
-                return self->dialFailed(slot,
-                                        "connecting to " + target.describe() + ": " + ec.message());
-              }
-              if (target.relayTo.empty()) return secure();
-              relayDial(socket, target.relayTo, kHandshakeTimeout,
-                        [self, slot, secure, target](std::string error) {
-                          if (!error.empty()) {
-                            return self->dialFailed(slot, "relay " + target.host + ":" +
-                                                              std::to_string(target.port) + ": " +
-                                                              error);
-                          }
-                          secure();
-                        });
-            });
+  d->resolver.async_resolve(
+      d->target.host, std::to_string(d->target.port),
+      [d](const asio::error_code& ec, tcp::resolver::results_type results) {
+        if (ec) {
+          return d->failed("resolving " + d->target.host + ": " + ec.message());
+        }
+        dialConnect(d, results);
       });
+}
+
+void SessionImpl::dialConnect(const std::shared_ptr<Dial>& d,
+                              const tcp::resolver::results_type& addresses) {
+  asio::async_connect(d->socket, addresses, [d](const asio::error_code& ec, const tcp::endpoint&) {
+    d->deadline.cancel();
+    if (ec) return d->failed("connecting to " + d->target.describe() + ": " + ec.message());
+    if (d->target.relayTo.empty()) return dialSecure(d);
+    dialThroughRelay(d);
+  });
+}
+
+void SessionImpl::dialThroughRelay(const std::shared_ptr<Dial>& d) {
+  // relayDial shares the socket for the exchange; the stream takes it over afterwards.
+  auto socket = std::shared_ptr<tcp::socket>(d, &d->socket);
+  relayDial(socket, d->target.relayTo, kHandshakeTimeout, [d](std::string error) {
+    if (!error.empty()) {
+      return d->failed("relay " + d->target.host + ":" + std::to_string(d->target.port) + ": " +
+                       error);
+    }
+    dialSecure(d);
+  });
+}
+
+void SessionImpl::dialSecure(const std::shared_ptr<Dial>& d) {
+  auto& self = *d->session;
+  d->congestion = tuneSocket(d->socket, self.options_);
+  if (!self.security_.tls) return dialHello(d, plainStream(std::move(d->socket)));
+  secureStream(std::move(d->socket), *self.security_.tls, true, kHandshakeTimeout,
+               [d](std::shared_ptr<ByteStream> stream, std::string error) {
+                 if (!stream) return d->failed(error);
+                 dialHello(d, std::move(stream));
+               });
+}
+
+void SessionImpl::dialHello(const std::shared_ptr<Dial>& d, std::shared_ptr<ByteStream> stream) {
+  auto& self = *d->session;
+  stream->congestion = d->congestion;
+  if (self.ended_) return stream->close();
+  Frame hello;
+  hello.type = FrameType::hello;
+  hello.session = self.id_;
+  hello.link = std::uint16_t(d->slot);
+  hello.streams = std::uint16_t(std::max(1, self.streams_));
+  hello.ack = self.core_.receiveNext();
+  hello.payload = self.security_.nodeName.substr(0, kMaxNameBytes);
+  d->helloSentAt = SteadyClock::now();
+  writeOneFrame(stream, hello, [d, stream](std::string error) {
+    if (!error.empty()) return d->failed("sending hello: " + error);
+    auto reader = std::make_shared<FrameReader>();
+    readOneFrame(stream, reader, kHandshakeTimeout,
+                 [d, stream, reader](std::optional<Frame> answer, std::string error) {
+                   if (d->session->ended_) return stream->close();
+                   if (!answer) return d->failed("waiting for hello-ack: " + error);
+                   dialHelloAnswered(d, stream, reader, *answer);
+                 });
+  });
+}
+
+void SessionImpl::dialHelloAnswered(const std::shared_ptr<Dial>& d,
+                                    const std::shared_ptr<ByteStream>& stream,
+                                    const std::shared_ptr<FrameReader>& reader,
+                                    const Frame& answer) {
+  auto& self = *d->session;
+  const int slot = d->slot;
+  if (answer.type == FrameType::refuse) {
+    stream->close();
+    return self.end("refused by " + stream->remote + ": " + answer.payload);
+  }
+  if (answer.type != FrameType::helloAck || answer.session != self.id_) {
+    return d->failed(std::string("unexpected ") + frameTypeName(answer.type) +
+                     " instead of hello-ack");
+  }
+  if (!self.ready_ && !(answer.flags & 1)) {
+    // We had a session, the peer does not: it restarted or timed us out. Resending into a
+    // fresh session would stall; say so instead.
+    stream->close();
+    return self.end(
+        "the peer no longer knows this session (it restarted or timed the session out)");
+  }
+  const std::string name = stream->authenticatedName();
+  if (!name.empty()) {
+    if (self.core_.counters().linksUp == 0 && slot == 0 && self.ready_) {
+      self.peerName_ = name;
+    } else if (name != self.peerName_) {
+      stream->close();
+      return d->failed("peer is now '" + name + "', was '" + self.peerName_ + "'");
+    }
+  }
+  const auto rtt =
+      std::chrono::duration_cast<std::chrono::microseconds>(SteadyClock::now() - d->helloSentAt);
+  if (slot == 0 && self.ready_) {
+    self.streams_ = self.options_.streams > 0 ? std::min(self.options_.streams, kMaxStreams)
+                                              : streamsForRtt(rtt, stream->congestion == "bbr");
+    self.sizeForBdp(rtt);
+    log::debug("session to ", self.peerName_, ": hello round trip ", ms(rtt), ", ",
+               stream->congestion, ", ", self.streams_, " streams");
+  }
+  self.addLink(slot, stream, reader, answer.ack);
 }
 
 // Autotuning's ceiling for send buffers (net.ipv4.tcp_wmem's third field).

@@ -91,7 +91,17 @@ class SessionImpl : public Session, public LinkOwner {
     std::unique_ptr<asio::steady_timer> timer;
   };
 
+  // Dialling one connection, step by step (session_dial.cc).
+  struct Dial;
   void dial(int slot);
+  static void dialConnect(const std::shared_ptr<Dial>& d,
+                          const asio::ip::tcp::resolver::results_type& addresses);
+  static void dialThroughRelay(const std::shared_ptr<Dial>& d);
+  static void dialSecure(const std::shared_ptr<Dial>& d);
+  static void dialHello(const std::shared_ptr<Dial>& d, std::shared_ptr<ByteStream> stream);
+  static void dialHelloAnswered(const std::shared_ptr<Dial>& d,
+                                const std::shared_ptr<ByteStream>& stream,
+                                const std::shared_ptr<FrameReader>& reader, const Frame& answer);
   void sizeForBdp(std::chrono::microseconds rtt);
   void finishFirstDial(const std::string& error);
   void dialFailed(int slot, const std::string& error);
