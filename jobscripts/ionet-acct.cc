@@ -31,7 +31,7 @@ int main(int argc, char** argv) {
                "Where every rank of every run ran: job, run, restart, rank, host, GPUs");
   app.add_option("--pool", pool, "The pool whose queue to use (default $IONET_POOL, else local)");
   if (auto done = parseCommand(app, argc, argv)) return *done;
-  try {
+  return jobscripts::slurmExitStatusOf([&] {
     JobFilter filter;
     filter.ids = commaList(jobs);
     filter.users = commaList(users);
@@ -89,8 +89,5 @@ int main(int argc, char** argv) {
     for (const auto& j : selected) out += render(tableRow(table, j, queue.partition, now)) + "\n";
     std::cout << out << std::flush;
     return 0;
-  } catch (const std::exception& e) {
-    log::error("error: ", e.what());
-    return 1;
-  }
+  });
 }

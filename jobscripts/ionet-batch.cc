@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "ionet/error.h"
+#include "ionet/jobscripts/command_line.h"
 #include "ionet/jobscripts/submission.h"
 #include "ionet/log.h"
 
@@ -63,7 +64,7 @@ int main(int argc, char** argv) {
     std::cout << "ionet-batch (ionet) " << IONET_VERSION << "\n";
     return 0;
   }
-  try {
+  return jobscripts::slurmExitStatusOf([&] {
     std::string stdinText;
     bool hasScript = false;
     {
@@ -94,11 +95,5 @@ int main(int argc, char** argv) {
     }
     if (submission.options.wait) return waitForJobs(db, id);
     return 0;
-  } catch (const UsageError& e) {
-    log::error("error: ", e.what());
-    return 1;
-  } catch (const std::exception& e) {
-    log::error("error: ", e.what());
-    return 1;
-  }
+  });
 }

@@ -31,7 +31,7 @@ int main(int argc, char** argv) {
   app.add_flag("-Q,--quiet", quiet, "Do not report jobs that had already ended");
   app.add_option("--pool", pool, "The pool whose queue to use (default $IONET_POOL, else local)");
   if (auto done = parseCommand(app, argc, argv)) return *done;
-  try {
+  return jobscripts::slurmExitStatusOf([&] {
     if (ids.empty() && user.empty() && name.empty() && state.empty()) {
       throw UsageError("no job given (ionet-cancel JOBID..., or -u USER / -n NAME / -t STATE)");
     }
@@ -108,8 +108,5 @@ int main(int argc, char** argv) {
     }
     ensureDaemon(queue);
     return status;
-  } catch (const std::exception& e) {
-    log::error("error: ", e.what());
-    return 1;
-  }
+  });
 }

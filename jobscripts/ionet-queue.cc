@@ -34,7 +34,7 @@ int main(int argc, char** argv) {
   app.add_flag("--me", me, "Only my jobs");
   app.add_option("--pool", pool, "The pool whose queue to show (default $IONET_POOL, else local)");
   if (auto done = parseCommand(app, argc, argv)) return *done;
-  try {
+  return jobscripts::slurmExitStatusOf([&] {
     JobFilter filter;
     filter.users = commaList(users);
     if (me) filter.users.insert(userName());
@@ -58,8 +58,5 @@ int main(int argc, char** argv) {
     }
     std::cout << out << std::flush;
     return 0;
-  } catch (const std::exception& e) {
-    log::error("error: ", e.what());
-    return 1;
-  }
+  });
 }

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "ionet/error.h"
+#include "ionet/jobscripts/command_line.h"
 #include "ionet/jobscripts/queue_daemon.h"
 #include "ionet/jobscripts/shepherd.h"
 #include "ionet/log.h"
@@ -29,11 +30,8 @@ int main(int argc, char** argv) {
     return 2;
   }
   if (!std::getenv("IONET_LOG_LEVEL")) log::threshold() = log::Level::kInfo;
-  try {
+  return jobscripts::slurmExitStatusOf([&] {
     const auto queue = jobscripts::loadQueueDir(dir);
     return shepherd ? jobscripts::runShepherd(queue, shepherd) : jobscripts::runDaemon(queue);
-  } catch (const std::exception& e) {
-    log::error(e.what());
-    return 1;
-  }
+  });
 }

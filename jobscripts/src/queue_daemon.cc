@@ -186,16 +186,7 @@ int runDaemon(const QueueDir& q) {
   ::unlink(addr.sun_path);
   IONET_ENFORCE(::bind(wake, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0, "bind ",
                 q.wakeSocket(), ": ", std::strerror(errno));
-  double idleExit = 300;
-  if (const char* v = std::getenv("IONET_QUEUE_IDLE_EXIT"); v && *v) {
-    char* end = nullptr;
-    const double d = std::strtod(v, &end);
-    if (*end == '\0' && d >= 0 && d <= 86400 * 365) {
-      idleExit = d;
-    } else {
-      log::warn("IONET_QUEUE_IDLE_EXIT=", v, ": not a number of seconds; using 300");
-    }
-  }
+  const double idleExit = queueTimings().idleExit;
   const std::string self = binaryDir() + "/ionet-queued";
   QueueDb db(q.database());
   log::info("serving ", q.path, " (pid ", ::getpid(), ")");

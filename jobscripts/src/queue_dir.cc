@@ -18,9 +18,9 @@
 #include <sstream>
 #include <thread>
 
+#include "hosts/pool_file.h"
+#include "hosts/resources.h"
 #include "ionet/error.h"
-#include "ionet/launcher/pool_file.h"
-#include "ionet/launcher/resources.h"
 
 namespace fs = std::filesystem;
 
@@ -36,6 +36,18 @@ std::uint32_t envCount(const char* name, std::uint32_t fallback) {
     throw UsageError(std::string(name) + "=" + v + ": expected a number from 1 to 100000");
   }
   return static_cast<std::uint32_t>(n);
+}
+
+double envSeconds(const char* name, double fallback, double max) {
+  const char* v = std::getenv(name);
+  if (!v || !*v) return fallback;
+  char* end = nullptr;
+  const double d = std::strtod(v, &end);
+  if (*end != '\0' || !(d >= 0 && d <= max)) {
+    throw UsageError(std::string(name) + "=" + v + ": expected seconds from 0 to " +
+                     std::to_string(static_cast<long long>(max)));
+  }
+  return d;
 }
 
 std::string hostName() {
@@ -197,7 +209,16 @@ void wakeDaemon(const QueueDir& q) {
   ::close(fd);
 }
 
+QueueTimings queueTimings() {
+  QueueTimings t;
+  t.killWait = envSeconds("IONET_KILL_WAIT", t.killWait, 86400);
+  t.hostCooldown = envSeconds("IONET_QUEUE_HOST_COOLDOWN", t.hostCooldown, 86400);
+  t.idleExit = envSeconds("IONET_QUEUE_IDLE_EXIT", t.idleExit, 86400.0 * 365);
+  return t;
+}
+
 void ensureDaemon(const QueueDir& q) {
+  queueTimings();
   const int lock = ::open(q.lockFile().c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
   if (lock < 0) throw Error("cannot open " + q.lockFile() + ": " + std::strerror(errno));
   const bool running = ::flock(lock, LOCK_EX | LOCK_NB) != 0;

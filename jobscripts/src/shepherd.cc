@@ -15,6 +15,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "hosts/step_log.h"
 #include "ionet/error.h"
 #include "ionet/jobscripts/process_identity.h"
 #include "ionet/jobscripts/queue_db.h"
@@ -24,14 +25,6 @@ namespace fs = std::filesystem;
 
 namespace ionet::jobscripts {
 namespace {
-
-double envSeconds(const char* name, double fallback) {
-  const char* v = std::getenv(name);
-  if (!v || !*v) return fallback;
-  char* end = nullptr;
-  const double d = std::strtod(v, &end);
-  return (*end == '\0' && d >= 0 && d <= 86400) ? d : fallback;
-}
 
 std::string joinedNames(const std::vector<AllocatedHost>& allocation) {
   std::string out;
@@ -64,36 +57,23 @@ std::string stepLog(const QueueDir& q, const JobRecord& job) {
   return q.jobDir(job.id) + "/steps-" + std::to_string(job.restarts) + ".log";
 }
 
-// What ionet-run wrote into the step log: the ranks' placements, and whether its last run
-// ended by losing a host (then the job ends NODE_FAIL), and which.
+// What ionet-run wrote into the step log (hosts/step_log.h): the ranks' placements, and whether
+// its last run ended by losing a host (then the job ends NODE_FAIL), and which.
 struct StepSummary {
   std::vector<RankPlacement> ranks;
   bool hostLost = false;
   std::string lostHost;
 };
 
-StepSummary readStepLog(const std::string& path, const JobRecord& job) {
+StepSummary summarizeStepLog(const std::string& path, const JobRecord& job) {
+  const launcher::StepLog log = launcher::readStepLog(path);
   StepSummary summary;
-  std::ifstream in(path);
-  std::string line;
-  while (std::getline(in, line)) {
-    std::istringstream words(line);
-    std::string kind;
-    words >> kind;
-    if (kind == "place") {
-      RankPlacement r;
-      r.jobId = job.id;
-      r.requeue = job.restarts;
-      if (words >> r.restart >> r.rank >> r.host >> r.gpus) {
-        if (r.gpus == "-") r.gpus.clear();
-        summary.ranks.push_back(r);
-      }
-    } else if (kind == "end") {
-      std::string cause, host;
-      words >> cause >> host;
-      summary.hostLost = cause == "host-lost";
-      summary.lostHost = host == "-" ? "" : host;
-    }
+  for (const auto& p : log.placements) {
+    summary.ranks.push_back({job.id, job.restarts, p.restart, p.rank, p.host, p.gpus});
+  }
+  if (log.lastEnd && log.lastEnd->cause == launcher::EndCause::kHostLost) {
+    summary.hostLost = true;
+    summary.lostHost = log.lastEnd->host;
   }
   return summary;
 }
@@ -191,6 +171,8 @@ std::vector<std::string> jobEnvironment(const JobRecord& job, const QueueDir& q,
 
 int runShepherd(const QueueDir& q, std::int64_t id) {
   log::prefix() = "ionet-shepherd[" + std::to_string(id) + "]";
+  // Its daemon checked them before it started, and the shepherd inherits its environment.
+  const QueueTimings timings = queueTimings();
   QueueDb db(q.database());
   auto loaded = db.job(id);
   if (!loaded || loaded->state != JobState::kRunning) {
@@ -268,7 +250,7 @@ int runShepherd(const QueueDir& q, std::int64_t id) {
       now->shepherdStart = processStartTime(::getpid());
       db.update(*now);
     });
-    const double killWait = envSeconds("IONET_KILL_WAIT", 30);
+    const double killWait = timings.killWait;
     const double limitAt = job.timeLimitSeconds ? job.startTime + double(job.timeLimitSeconds) : 0;
     double warnAt = job.signal && limitAt ? limitAt - job.signal->secondsBefore : 0;
     double killAt = 0;  // SIGKILL after a SIGTERM that was not enough
@@ -330,7 +312,7 @@ int runShepherd(const QueueDir& q, std::int64_t id) {
     }
   }
 
-  const StepSummary steps = readStepLog(stepLog(q, job), job);
+  const StepSummary steps = summarizeStepLog(stepLog(q, job), job);
   db.transaction([&] {
     auto current = db.job(id);
     if (!current || current->state != JobState::kRunning || current->shepherdPid != ::getpid()) {
@@ -356,7 +338,7 @@ int runShepherd(const QueueDir& q, std::int64_t id) {
       // This machine itself (the local queue's one host) is not taken out: a lost agent there
       // is a process that died, not a machine that went away.
       if (!steps.lostHost.empty() && q.kind != "local") {
-        db.setHostDown(steps.lostHost, wallClock() + envSeconds("IONET_QUEUE_HOST_COOLDOWN", 300),
+        db.setHostDown(steps.lostHost, wallClock() + timings.hostCooldown,
                        "lost during job " + j.displayId());
       }
     } else {

@@ -31,8 +31,6 @@ constexpr auto kStatusTimeout = 30s;   // session set-up plus the remote connect
 constexpr auto kLocalConnectTimeout = 10s;
 constexpr int kDialAttempts = 5;  // with kRedialDelay x 1, 2, 3, 4 between them: ~2 s
 constexpr auto kRedialDelay = 200ms;
-constexpr const char* kControlChannel = kControlChannelName;
-constexpr const char* kCheckpointChannel = kCheckpointChannelName;
 
 void putU32(char* p, std::uint32_t v) {
   v = htonl(v);
@@ -326,14 +324,10 @@ struct Forwarder::Impl : std::enable_shared_from_this<Impl> {
     if (auto h = agentChannels.find(channel->name()); h != agentChannels.end()) {
       return h->second(std::move(channel));
     }
-    if (channel->name() == kControlChannel || channel->name() == kCheckpointChannel) {
-      log::warn("forwarder: refusing a '", channel->name(), "' channel from ", channel->peer(),
-                ": nothing on this host takes it");
-      return channel->close();
-    }
     ChannelAddress a;
     if (!ChannelAddress::parse(channel->name(), &a)) {
-      log::warn("forwarder: refusing channel '", channel->name(), "' from ", channel->peer());
+      log::warn("forwarder: refusing channel '", channel->name(), "' from ", channel->peer(),
+                ": nothing on this host takes it");
       return channel->close();
     }
     auto answer = [channel](int error) {

@@ -1,5 +1,5 @@
-// What ionet-queue, ionet-cancel and ionet-acct share on their command lines: Slurm's comma
-// lists, --version, and CLI11's parse with its exit status.
+// What the batch commands share on their command lines: Slurm's comma lists, --version,
+// CLI11's parse with its exit status, and Slurm's exit status for errors.
 #pragma once
 
 #include <CLI/CLI.hpp>
@@ -9,6 +9,8 @@
 #include <sstream>
 #include <string>
 #include <vector>
+
+#include "ionet/log.h"
 
 namespace ionet::jobscripts {
 
@@ -39,6 +41,18 @@ inline std::optional<int> parseCommand(CLI::App& app, int argc, char** argv) {
     return 0;
   }
   return std::nullopt;
+}
+
+// Slurm's commands (sbatch, squeue, scancel, sacct) exit 1 on any error, bad input included,
+// after one line "error: ...". Every batch command runs its body through this.
+template <typename Body>
+int slurmExitStatusOf(Body&& body) {
+  try {
+    return body();
+  } catch (const std::exception& e) {
+    log::error("error: ", e.what());
+    return 1;
+  }
 }
 
 }  // namespace ionet::jobscripts

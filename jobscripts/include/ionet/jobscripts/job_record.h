@@ -7,8 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "hosts/allocation.h"
 #include "ionet/jobscripts/batch_options.h"
-#include "ionet/launcher/allocation.h"
 
 namespace ionet::jobscripts {
 
@@ -23,7 +23,7 @@ bool isFinal(JobState s);
 // As Slurm's MaxBatchRequeue (default 5): a job that keeps losing hosts stops somewhere.
 inline constexpr std::uint32_t kMaxRequeues = 5;
 
-// Allocations: which hosts, how many tasks and which GPUs on each (ionet/launcher/allocation.h,
+// Allocations: which hosts, how many tasks and which GPUs on each (hosts/allocation.h in launcher/,
 // shared with ionet-run, which reads them back from IONET_ALLOCATION).
 using launcher::AllocatedHost;
 using launcher::formatAllocation;

@@ -32,7 +32,17 @@ QueueDir openQueueDir(const std::string& pool);
 // The same for a directory already made (the daemon and shepherds are given it).
 QueueDir loadQueueDir(const std::string& path);
 
+// The queue's timings, from the environment the daemon and shepherds inherit. A value that is
+// not a number of seconds in range is a UsageError naming the variable, never a default.
+struct QueueTimings {
+  double killWait = 30;       // IONET_KILL_WAIT: SIGTERM -> SIGKILL of a stopped job
+  double hostCooldown = 300;  // IONET_QUEUE_HOST_COOLDOWN: a lost host is left out this long
+  double idleExit = 300;      // IONET_QUEUE_IDLE_EXIT: an idle daemon leaves after this long
+};
+QueueTimings queueTimings();
+
 // Starts the queue's daemon unless one holds the lock, then wakes it to look at the queue.
+// Checks queueTimings() first, so a bad value is the command's error, not a daemon's.
 void ensureDaemon(const QueueDir& q);
 void wakeDaemon(const QueueDir& q);
 

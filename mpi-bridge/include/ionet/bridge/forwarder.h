@@ -50,8 +50,6 @@ struct ForwarderStats {
 std::uint32_t virtualAddressOfHost(std::size_t index);
 inline constexpr const char* kVirtualNetwork = "100.64.0.0/10";
 inline constexpr const char* kVirtualInterface = "ionet0";
-inline constexpr const char* kControlChannelName = "ctl";
-inline constexpr const char* kCheckpointChannelName = "ckpt";
 std::string formatIpv4(std::uint32_t hostOrder);
 
 class Forwarder {
@@ -69,8 +67,9 @@ class Forwarder {
   // connection a rank makes is refused with EHOSTUNREACH; channels of other jobs always are.
   void setHosts(std::vector<DataHost> hosts, std::size_t self, std::string jobId);
 
-  // The agents' own channels ride the same sessions as the ranks' connections: the control
-  // tree's (kControlChannelName) and checkpoint replicas' (kCheckpointChannelName).
+  // The agent's own channels ride the same sessions as the ranks' connections (the launcher
+  // names them: its control tree, checkpoint replicas); any name that is not a ranks'
+  // connection address is one of those.
   // openChannel dials host's session if needed; done gets the channel, or null and why.
   // Channels of a name other hosts open to us go to its handler (refused while there is none).
   using ChannelOpened =
