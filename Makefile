@@ -3,7 +3,7 @@ BUILD   ?= build
 PREFIX  ?= /usr/local
 JOBS    ?= $(shell nproc)
 
-.PHONY: all deps build test demo bench install clean
+.PHONY: all deps build test demo bench sanitize install clean
 
 all: build
 
@@ -30,9 +30,14 @@ bench: build
 	/usr/bin/python3 bench/batch/batch_bench.py --build $(BUILD)
 	bash bench/wan/fuzz.sh $(BUILD)
 	$(BUILD)/bench/ionet-kernels-bench
+	bash scripts/sanitize.sh $(BUILD)-asan
+
+# The integration tests against an ASan+UBSan build of the daemons (build-asan).
+sanitize: deps
+	bash scripts/sanitize.sh $(BUILD)-asan
 
 install: build
 	cmake --install $(BUILD) --prefix $(PREFIX)
 
 clean:
-	rm -rf $(BUILD)
+	rm -rf $(BUILD) $(BUILD)-asan

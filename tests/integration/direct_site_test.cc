@@ -80,7 +80,7 @@ TEST_F(IonetTest, DirectSiteRanksDialEachOtherAndOthersGoThroughTheAgents) {
   EXPECT_GE(countContaining(r.err, "direct: ok") - direct, 1) << r.err;
   for (auto& a : agents) {
     a->signal(SIGTERM);
-    a->wait(10s);
+    expectCleanStop("pool agent", a->wait(10s));
   }
 }
 

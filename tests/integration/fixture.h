@@ -1,8 +1,10 @@
 // Shared fixture of the integration tests: paths of the real binaries, a marker in every
-// command's environment, and the no-orphans / no-leftovers check after each test.
+// command's environment, and after each test the checks that no ionet process crashed, none
+// was left running, and nothing was left behind.
 #pragma once
 
 #include <gtest/gtest.h>
+#include <signal.h>
 
 #include <filesystem>
 #include <fstream>
@@ -13,6 +15,7 @@
 #include <vector>
 
 #include "command.h"
+#include "crash_watch.h"
 #include "leftovers.h"
 
 namespace ionet::test {
@@ -70,13 +73,26 @@ class IonetTest : public ::testing::Test {
 
   void TearDown() override {
     auto alive = leftovers_.survivors(std::chrono::seconds(5));
+    const auto crashed = crashes_.crashes();
+    EXPECT_TRUE(crashed.empty()) << "ionet processes crashed: "
+                                 << ::testing::PrintToString(crashed);
     EXPECT_TRUE(alive.empty()) << "orphan processes: " << ::testing::PrintToString(alive);
     auto files = leftovers_.newFiles();
     EXPECT_TRUE(files.empty()) << "left behind: " << ::testing::PrintToString(files);
   }
 
   LeftoverCheck leftovers_;
+  CrashWatch crashes_;
 };
+
+// How a daemon the test started itself ended after the test's SIGTERM: exited (0) or by that
+// signal, never a crash. For the pool agents of suite fixtures.
+inline void expectCleanStop(const std::string& what, const CommandResult& r) {
+  EXPECT_TRUE(r.finished) << what << " did not stop on SIGTERM";
+  EXPECT_TRUE((r.signal == 0 && r.exitCode == 0) || r.signal == SIGTERM)
+      << what << " ended with exit code " << r.exitCode << ", signal " << r.signal << "\nstderr:\n"
+      << r.err;
+}
 
 // Fails the test with the command's output when it did not finish in time.
 #define EXPECT_FINISHED(r) \

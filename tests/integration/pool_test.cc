@@ -72,7 +72,7 @@ class PoolTest : public IonetTest {
     if (!world) return;
     for (auto& a : world->agents) {
       a->signal(SIGTERM);
-      a->wait(10s);
+      expectCleanStop("pool agent", a->wait(10s));
     }
     std::error_code ignored;
     fs::remove_all(world->dir, ignored);

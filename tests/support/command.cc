@@ -8,11 +8,26 @@
 
 #include <algorithm>
 #include <cstring>
+#include <mutex>
+#include <set>
 #include <sstream>
 
 extern char** environ;
 
 namespace ionet::test {
+namespace {
+
+// Every Command's own child, for CrashWatch: those are waited for by their Command.
+std::set<pid_t> commandPids;
+
+}  // namespace
+
+std::mutex& commandProcessLock() {
+  static std::mutex lock;
+  return lock;
+}
+
+bool isCommandProcess(pid_t pid) { return commandPids.count(pid) > 0; }
 
 std::vector<std::string> CommandResult::sortedLines() const {
   std::vector<std::string> lines;
@@ -36,6 +51,8 @@ Command::Command(std::vector<std::string> argv, std::vector<std::string> env, st
   for (auto& e : fullEnv) cenv.push_back(e.data());
   cenv.push_back(nullptr);
   result_.startedAt = Clock::now();
+  // Forked and registered under the lock: CrashWatch's reaper never sees our child unregistered.
+  std::unique_lock<std::mutex> registry(commandProcessLock());
   pid_ = ::fork();
   if (pid_ == 0) {
     ::setpgid(0, 0);  // so a deadline kill takes the whole tree
@@ -47,6 +64,9 @@ Command::Command(std::vector<std::string> argv, std::vector<std::string> env, st
     _exit(127);
   }
   ::setpgid(pid_, pid_);
+  forkedPid_ = pid_;
+  commandPids.insert(pid_);
+  registry.unlock();
   ::close(out[1]);
   ::close(err[1]);
   ::close(in[0]);
@@ -76,6 +96,8 @@ Command::~Command() {
   stopReader(std::chrono::milliseconds(0));
   ::close(wakeRead_);
   ::close(wakeWrite_);
+  std::lock_guard<std::mutex> lock(commandProcessLock());
+  commandPids.erase(forkedPid_);
 }
 
 // Output ends when every holder of the pipes is gone (agents, ranks). A holder that outlives

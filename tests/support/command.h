@@ -33,6 +33,11 @@ struct CommandResult {
   std::vector<std::string> sortedLines() const;
 };
 
+// Whether pid is a live Command's own child (its Command waits for it; nobody else may). The
+// caller holds commandProcessLock(), which Command holds across its fork.
+std::mutex& commandProcessLock();
+bool isCommandProcess(pid_t pid);
+
 class Command {
  public:
   // env: extra "NAME=value" on top of this process's environment.
@@ -62,6 +67,7 @@ class Command {
   void stopReader(std::chrono::milliseconds timeout);
 
   pid_t pid_ = -1;
+  pid_t forkedPid_ = -1;  // registered for isCommandProcess until destroyed
   std::thread reader_;
   std::mutex mutex_;
   std::condition_variable changed_;

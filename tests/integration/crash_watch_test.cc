@@ -1,0 +1,71 @@
+// The crash watch every integration test's teardown relies on, shown a real crash: an orphaned
+// "ionet-*" process that dies of a genuine SIGSEGV (a Python interpreter under that name reading
+// address 0). The watch must report it, or a crashing daemon would pass unnoticed.
+#include "crash_watch.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+
+#include "command.h"
+#include "fixture.h"
+
+namespace ionet::test {
+namespace {
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+
+bool mentions(const std::vector<std::string>& lines, const std::string& what) {
+  for (const auto& l : lines) {
+    if (l.find(what) != std::string::npos) return true;
+  }
+  return false;
+}
+
+TEST(CrashWatch, SeesAnOrphanedIonetProcessDieOfSegfault) {
+  const fs::path dir = fs::temp_directory_path() / ("crash-watch-" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  // The kernel names a process after the file it executed: a link gives it an ionet name.
+  const fs::path faulter = dir / "ionet-faulter";
+  fs::create_symlink(kPython, faulter);
+  CrashWatch watch;
+  EXPECT_TRUE(watch.crashes().empty());
+  // Backgrounded from a subshell that exits at once: the faulting process is an orphan.
+  Command sh({"/bin/sh", "-c",
+              "(" + faulter.string() + " -c 'import ctypes; ctypes.string_at(0)' &)"});
+  EXPECT_EQ(sh.wait(10s).exitCode, 0);
+  std::vector<std::string> seen;
+  EXPECT_TRUE(waitUntil(
+      [&] {
+        for (auto& c : watch.crashes()) seen.push_back(c);
+        return mentions(seen, "killed by SIGSEGV");
+      },
+      20s))
+      << ::testing::PrintToString(seen);
+  EXPECT_TRUE(mentions(seen, "ionet-faulter")) << ::testing::PrintToString(seen);
+  if (::access("/dev/kmsg", R_OK) == 0) {
+    // The kernel's own line, which is all there is for a crash deep in a tree of processes.
+    EXPECT_TRUE(waitUntil(
+        [&] {
+          for (auto& c : watch.crashes()) seen.push_back(c);
+          return mentions(seen, "kernel: ionet-faulter");
+        },
+        5s))
+        << ::testing::PrintToString(seen);
+  }
+  fs::remove_all(dir);
+}
+
+TEST(CrashWatch, ExitsAndTheTestsOwnSignalsAreNoCrash) {
+  EXPECT_EQ(crashOf(0), "");
+  EXPECT_EQ(crashOf(3 << 8), "");  // exited with code 3
+  EXPECT_EQ(crashOf(SIGTERM), "");
+  EXPECT_EQ(crashOf(SIGKILL), "");
+  EXPECT_EQ(crashOf(SIGSEGV), "killed by SIGSEGV");
+  EXPECT_EQ(crashOf(SIGABRT), "killed by SIGABRT");
+}
+
+}  // namespace
+}  // namespace ionet::test
