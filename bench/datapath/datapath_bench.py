@@ -13,6 +13,7 @@ times, which at a few Mbit/s would take hours: pingpong runs exactly the round t
 import argparse
 import os
 import re
+import signal
 import statistics
 import subprocess
 import sys
@@ -197,10 +198,17 @@ def main():
                 args.lossy_rounds)
             print(f"target: lossy >= 3 -> {'met' if lossy >= 3 else 'NOT met'} ({lossy:.2f})")
     finally:
+        crashed = []
         for a in agents:
             a.terminate()
-            a.wait(timeout=10)
+            status = a.wait(timeout=10)
+            # SIGTERM or a clean exit; anything else (a crash on the way out) fails the bench.
+            if status not in (0, -signal.SIGTERM):
+                crashed.append(f"pool agent {a.args[-2]}: {status}")
         sh(WANEMU, "down", NAME, check=False)
+        if crashed:
+            sys.exit("datapath_bench: pool agents did not stop cleanly on SIGTERM: " +
+                     ", ".join(crashed))
 
 
 if __name__ == "__main__":

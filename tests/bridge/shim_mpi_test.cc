@@ -5,6 +5,7 @@
 #include <iostream>
 
 #include "command.h"
+#include "crash_check.h"
 #include "test_forwarder.h"
 
 namespace ionet::test {

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "command.h"
+#include "crash_check.h"
 #include "ionet/ckpt/checkpoint.h"
 #include "scratch.h"
 

@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include "command.h"
+#include "crash_check.h"
 #include "ionet/ckpt/checkpoint.h"
 #include "scratch.h"
 

@@ -15,7 +15,7 @@
 #include <vector>
 
 #include "command.h"
-#include "crash_watch.h"
+#include "crash_check.h"
 #include "leftovers.h"
 
 namespace ionet::test {
@@ -73,16 +73,13 @@ class IonetTest : public ::testing::Test {
 
   void TearDown() override {
     auto alive = leftovers_.survivors(std::chrono::seconds(5));
-    const auto crashed = crashes_.crashes();
-    EXPECT_TRUE(crashed.empty()) << "ionet processes crashed: "
-                                 << ::testing::PrintToString(crashed);
+    expectNoCrashes("checked in the test's teardown");
     EXPECT_TRUE(alive.empty()) << "orphan processes: " << ::testing::PrintToString(alive);
     auto files = leftovers_.newFiles();
     EXPECT_TRUE(files.empty()) << "left behind: " << ::testing::PrintToString(files);
   }
 
   LeftoverCheck leftovers_;
-  CrashWatch crashes_;
 };
 
 // How a daemon the test started itself ended after the test's SIGTERM: exited (0) or by that

@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <string>
 
+#include "crash_check.h"
 #include "ionet/kernels/device.h"
 
 namespace {

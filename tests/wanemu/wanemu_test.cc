@@ -28,6 +28,7 @@
 #include <vector>
 
 #include "command.h"
+#include "crash_check.h"
 
 namespace ionet::test {
 namespace {

@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "command.h"
+#include "crash_check.h"
 #include "ionet/wan/credentials.h"
 #include "ionet/wan/frame.h"
 #include "wanemu.h"
