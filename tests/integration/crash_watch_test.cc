@@ -50,23 +50,20 @@ TEST(CrashWatch, SeesAnOrphanedIonetProcessDieOfSegfault) {
               "(" + faulter.string() + " -c 'import ctypes; ctypes.string_at(0)' &)"});
   EXPECT_EQ(sh.wait(10s).exitCode, 0);
   std::vector<std::string> seen;
-  EXPECT_TRUE(waitUntil(
-      [&] {
-        for (auto& c : watch.crashes()) seen.push_back(c);
-        return mentions(seen, "killed by SIGSEGV");
-      },
-      20s))
-      << ::testing::PrintToString(seen);
+  // Collects what the watch reports until a line mentions `what`.
+  auto reports = [&](const std::string& what, std::chrono::milliseconds timeout) {
+    return waitUntil(
+        [&] {
+          for (auto& c : watch.crashes()) seen.push_back(c);
+          return mentions(seen, what);
+        },
+        timeout);
+  };
+  EXPECT_TRUE(reports("killed by SIGSEGV", 20s)) << ::testing::PrintToString(seen);
   EXPECT_TRUE(mentions(seen, "ionet-faulter")) << ::testing::PrintToString(seen);
   if (::access("/dev/kmsg", R_OK) == 0) {
     // The kernel's own line, which is all there is for a crash deep in a tree of processes.
-    EXPECT_TRUE(waitUntil(
-        [&] {
-          for (auto& c : watch.crashes()) seen.push_back(c);
-          return mentions(seen, "kernel: ionet-faulter");
-        },
-        5s))
-        << ::testing::PrintToString(seen);
+    EXPECT_TRUE(reports("kernel: ionet-faulter", 5s)) << ::testing::PrintToString(seen);
   }
   fs::remove_all(dir);
 }
