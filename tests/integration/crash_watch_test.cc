@@ -46,8 +46,8 @@ TEST(CrashWatch, SeesAnOrphanedIonetProcessDieOfSegfault) {
   CrashWatch watch;
   EXPECT_TRUE(watch.crashes().empty());
   // Backgrounded from a subshell that exits at once: the faulting process is an orphan.
-  Command sh({"/bin/sh", "-c",
-              "(" + faulter.string() + " -c 'import ctypes; ctypes.string_at(0)' &)"});
+  Command sh(
+      {"/bin/sh", "-c", "(" + faulter.string() + " -c 'import ctypes; ctypes.string_at(0)' &)"});
   EXPECT_EQ(sh.wait(10s).exitCode, 0);
   std::vector<std::string> seen;
   // Collects what the watch reports until a line mentions `what`.

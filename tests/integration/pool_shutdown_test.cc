@@ -28,11 +28,11 @@ TEST_F(IonetTest, SixteenPoolAgentsStopCleanlyOnSigtermAfterJobs) {
   const fs::path dir = fs::temp_directory_path() / ("pool-shutdown-" + std::to_string(::getpid()));
   fs::create_directories(dir);
   const std::string pool = (dir / "pool.toml").string();
-  ASSERT_EQ(Command({kBin + "/ionet-agent", "--gen-psk", (dir / "pool.psk").string(), "--pool",
-                     "wide"})
-                .wait(10s)
-                .exitCode,
-            0);
+  ASSERT_EQ(
+      Command({kBin + "/ionet-agent", "--gen-psk", (dir / "pool.psk").string(), "--pool", "wide"})
+          .wait(10s)
+          .exitCode,
+      0);
   {
     std::ofstream toml(pool);
     toml << "[pool]\nname = \"wide\"\npsk = \"pool.psk\"\n";
@@ -46,12 +46,13 @@ TEST_F(IonetTest, SixteenPoolAgentsStopCleanlyOnSigtermAfterJobs) {
     auto args = wan.execPrefix(h);
     args.insert(args.end(), {kBin + "/ionet-agent", "--pool", pool, "--host-name",
                              "h" + std::to_string(h), "--no-gpu-check"});
-    agents.push_back(std::make_unique<Command>(args, std::vector<std::string>{leftovers_.markerEnv()}));
+    agents.push_back(
+        std::make_unique<Command>(args, std::vector<std::string>{leftovers_.markerEnv()}));
   }
   auto job = [&] {
     auto argv = wan.execPrefix(1);
-    argv.insert(argv.end(), {kBin + "/ionet-run", "--pool", pool, "-np",
-                             std::to_string(kHosts), "-N", "1", "true"});
+    argv.insert(argv.end(), {kBin + "/ionet-run", "--pool", pool, "-np", std::to_string(kHosts),
+                             "-N", "1", "true"});
     return Command(argv, {leftovers_.markerEnv()}).wait(60s);
   };
   // The pool is ready when a job reaches every host (each agent registers with the launcher).
