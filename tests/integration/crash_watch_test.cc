@@ -68,6 +68,23 @@ TEST(CrashWatch, SeesAnOrphanedIonetProcessDieOfSegfault) {
   fs::remove_all(dir);
 }
 
+TEST(CrashWatch, SeesAnIonetProgramTheTestRanItselfCrash) {
+  const fs::path dir = fs::temp_directory_path() / ("crash-cmd-" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  const fs::path faulter = dir / "ionet-faulter";
+  fs::create_symlink("/usr/bin/python3", faulter);
+  CrashWatch watch;
+  const auto r = Command({faulter.string(), "-c", "import ctypes; ctypes.string_at(0)"}).wait(20s);
+  EXPECT_EQ(r.signal, SIGSEGV);
+  const auto seen = watch.crashes();
+  EXPECT_TRUE(mentions(seen, "ionet-faulter[")) << ::testing::PrintToString(seen);
+  EXPECT_TRUE(mentions(seen, "] killed by SIGSEGV")) << ::testing::PrintToString(seen);
+  // A program that is not ionet's may crash (the tests' own segfault example does, on purpose).
+  EXPECT_EQ(Command({"/bin/sh", "-c", "kill -SEGV $$"}).wait(10s).signal, SIGSEGV);
+  EXPECT_FALSE(mentions(watch.crashes(), "sh[")) << "a non-ionet program counted as a crash";
+  fs::remove_all(dir);
+}
+
 TEST(CrashWatch, ExitsAndTheTestsOwnSignalsAreNoCrash) {
   EXPECT_EQ(crashOf(0), "");
   EXPECT_EQ(crashOf(3 << 8), "");  // exited with code 3

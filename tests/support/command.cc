@@ -11,6 +11,9 @@
 #include <mutex>
 #include <set>
 #include <sstream>
+#include <utility>
+
+#include "crash_watch.h"
 
 extern char** environ;
 
@@ -19,6 +22,18 @@ namespace {
 
 // Every Command's own child, for CrashWatch: those are waited for by their Command.
 std::set<pid_t> commandPids;
+// How Commands that ran an ionet program crashed, for CrashWatch (under commandProcessLock).
+std::vector<std::string> commandCrashes;
+
+// The ionet program a command line runs ("ionet-run", also behind "ip netns exec"), if any.
+std::string ionetProgramOf(const std::vector<std::string>& argv) {
+  for (const auto& a : argv) {
+    if (a.find(' ') != std::string::npos) continue;  // a shell's script, not a program
+    const std::string base = a.substr(a.rfind('/') + 1);
+    if (base.rfind("ionet-", 0) == 0) return base;
+  }
+  return "";
+}
 
 }  // namespace
 
@@ -29,6 +44,11 @@ std::mutex& commandProcessLock() {
 
 bool isCommandProcess(pid_t pid) { return commandPids.count(pid) > 0; }
 
+std::vector<std::string> takeCommandCrashes() {
+  std::lock_guard<std::mutex> lock(commandProcessLock());
+  return std::exchange(commandCrashes, {});
+}
+
 std::vector<std::string> CommandResult::sortedLines() const {
   std::vector<std::string> lines;
   for (const auto& l : outLines) lines.push_back(l.text);
@@ -37,7 +57,8 @@ std::vector<std::string> CommandResult::sortedLines() const {
 }
 
 Command::Command(std::vector<std::string> argv, std::vector<std::string> env, std::string stdinData,
-                 bool closeStdin) {
+                 bool closeStdin)
+    : ionetProgram_(ionetProgramOf(argv)) {
   int out[2], err[2], in[2];
   if (::pipe2(out, O_CLOEXEC) || ::pipe2(err, O_CLOEXEC) || ::pipe2(in, O_CLOEXEC)) {
     throw std::runtime_error("pipe2 failed");
@@ -204,6 +225,10 @@ CommandResult Command::wait(std::chrono::milliseconds timeout) {
   result_.finished = true;
   result_.exitCode = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   result_.signal = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
+  if (auto crash = crashOf(status); !crash.empty() && !ionetProgram_.empty()) {
+    std::lock_guard<std::mutex> lock(commandProcessLock());
+    commandCrashes.push_back(ionetProgram_ + "[" + std::to_string(pid_) + "] " + crash);
+  }
   stopReader(
       std::max(std::chrono::milliseconds(5000),
                std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now())));

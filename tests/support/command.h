@@ -37,6 +37,9 @@ struct CommandResult {
 // caller holds commandProcessLock(), which Command holds across its fork.
 std::mutex& commandProcessLock();
 bool isCommandProcess(pid_t pid);
+// Commands that ran an ionet program ("ionet-agent[123] killed by SIGSEGV") and were found,
+// when waited for, to have crashed; each is returned once.
+std::vector<std::string> takeCommandCrashes();
 
 class Command {
  public:
@@ -67,7 +70,8 @@ class Command {
   void stopReader(std::chrono::milliseconds timeout);
 
   pid_t pid_ = -1;
-  pid_t forkedPid_ = -1;  // registered for isCommandProcess until destroyed
+  pid_t forkedPid_ = -1;      // registered for isCommandProcess until destroyed
+  std::string ionetProgram_;  // the ionet-* program it runs, if any (crashes are reported)
   std::thread reader_;
   std::mutex mutex_;
   std::condition_variable changed_;

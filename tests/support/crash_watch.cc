@@ -136,6 +136,7 @@ std::vector<std::string> CrashWatch::crashes() {
     out.insert(out.end(), orphanCrashes_.begin(), orphanCrashes_.end());
     orphanCrashes_.clear();
   }
+  for (auto& c : takeCommandCrashes()) out.push_back(std::move(c));
   const auto reports = reportsIn(std::getenv("IONET_SANITIZER_LOG_DIR"));
   for (const auto& r : reports) {
     if (sanitizerReports_.count(r)) continue;

@@ -2,6 +2,7 @@
 // integration test's teardown:
 // - the kernel's log (/dev/kmsg) of fatal faults of any ionet-* process, however deep in the
 //   tree (SIGSEGV, SIGBUS, SIGILL, SIGFPE: "ionet-agent[123]: segfault at ...");
+// - the ionet programs the test ran itself (Command), as their Command found them ended;
 // - the test's orphans: the test process is a child subreaper, so daemons that detach (the
 //   queue daemon, shepherds) and processes whose parent died become its children, and their
 //   wait statuses are read here (a SIGABRT shows only there);
