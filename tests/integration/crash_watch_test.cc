@@ -37,17 +37,26 @@ bool mentions(const std::vector<std::string>& lines, const std::string& what) {
   return false;
 }
 
-TEST(CrashWatch, SeesAnOrphanedIonetProcessDieOfSegfault) {
-  const fs::path dir = fs::temp_directory_path() / ("crash-watch-" + std::to_string(::getpid()));
-  fs::create_directories(dir);
-  // The kernel names a process after the file it executed: a link gives it an ionet name.
-  const fs::path faulter = dir / "ionet-faulter";
-  fs::create_symlink("/usr/bin/python3", faulter);
+// A Python interpreter under an ionet name, in a directory of its own for the test: the kernel
+// names a process after the file it executed, so a link is enough.
+class CrashWatchTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    fs::create_directories(dir_);
+    fs::create_symlink("/usr/bin/python3", faulter_);
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  const fs::path dir_ = fs::temp_directory_path() / ("crash-watch-" + std::to_string(::getpid()));
+  const fs::path faulter_ = dir_ / "ionet-faulter";
+  const std::string segfault_ = "import ctypes; ctypes.string_at(0)";
+};
+
+TEST_F(CrashWatchTest, SeesAnOrphanedIonetProcessDieOfSegfault) {
   CrashWatch watch;
   EXPECT_TRUE(watch.crashes().empty());
   // Backgrounded from a subshell that exits at once: the faulting process is an orphan.
-  Command sh(
-      {"/bin/sh", "-c", "(" + faulter.string() + " -c 'import ctypes; ctypes.string_at(0)' &)"});
+  Command sh({"/bin/sh", "-c", "(" + faulter_.string() + " -c '" + segfault_ + "' &)"});
   EXPECT_EQ(sh.wait(10s).exitCode, 0);
   std::vector<std::string> seen;
   // Collects what the watch reports until a line mentions `what`.
@@ -65,16 +74,11 @@ TEST(CrashWatch, SeesAnOrphanedIonetProcessDieOfSegfault) {
     // The kernel's own line, which is all there is for a crash deep in a tree of processes.
     EXPECT_TRUE(reports("kernel: ionet-faulter", 5s)) << ::testing::PrintToString(seen);
   }
-  fs::remove_all(dir);
 }
 
-TEST(CrashWatch, SeesAnIonetProgramTheTestRanItselfCrash) {
-  const fs::path dir = fs::temp_directory_path() / ("crash-cmd-" + std::to_string(::getpid()));
-  fs::create_directories(dir);
-  const fs::path faulter = dir / "ionet-faulter";
-  fs::create_symlink("/usr/bin/python3", faulter);
+TEST_F(CrashWatchTest, SeesAnIonetProgramTheTestRanItselfCrash) {
   CrashWatch watch;
-  const auto r = Command({faulter.string(), "-c", "import ctypes; ctypes.string_at(0)"}).wait(20s);
+  const auto r = Command({faulter_.string(), "-c", segfault_}).wait(20s);
   EXPECT_EQ(r.signal, SIGSEGV);
   const auto seen = watch.crashes();
   EXPECT_TRUE(mentions(seen, "ionet-faulter[")) << ::testing::PrintToString(seen);
@@ -82,7 +86,6 @@ TEST(CrashWatch, SeesAnIonetProgramTheTestRanItselfCrash) {
   // A program that is not ionet's may crash (the tests' own segfault example does, on purpose).
   EXPECT_EQ(Command({"/bin/sh", "-c", "kill -SEGV $$"}).wait(10s).signal, SIGSEGV);
   EXPECT_FALSE(mentions(watch.crashes(), "sh[")) << "a non-ionet program counted as a crash";
-  fs::remove_all(dir);
 }
 
 TEST(CrashWatch, ExitsAndTheTestsOwnSignalsAreNoCrash) {
