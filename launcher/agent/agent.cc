@@ -23,6 +23,7 @@
 #include "common/control.h"
 #include "common/rank_env.h"
 #include "ionet/bridge/forwarder.h"
+#include "ionet/bridge/nccl_endpoint.h"
 #include "ionet/bridge/pmix_server.h"
 #include "ionet/error.h"
 #include "ionet/log.h"
@@ -56,6 +57,7 @@ struct Agent::Impl {
   // After tree and store, so destroyed before them: ~Forwarder closes its sessions, whose end
   // handlers may still call into the tree's and the store's channels.
   std::unique_ptr<bridge::Forwarder> forwarder;
+  std::unique_ptr<bridge::NcclEndpoint> nccl;  // rides the forwarder's sessions: after it
   std::unique_ptr<bridge::PmixServer> pmix;
   std::string tmpDir, shmDir;
 
@@ -166,6 +168,8 @@ struct Agent::Impl {
     f.listenAddress = options.dataListen;
     if (!options.dataParkAt.empty()) f.parkAt = wan::Endpoint::parse(options.dataParkAt);
     forwarder = std::make_unique<bridge::Forwarder>(io, std::move(f));
+    nccl = std::make_unique<bridge::NcclEndpoint>(io, *forwarder);
+    nccl->setSpeedMbps(static_cast<std::uint64_t>(options.session.rateHintBytesPerSecond * 8e-6));
     tree = std::make_unique<AgentTree>(options.hostName, options.token, treeHooks());
     forwarder->onChannel(kTreeChannel, [this](std::shared_ptr<wan::SessionChannel> c) {
       tree->adoptChannel(std::move(c));
@@ -310,6 +314,8 @@ struct Agent::Impl {
     facts.vaderDir = shmDir + "/job-" + job.job_id();
     if (!job.checkpoint().dir().empty()) facts.checkpointDir = store->hostDir();
     if (job.data_hosts_size() > 0) facts.shimPath = findShim();
+    if (job.nccl_net()) facts.ncclPlugin = findNcclPlugin();
+    facts.ncclAgent = nccl->address();
     facts.forwarderPort = forwarder->shimPort();
     facts.environment = processEnvironment();
     facts.cores = std::thread::hardware_concurrency();
@@ -358,10 +364,13 @@ struct Agent::Impl {
     IONET_ENFORCE(job.host_index() < static_cast<std::uint32_t>(job.hosts_size()),
                   "host index out of range");
     std::vector<bridge::DataHost> hosts;
+    std::vector<std::uint32_t> addresses;
     for (int i = 0; i < job.data_hosts_size(); ++i) {
       hosts.push_back(
           {job.hosts(i).host_name(), job.data_hosts(i).vaddr(), job.data_hosts(i).endpoint()});
+      addresses.push_back(job.data_hosts(i).vaddr());
     }
+    nccl->setJob(job.job_id(), std::move(addresses), job.host_index());
     forwarder->setHosts(std::move(hosts), job.host_index(), job.job_id());
   }
 
@@ -476,6 +485,7 @@ struct Agent::Impl {
       // deliver it; a torn-down job's bytes do not matter.
       return forwarder->drain(kForwarderDrainLimit, [this] { reportDone(); });
     }
+    if (nccl) nccl->closeLinks();
     if (forwarder) forwarder->close();
     reportDone();
   }

@@ -35,6 +35,14 @@ void addDataPath(const control::LaunchJob& job, const HostFacts& host,
                           bridge::formatIpv4(peer.vaddr()) + "=" + peer.direct_address();
   }
   inputs.inheritedPreload = environmentValue(base, "LD_PRELOAD").value_or("");
+  if (job.nccl_net()) {
+    IONET_ENFORCE(!host.ncclPlugin.empty(),
+                  "cannot find libnccl-net-ionet.so for NCCL (set IONET_NCCL_PLUGIN)");
+    inputs.ncclPlugin = host.ncclPlugin;
+    inputs.ncclAgent = host.ncclAgent;
+    // NCCL counts processes with one host hash as one node; emulated hosts share a kernel.
+    inputs.ncclHostId = "ionet-" + job.job_id() + "-" + std::to_string(job.host_index());
+  }
 }
 
 }  // namespace
@@ -104,12 +112,12 @@ std::vector<std::string> processEnvironment() {
   return env;
 }
 
-std::string findShim() {
-  if (const char* p = std::getenv("IONET_SHIM")) return p;
+std::string findRankLibrary(const char* envName, const char* fileName) {
+  if (const char* p = std::getenv(envName)) return p;
   std::error_code ec;
   const auto bin = fs::read_symlink("/proc/self/exe", ec).parent_path();
-  for (const auto& candidate : {bin.parent_path() / "lib" / "libionet-shim.so",
-                                bin.parent_path() / "lib" / "ionet" / "libionet-shim.so"}) {
+  for (const auto& candidate :
+       {bin.parent_path() / "lib" / fileName, bin.parent_path() / "lib" / "ionet" / fileName}) {
     if (fs::exists(candidate, ec)) return candidate.string();
   }
   return {};

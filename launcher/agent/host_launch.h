@@ -20,6 +20,8 @@ struct HostFacts {
   std::string vaderDir;                  // Open MPI's shared-memory directory for the job
   std::string checkpointDir;             // this host's own, when the job checkpoints
   std::string shimPath;                  // libionet-shim.so, when the job uses the data path
+  std::string ncclPlugin;                // libnccl-net-ionet.so, when the job's NCCL uses it
+  std::string ncclAgent;                 // the agent's NcclEndpoint address
   unsigned forwarderPort = 0;            // where the shim reaches this host's forwarder
   std::vector<std::string> environment;  // the agent's own, "NAME=value"
   unsigned cores = 1;                    // more ranks than this: oversubscribed
@@ -36,8 +38,13 @@ HostLaunch planHostLaunch(const control::LaunchJob& job, const HostFacts& host);
 // This process's environment, "NAME=value".
 std::vector<std::string> processEnvironment();
 
-// libionet-shim.so: $IONET_SHIM, else beside the agent's lib directory (build tree: bin/ and
-// lib/; installed: bin/ and lib/ionet/); "" when there is none.
-std::string findShim();
+// A library of ionet's that ranks load: $envName, else beside the agent's lib directory (build
+// tree: bin/ and lib/; installed: bin/ and lib/ionet/); "" when there is none.
+std::string findRankLibrary(const char* envName, const char* fileName);
+// libionet-shim.so ($IONET_SHIM) and libnccl-net-ionet.so ($IONET_NCCL_PLUGIN).
+inline std::string findShim() { return findRankLibrary("IONET_SHIM", "libionet-shim.so"); }
+inline std::string findNcclPlugin() {
+  return findRankLibrary("IONET_NCCL_PLUGIN", "libnccl-net-ionet.so");
+}
 
 }  // namespace ionet::launcher

@@ -74,6 +74,17 @@ std::vector<std::string> rankEnvironment(const RankPlace& p, const JobEnvInputs&
     env.insert(env.end(), dataPath.begin(), dataPath.end());
     if (!job.directPeers.empty()) env.push_back(kv("IONET_DIRECT", job.directPeers));
   }
+  if (!job.ncclPlugin.empty()) {
+    const std::vector<std::string> nccl = {
+        kv("NCCL_NET_PLUGIN", job.ncclPlugin),
+        // Selecting the plugin by name makes its failure NCCL's error instead of a silent
+        // fall-back to NCCL's raw sockets.
+        kv("NCCL_NET", "ionet"),
+        kv("NCCL_HOSTID", job.ncclHostId),
+        kv("IONET_NCCL_AGENT", job.ncclAgent),
+    };
+    env.insert(env.end(), nccl.begin(), nccl.end());
+  }
   return env;
 }
 

@@ -27,11 +27,15 @@ struct JobEnvInputs {
   bool oversubscribed = false;   // more ranks than cores on this host
   // The data path (empty forwarder: ranks connect directly): libionet-shim.so is preloaded,
   // and the ranks publish and dial the job's virtual addresses on the virtual interface.
-  std::string shimPath;            // libionet-shim.so
-  std::string forwarder;           // "127.0.0.1:PORT" of this host's forwarder
-  std::string virtualAddress;      // this host's, dotted
-  std::string directPeers;         // IONET_DIRECT: "VADDR=IPV4,..." of hosts in our direct site
-  std::string inheritedPreload;    // LD_PRELOAD the ranks would have had without us
+  std::string shimPath;          // libionet-shim.so
+  std::string forwarder;         // "127.0.0.1:PORT" of this host's forwarder
+  std::string virtualAddress;    // this host's, dotted
+  std::string directPeers;       // IONET_DIRECT: "VADDR=IPV4,..." of hosts in our direct site
+  std::string inheritedPreload;  // LD_PRELOAD the ranks would have had without us
+  // NCCL through libnccl-net-ionet.so (empty: NCCL's own sockets, through the shim).
+  std::string ncclPlugin;          // its absolute path
+  std::string ncclAgent;           // IONET_NCCL_AGENT: the host agent's endpoint
+  std::string ncclHostId;          // NCCL_HOSTID: one per host of the job
   std::string cudaVisibleDevices;  // the rank's GPUs ("0,1"); empty: not set
 };
 

@@ -112,6 +112,7 @@ struct Flags {
   std::uint32_t minHosts = 0;
   std::string checkpointDir;
   std::string checkpointStorage = "shared";
+  std::string ncclNet = "ionet";
 };
 
 void defineOptions(CLI::App& app, JobSpec& s, Flags& f) {
@@ -177,6 +178,10 @@ void defineOptions(CLI::App& app, JobSpec& s, Flags& f) {
                  "Wait SECONDS between a failure and the restart (default 1)");
   app.add_option("--host-cooldown", s.restart.hostCooldownSeconds,
                  "Leave a lost host out of restarts for SECONDS (default 300)");
+  app.add_option("--nccl-net", f.ncclNet,
+                 "ionet: NCCL's traffic between hosts through ionet's plugin and sessions "
+                 "(default); socket: NCCL's own sockets, through the shim")
+      ->check(CLI::IsMember({"ionet", "socket"}));
   app.add_flag("-q,--quiet", s.quiet, "Suppress ionet-run's own informational messages");
   app.add_flag("--allow-run-as-root", f.allowRoot, "Accepted: ionet-run does not refuse root");
 }
@@ -422,6 +427,7 @@ CommandLine parseCommandLine(const std::vector<std::string>& args,
     if (ec) throw UsageError("--checkpoint-dir " + f.checkpointDir + ": " + ec.message());
     s.restart.checkpointDir = dir.lexically_normal().string();
   }
+  s.ncclNet = f.ncclNet == "ionet";
   s.restart.storageGiven = app.count("--checkpoint-storage") > 0;
   if (f.checkpointStorage == "partner") {
     if (s.restart.checkpointDir.empty()) {

@@ -70,6 +70,9 @@ struct JobSpec {
   std::uint32_t gpusPerRank = 0;        // --gpus-per-rank K: 0 places no GPUs
   std::string gpuModel;                 // --gpu-model: case-insensitive substring of NVML's name
   std::uint64_t gpuMinMemoryBytes = 0;  // --gpu-min-mem: only GPUs with at least this much
+  // --nccl-net: NCCL between hosts through ionet's plugin (true) or its own sockets (false,
+  // "socket"), which then go through the shim like any TCP.
+  bool ncclNet = true;
   double gpuMinTflops = 0;  // --gpu-min-tflops: only GPUs whose health check measured this much
   // Inside a batch job on a pool: the GPUs (NVML indices) the job holds on each host of its
   // allocation; no others are used. Unset outside a job.

@@ -20,6 +20,19 @@ std::vector<std::string> jobVariables(const JobSpec& spec, const std::string& tr
   return env;
 }
 
+namespace {
+
+// Every host in the same direct site (a trusted LAN, a Slurm allocation): NCCL keeps its own
+// transports there (InfiniBand, sockets at LAN speed).
+bool oneDirectSite(const std::vector<LaunchHost>& hosts) {
+  for (const auto& h : hosts) {
+    if (h.directSite.empty() || h.directSite != hosts.front().directSite) return false;
+  }
+  return !hosts.empty();
+}
+
+}  // namespace
+
 control::LaunchJob buildLaunchJob(const JobSpec& spec, const Placement& placement,
                                   const LaunchInputs& inputs) {
   IONET_ENFORCE(inputs.hosts.size() == placement.hosts.size(), "launch: ", inputs.hosts.size(),
@@ -59,6 +72,7 @@ control::LaunchJob buildLaunchJob(const JobSpec& spec, const Placement& placemen
     }
     // Ranks meet on the virtual network: rank 0's host's virtual address.
     job.set_master_addr(bridge::formatIpv4(bridge::virtualAddressOfHost(rank0Host)));
+    job.set_nccl_net(spec.ncclNet && !oneDirectSite(inputs.hosts));
   }
   if (spec.restart.storage == CheckpointStorage::kPartner) {
     // Copies to partners ride the data path's sessions.

@@ -373,6 +373,8 @@ struct Forwarder::Impl : std::enable_shared_from_this<Impl> {
         });
   }
 
+  ForwarderStats stats() const;
+
   void stopAccepting() {
     asio::error_code ignored;
     shimAcceptor.close(ignored);
@@ -471,13 +473,28 @@ void Forwarder::onChannel(const std::string& name,
   impl_->agentChannels[name] = std::move(handler);
 }
 
-ForwarderStats Forwarder::stats() const {
+void Forwarder::withPeers(std::function<void(const ForwarderStats&)> done) {
+  auto left = std::make_shared<std::size_t>(1);  // held until every dial has been started
+  std::weak_ptr<Impl> weak = impl_;
+  auto oneDone = [weak, left, done](std::shared_ptr<wan::Session>, const std::string&) {
+    if (--*left > 0) return;
+    if (auto impl = weak.lock()) done(impl->stats());
+  };
+  for (std::size_t h = 0; h < impl_->hosts.size(); ++h) {
+    if (h == impl_->self) continue;
+    ++*left;
+    impl_->withSession(h, oneDone);
+  }
+  oneDone(nullptr, "");
+}
+
+ForwarderStats Forwarder::Impl::stats() const {
   ForwarderStats s;
-  s.connectionsOut = impl_->connectionsOut;
-  s.connectionsIn = impl_->connectionsIn;
-  s.failedConnects = impl_->failedConnects;
-  s.bytesOut = impl_->counters->bytesOut;
-  s.bytesIn = impl_->counters->bytesIn;
+  s.connectionsOut = connectionsOut;
+  s.connectionsIn = connectionsIn;
+  s.failedConnects = failedConnects;
+  s.bytesOut = counters->bytesOut;
+  s.bytesIn = counters->bytesIn;
   // A host pair may have two sessions, one dialled each way: one entry per peer host.
   auto add = [&s](const std::string& host, const wan::SessionStats& stats) {
     for (auto& p : s.peers) {
@@ -498,16 +515,18 @@ ForwarderStats Forwarder::stats() const {
     }
     s.peers.push_back({host, stats});
   };
-  for (const auto& [host, peer] : impl_->peers) {
-    if (peer.session && host != impl_->self) add(impl_->hosts[host].name, peer.session->stats());
+  for (const auto& [host, peer] : peers) {
+    if (peer.session && host != self) add(hosts[host].name, peer.session->stats());
   }
-  for (const auto& session : impl_->accepted) {
+  for (const auto& session : accepted) {
     const std::string& name = session->peerName();
-    if (impl_->self < impl_->hosts.size() && name == impl_->hosts[impl_->self].name) continue;
+    if (self < hosts.size() && name == hosts[self].name) continue;
     add(name, session->stats());
   }
   return s;
 }
+
+ForwarderStats Forwarder::stats() const { return impl_->stats(); }
 
 void Forwarder::drain(std::chrono::milliseconds limit, std::function<void()> done) {
   impl_->drain(limit, std::move(done));

@@ -78,6 +78,9 @@ class Forwarder {
   void onChannel(const std::string& name,
                  std::function<void(std::shared_ptr<wan::SessionChannel>)> handler);
 
+  // Dials the session to every other host of the job that has none, then gives the stats
+  // (what NCCL's plugin reports as its link: the sessions' round trips).
+  void withPeers(std::function<void(const ForwarderStats&)> done);
   ForwarderStats stats() const;
   // The job is over on this host: take no new connections, let every forwarded connection
   // pass on what its rank wrote before it exited (as TCP would), have the peers acknowledge it,
