@@ -39,6 +39,32 @@ TEST_P(NcclTest, HarnessChecksEveryByteOnTwoLocalHosts) {
 INSTANTIATE_TEST_SUITE_P(Abi, NcclTest, ::testing::Values(11, 10, 9, 8),
                          [](const auto& info) { return "v" + std::to_string(info.param); });
 
+// The plugin and the harness built with AddressSanitizer / ThreadSanitizer (tests/nccl), the
+// same plan as a job: a report fails the rank (ASan aborts, TSan exits 66).
+class NcclSanitizerTest : public IonetTest, public ::testing::WithParamInterface<std::string> {};
+
+TEST_P(NcclSanitizerTest, HarnessPassesWithTheSanitizedPlugin) {
+  const std::string sanitizer = GetParam();
+  const std::string harness = kHarness + "_" + sanitizer;
+  const std::string plugin = IONET_BUILD_DIR "/lib/libnccl-net-ionet-" + sanitizer + ".so";
+  if (!std::filesystem::exists(harness)) GTEST_SKIP() << "not built (IONET_SANITIZE build)";
+  // The shim is preloaded ahead of the sanitizer's runtime; ASan's check of that is off.
+  auto r = ionetRun({"--local-hosts", "2", "-np", "2", "-N", "1", "-x", "NCCL_NET_PLUGIN=" + plugin,
+                     "-x", "ASAN_OPTIONS=verify_asan_link_order=0:detect_leaks=1", "-x",
+                     "TSAN_OPTIONS=halt_on_error=1", harness},
+                    {}, "", std::chrono::seconds(240));
+  EXPECT_FINISHED(r);
+  EXPECT_EQ(r.exitCode, 0) << r.out << r.err;
+  EXPECT_EQ(r.err.find("Sanitizer"), std::string::npos) << r.err;
+  EXPECT_NE(r.out.find("nccl-net-harness OK rank=0 abi=11 messages=325"), std::string::npos)
+      << r.out << r.err;
+  EXPECT_NE(r.out.find("nccl-net-harness OK rank=1 abi=11 messages=325"), std::string::npos)
+      << r.out << r.err;
+}
+
+INSTANTIATE_TEST_SUITE_P(Sanitizer, NcclSanitizerTest, ::testing::Values("address", "thread"),
+                         [](const auto& info) { return info.param; });
+
 TEST_F(IonetTest, NcclMessageLargerThanItsReceiveIsAnErrorNotAHang) {
   auto r = ionetRun({"--local-hosts", "2", "-np", "2", "-N", "1", kHarness, "--too-large"});
   EXPECT_FINISHED(r);

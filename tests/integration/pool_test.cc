@@ -346,6 +346,90 @@ TEST_F(PoolTest, PartitionLongerThanTheHeartbeatTimeoutTearsTheJobDown) {
   EXPECT_EQ(processesMatching("^sleep 98.5$"), "");
 }
 
+// --- NCCL through the plugin (tests/nccl/nccl_net_harness, as in nccl_test.cc) --------------
+const std::string kNcclHarness = IONET_BUILD_DIR "/tests/nccl_net_harness";
+
+TEST_F(PoolTest, NcclBetweenTwoHostsBehindNatGoesThroughTheRelay) {
+  // h2 and h3 share one private address behind their NATs; their agents' session is relayed by
+  // h1. Every byte and size of the harness's plan is checked, both ways at once.
+  auto r = runInPool({"-H", "h2,h3", "-np", "2", "-N", "1", kNcclHarness}, 120s);
+  EXPECT_FINISHED(r);
+  EXPECT_EQ(r.exitCode, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("nccl-net-harness OK rank=0 abi=11 messages=325"), std::string::npos)
+      << r.out << r.err;
+  EXPECT_NE(r.out.find("nccl-net-harness OK rank=1 abi=11 messages=325"), std::string::npos)
+      << r.out << r.err;
+}
+
+TEST_F(PoolTest, NcclLinksSurviveResetsOfTheAgentsConnections) {
+  // While the harness runs its plan 20 times over (about 1.3 GB each way), every TCP connection
+  // between h2 and h1 is force-reset every 100 ms; the sessions resume underneath and every
+  // byte still arrives in order.
+  auto job = startInPool({"-H", "h1,h2", "-np", "2", "-N", "1", kNcclHarness, "--repeat", "20"});
+  const auto deadline = Clock::now() + 30s;
+  while (shell("pgrep -xc nccl_net_harnes").substr(0, 1) != "2") {
+    ASSERT_LT(Clock::now(), deadline) << processesMatching("nccl_net_harness") << job.transcript();
+    std::this_thread::sleep_for(20ms);  // polling /proc
+  }
+  const std::string toH1 = "dst " + world->wan->publicAddress(1);
+  int resets = 0;
+  const auto stormEnds = Clock::now() + 1500ms;  // inside the pool's 4 s heartbeat timeout
+  while (Clock::now() < stormEnds && !shell("pgrep -x nccl_net_harnes").empty()) {
+    resets += world->wan->reset(2, toH1);
+    std::this_thread::sleep_for(100ms);  // pacing the resets while the job runs
+  }
+  auto r = job.wait(180s);
+  EXPECT_FINISHED(r);
+  EXPECT_GT(resets, 0);
+  EXPECT_EQ(r.exitCode, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("nccl-net-harness OK rank=0 abi=11 messages=6500"), std::string::npos)
+      << r.out << r.err;
+  EXPECT_NE(r.out.find("nccl-net-harness OK rank=1 abi=11 messages=6500"), std::string::npos)
+      << r.out << r.err;
+}
+
+TEST_F(PoolTest, KilledPeerAgentFailsNcclAndTearsTheJobDown) {
+  auto job = startInPool({"-H", "h1,h2", "-np", "2", "-N", "1", kNcclHarness, "--until-error"});
+  const auto deadline = Clock::now() + 30s;
+  while (job.transcript().find("exchanging until the link fails") == std::string::npos) {
+    ASSERT_LT(Clock::now(), deadline) << job.transcript();
+    std::this_thread::sleep_for(20ms);  // polling the job's output
+  }
+  const std::string pid = shell("pgrep -f 'ionet-agent --connect .* --host-name h2'");
+  ASSERT_FALSE(pid.empty());
+  const auto killedAt = Clock::now();
+  ASSERT_EQ(::kill(std::stoi(pid), SIGKILL), 0);
+  auto r = job.wait(30s);
+  const double seconds = std::chrono::duration<double>(r.endedAt - killedAt).count();
+  EXPECT_FINISHED(r);
+  EXPECT_NE(r.exitCode, 0);
+  EXPECT_LE(seconds, 3.0);
+  EXPECT_NE(r.err.find("host h2"), std::string::npos) << r.err;
+}
+
+TEST_F(PoolTest, NcclSeesAPartitionedPeerAsAnErrorWithinTheDeadPeerTimeout) {
+  // h2 (behind NAT, reached through h1's relay) drops off the network. The agents' session
+  // between h1 and h2 ends after the pool's 4 s timeout, and the plugin's test() in the rank on
+  // h1 returns ncclRemoteError (6) instead of waiting forever; the launcher tears the job down.
+  auto job = startInPool({"-H", "h1,h2", "-np", "2", "-N", "1", kNcclHarness, "--until-error"});
+  const auto deadline = Clock::now() + 30s;
+  while (job.transcript().find("exchanging until the link fails") == std::string::npos) {
+    ASSERT_LT(Clock::now(), deadline) << job.transcript();
+    std::this_thread::sleep_for(20ms);  // polling the job's output
+  }
+  const auto cutAt = Clock::now();
+  world->wan->isolate(2);
+  auto r = job.wait(30s);
+  world->wan->heal();
+  const double seconds = std::chrono::duration<double>(r.endedAt - cutAt).count();
+  EXPECT_FINISHED(r);
+  EXPECT_NE(r.exitCode, 0);
+  EXPECT_LE(seconds, 9.0) << "the pool's timeout is 4 s";
+  EXPECT_NE(r.out.find("test failed with 6 (ncclRemoteError)"), std::string::npos)
+      << r.out << r.err;
+  EXPECT_NE(r.err.find("NET/ionet : "), std::string::npos) << r.err;
+}
+
 TEST_F(PoolTest, HostListPicksHostsOfThePool) {
   auto r =
       runInPool({"-H", "h3,h2", "-np", "2", "sh", "-c", "echo rank $RANK on $IONET_HOST"}, 60s);
