@@ -4,6 +4,7 @@
 #include <poll.h>
 #include <sched.h>
 #include <sys/random.h>
+#include <time.h>
 
 #include <atomic>
 #include <chrono>
@@ -29,6 +30,10 @@ using namespace std::chrono_literals;
 constexpr auto kAgentAnswerTimeout = 10s;
 // How often a request that moves nothing checks that the agent is still there.
 constexpr auto kLivenessInterval = 250ms;
+// An idle comm's test(): spin, then yield the core, then nap (see progress()).
+constexpr unsigned kPollsBeforeYield = 16;
+constexpr unsigned kPollsBeforeNap = 1024;
+constexpr std::chrono::nanoseconds kIdleNap = 20us;
 
 // The handle NCCL carries to the connecting rank (through its bootstrap, maybe to another
 // process of that host): where the listener is, never a pointer. The tail is the connecting
@@ -73,6 +78,7 @@ struct Comm {
   MessageQueue queue;
   std::int32_t failure = 0;  // the link state (or -errno) that failed it, for the log
   bool reported = false;
+  unsigned idlePolls = 0;  // test() calls in a row that moved nothing
 };
 
 struct ListenComm {
@@ -189,11 +195,18 @@ void progress(Comm& c) {
   Ring ring = c.sending ? toAgentRing(c.link.memory) : toPluginRing(c.link.memory);
   const bool moved = c.sending ? c.queue.pushSends(ring) : c.queue.pullRecvs(ring);
   if (moved && agentWantsWake(c.link.memory)) wakeAgent(c.link.socket);
+  if (moved) c.idlePolls = 0;
   if (c.queue.idle() || moved) return;
   // Nothing moved: the bytes are with the agents. NCCL's progress thread calls test() in a busy
-  // loop; giving the core away here lets this host's agent (which moves them) run where ranks
-  // and agents share cores, as Open MPI's mpi_yield_when_idle does. Never on a moving link.
-  sched_yield();
+  // loop, which on shared cores takes the CPU this host's agent needs to move them: past a few
+  // idle polls the core is given away, and past many the thread naps kIdleNap (a WAN's round
+  // trip is milliseconds; the nap costs a message at most that). Never on a moving link.
+  if (++c.idlePolls > kPollsBeforeNap) {
+    const timespec nap{0, kIdleNap.count()};
+    nanosleep(&nap, nullptr);
+  } else if (c.idlePolls > kPollsBeforeYield) {
+    sched_yield();
+  }
   // Waiting for bytes: the peer closed after its last one (state read before the ring, so
   // every byte it sent is in the ring by now), or our agent is gone.
   if (state == kPeerClosed && (c.sending || ring.readable() == 0)) {

@@ -16,9 +16,11 @@ namespace {
 using namespace std::chrono_literals;
 using nccl::LinkHeader;
 
-// Ring bytes handed to the channel per message, and how much the channel may queue before the
-// ring is left to fill (the rank's isend then waits): a few of the session's segments.
-constexpr std::size_t kChunkBytes = 1u << 20;
+// Ring bytes handed to the channel per message: one session segment, which the session moves
+// whole into its segment and the peer's session delivers without reassembly (measured: 1 MiB
+// chunks cost both sessions a copy per byte). And how much the channel may queue before the ring
+// is left to fill (the rank's isend then waits): a few segments.
+const std::size_t kChunkBytes = wan::SessionOptions{}.segmentBytes;
 constexpr std::size_t kChannelQueueLimit = 4u << 20;
 // Channel bytes held here while the ring is full, before the channel is paused.
 constexpr std::size_t kInboundPauseBytes = 4u << 20;

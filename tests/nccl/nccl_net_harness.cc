@@ -14,6 +14,7 @@
 #include <dlfcn.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -419,6 +420,14 @@ void runPlan(Net& net, Comms& c, int rank, int repeat) {
   // Closing with requests in flight (32 receives nobody will fill) must not hang or crash.
 }
 
+// This process's CPU seconds so far (the bench subtracts the ranks' from the agents' totals).
+double cpuSeconds() {
+  rusage u{};
+  ::getrusage(RUSAGE_SELF, &u);
+  return double(u.ru_utime.tv_sec + u.ru_stime.tv_sec) +
+         double(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
+}
+
 double seconds(Clock::time_point since) {
   return std::chrono::duration<double>(Clock::now() - since).count();
 }
@@ -453,6 +462,7 @@ void runStream(Net& net, Comms& c, int rank, size_t total, size_t msg, int boot)
   } else {
     readAll(boot, &go, 1);  // the receiver has it all
   }
+  std::printf("rank-cpu rank=%d seconds=%.3f\n", rank, cpuSeconds());
 }
 
 // The shim path's equivalent: the same bytes as one TCP stream between the ranks.
@@ -482,6 +492,7 @@ void runTcpStream(int rank, size_t total, size_t msg) {
     writeAll(s, &ack, 1);
   }
   ::close(s);
+  std::printf("rank-cpu rank=%d seconds=%.3f\n", rank, cpuSeconds());
 }
 
 // Until the peer is lost: both ranks exchange messages; prints how long test() took to fail.
