@@ -4,6 +4,8 @@
 #include <algorithm>
 #include <cstring>
 
+#include "socket_stream.h"
+
 namespace ionet::bridge::nccl {
 
 Request* MessageQueue::post(void* data, std::size_t capacity, std::size_t size) {
@@ -32,7 +34,8 @@ Request* MessageQueue::postRecv(void* data, std::size_t capacity) {
   return post(data, capacity, 0);
 }
 
-bool MessageQueue::pushSends(Ring& ring) {
+template <typename Stream>
+bool MessageQueue::pushSends(Stream& ring) {
   bool moved = false;
   for (Request* r : order_) {
     if (r->complete) continue;
@@ -52,7 +55,8 @@ bool MessageQueue::pushSends(Ring& ring) {
   return moved;
 }
 
-bool MessageQueue::pullRecvs(Ring& ring) {
+template <typename Stream>
+bool MessageQueue::pullRecvs(Stream& ring) {
   bool moved = false;
   for (Request* r : order_) {
     if (r->complete) continue;
@@ -80,6 +84,11 @@ bool MessageQueue::pullRecvs(Ring& ring) {
   }
   return moved;
 }
+
+template bool MessageQueue::pushSends(Ring&);
+template bool MessageQueue::pullRecvs(Ring&);
+template bool MessageQueue::pushSends(SocketStream&);
+template bool MessageQueue::pullRecvs(SocketStream&);
 
 void MessageQueue::release(Request* request) {
   auto it = std::find(order_.begin(), order_.end(), request);

@@ -39,10 +39,14 @@ class MessageQueue {
   // Queues a receive into data of up to capacity bytes; null when kMaxRequests are in flight.
   Request* postRecv(void* data, std::size_t capacity);
 
-  // Moves what it can: sends' bytes into ring, or the ring's bytes into receives. True when it
-  // moved any byte (the caller may then owe the agent a wake-up).
-  bool pushSends(Ring& ring);
-  bool pullRecvs(Ring& ring);
+  // Moves what it can: sends' bytes into the stream, or the stream's bytes into receives. True
+  // when it moved any byte (the caller may then owe the agent a wake-up). A stream has
+  // `std::size_t write(const void*, std::size_t)` and `read(void*, std::size_t)`, each moving
+  // what it can now: a link's Ring, or a direct peer's socket (net.cc).
+  template <typename Stream>
+  bool pushSends(Stream& stream);
+  template <typename Stream>
+  bool pullRecvs(Stream& stream);
 
   // The comm is over for its requests: the peer is gone (peerGone) or a frame did not fit.
   void fail(QueueError error) {

@@ -1,6 +1,10 @@
 // ionet's NCCL network: links to the host's agent (see net.h and nccl_link.h).
 #include "net.h"
 
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <sched.h>
 #include <sys/random.h>
@@ -13,12 +17,14 @@
 #include <memory>
 #include <mutex>
 #include <new>
+#include <set>
 #include <string>
 #include <vector>
 
 #include "ionet/bridge/nccl_link.h"
 #include "ionet/bridge/nccl_socket.h"
 #include "message_queue.h"
+#include "socket_stream.h"
 
 namespace ionet::bridge::nccl {
 namespace {
@@ -39,10 +45,11 @@ constexpr std::chrono::nanoseconds kIdleNap = 20us;
 // process of that host): where the listener is, never a pointer. The tail is the connecting
 // side's own scratch: NCCL calls connect() again with the same buffer until it succeeds.
 struct Handle {
-  char magic[4];         // "IONH"
-  std::uint32_t vaddr;   // the listener's host, virtual IPv4, host byte order
-  std::uint64_t key;     // the listener, as its agent knows it
-  char pendingMagic[4];  // "PEND" while a connect() is under way
+  char magic[4];             // "IONH"
+  std::uint32_t vaddr;       // the listener's host, virtual IPv4, host byte order
+  std::uint64_t key;         // the listener, as its agent knows it
+  std::uint32_t directPort;  // the listener's TCP port for peers of its direct site; 0: none
+  char pendingMagic[4];      // "PEND" while a connect() is under way
   std::uint32_t pendingSlot;
   std::uint64_t pendingNonce;
 };
@@ -74,18 +81,24 @@ struct Link {
 
 struct Comm {
   bool sending = false;
-  Link link;
+  Link link;        // through the agent; or
+  int direct = -1;  // a TCP connection straight to a peer of our direct site
   MessageQueue queue;
   std::int32_t failure = 0;  // the link state (or -errno) that failed it, for the log
   bool reported = false;
   unsigned idlePolls = 0;  // test() calls in a row that moved nothing
+  ~Comm() {
+    if (direct >= 0) ::close(direct);
+  }
 };
 
 struct ListenComm {
-  int socket = -1;
+  int socket = -1;  // to the agent
+  int tcp = -1;     // for peers of our direct site (when we have any)
   std::uint64_t key = 0;
   ~ListenComm() {
     if (socket >= 0) ::close(socket);
+    if (tcp >= 0) ::close(tcp);
   }
 };
 
@@ -101,6 +114,9 @@ struct Network {
   int users = 0;
   std::string agent;        // $IONET_NCCL_AGENT
   std::uint32_t vaddr = 0;  // $IONET_VADDR
+  // Hosts of our direct site ($IONET_DIRECT, "VADDR=IPV4,..."): NCCL connections to them go
+  // straight over TCP, dialled at the virtual address (the shim connects it to the real one).
+  std::set<std::uint32_t> direct;
   std::atomic<ncclDebugLogger_t> logger{nullptr};
   bool havePropsAnswer = false;
   DeviceProperties props;
@@ -184,8 +200,36 @@ std::uint64_t randomKey() {
 
 // The comm's progress: moves bytes, then decides whether the link failed. Cheap when nothing
 // changed: two atomic loads and, every kLivenessInterval, one recv().
+// Nothing moved: the bytes are with the agents (or the peer). NCCL's progress thread calls
+// test() in a busy loop, which on shared cores takes the CPU this host's agent needs to move
+// them: past a few idle polls the core is given away, and past many the thread naps kIdleNap
+// (a WAN's round trip is milliseconds; the nap costs a message at most that).
+void idle(Comm& c) {
+  if (++c.idlePolls > kPollsBeforeNap) {
+    const timespec nap{0, kIdleNap.count()};
+    nanosleep(&nap, nullptr);
+  } else if (c.idlePolls > kPollsBeforeYield) {
+    sched_yield();
+  }
+}
+
+// A comm straight to a peer of our direct site: the kernel's socket is the ring.
+void progressDirect(Comm& c) {
+  SocketStream stream{c.direct};
+  const bool moved = c.sending ? c.queue.pushSends(stream) : c.queue.pullRecvs(stream);
+  if (stream.error != 0 || (stream.ended && !c.queue.idle())) {
+    c.failure = stream.error != 0 ? -stream.error : kPeerClosed;
+    return c.queue.fail(QueueError::kPeerGone);
+  }
+  if (moved) c.idlePolls = 0;
+  if (!moved && !c.queue.idle()) idle(c);
+}
+
+// The comm's progress: moves bytes, then decides whether the link failed. Cheap when nothing
+// changed: two atomic loads and, every kLivenessInterval, one recv().
 void progress(Comm& c) {
   if (c.queue.error() != QueueError::kNone) return;
+  if (c.direct >= 0) return progressDirect(c);
   LinkHeader* h = c.link.header();
   const std::int32_t state = h->state.load(std::memory_order_acquire);
   if (state < 0) {
@@ -197,16 +241,7 @@ void progress(Comm& c) {
   if (moved && agentWantsWake(c.link.memory)) wakeAgent(c.link.socket);
   if (moved) c.idlePolls = 0;
   if (c.queue.idle() || moved) return;
-  // Nothing moved: the bytes are with the agents. NCCL's progress thread calls test() in a busy
-  // loop, which on shared cores takes the CPU this host's agent needs to move them: past a few
-  // idle polls the core is given away, and past many the thread naps kIdleNap (a WAN's round
-  // trip is milliseconds; the nap costs a message at most that). Never on a moving link.
-  if (++c.idlePolls > kPollsBeforeNap) {
-    const timespec nap{0, kIdleNap.count()};
-    nanosleep(&nap, nullptr);
-  } else if (c.idlePolls > kPollsBeforeYield) {
-    sched_yield();
-  }
+  idle(c);
   // Waiting for bytes: the peer closed after its last one (state read before the ring, so
   // every byte it sent is in the ring by now), or our agent is gone.
   if (state == kPeerClosed && (c.sending || ring.readable() == 0)) {
@@ -226,6 +261,52 @@ const char* describeFailure(std::int32_t failure) {
   if (failure == -EHOSTUNREACH) return "no session to the peer's host";
   if (failure == -ETIMEDOUT) return "the peer's host did not answer";
   return "link failed";
+}
+
+// A TCP listener on our virtual address (which the shim binds on every address when we have
+// direct peers), non-blocking; its port in *port. -1 with errno on failure.
+int listenDirect(std::uint32_t vaddr, std::uint32_t* port) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  if (fd < 0) return -1;
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(vaddr);
+  socklen_t length = sizeof(a);
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0 || ::listen(fd, 64) != 0 ||
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &length) != 0) {
+    const int saved = errno;
+    ::close(fd);
+    errno = saved;
+    return -1;
+  }
+  *port = ntohs(a.sin_port);
+  return fd;
+}
+
+void tuneDirect(int fd) {
+  int one = 1;
+  ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+  ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK);
+}
+
+// Connects to a direct-site peer's listener at its virtual address: the shim dials the real
+// address and writes the preamble the peer's shim expects. Blocks for the TCP handshake only
+// (a LAN's). -1 with errno on failure.
+int dialDirect(std::uint32_t vaddr, std::uint16_t port) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return -1;
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(vaddr);
+  a.sin_port = htons(port);
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0) {
+    const int saved = errno;
+    ::close(fd);
+    errno = saved;
+    return -1;
+  }
+  tuneDirect(fd);
+  return fd;
 }
 
 }  // namespace
@@ -249,6 +330,22 @@ ncclResult_t netInit(ncclDebugLogger_t logger) {
     return ncclInternalError;
   }
   n.agent = agent;
+  n.direct.clear();
+  if (const char* direct = std::getenv("IONET_DIRECT")) {
+    // Items "VADDR=IPV4"; the shim reports a malformed list, and then routes nothing directly.
+    const std::string list = direct;
+    for (std::size_t at = 0; at < list.size();) {
+      const std::size_t end = std::min(list.find(',', at), list.size());
+      const std::string item = list.substr(at, end - at);
+      std::uint32_t v = 0;
+      if (!parseIpv4(item.substr(0, item.find('=')).c_str(), &v)) {
+        n.direct.clear();
+        break;
+      }
+      n.direct.insert(v);
+      at = end + 1;
+    }
+  }
   info("using the ionet agent at %s (host %u.%u.%u.%u)", agent, n.vaddr >> 24,
        (n.vaddr >> 16) & 255, (n.vaddr >> 8) & 255, n.vaddr & 255);
   return ncclSuccess;
@@ -316,6 +413,13 @@ ncclResult_t netListen(int dev, void* handle, void** listenComm) {
   std::memcpy(h.magic, "IONH", 4);
   h.vaddr = n.vaddr;
   h.key = listener->key;
+  if (!n.direct.empty()) {
+    listener->tcp = listenDirect(n.vaddr, &h.directPort);
+    if (listener->tcp < 0) {
+      warn("listen: no TCP listener for the direct site's peers: %s", std::strerror(errno));
+      return ncclSystemError;
+    }
+  }
   std::memset(handle, 0, NCCL_NET_HANDLE_MAXSIZE);
   std::memcpy(handle, &h, sizeof(h));
   *listenComm = listener.release();
@@ -332,6 +436,22 @@ ncclResult_t netConnect(int dev, void* handleBytes, void** sendComm) {
     return ncclInvalidArgument;
   }
   Network& n = network();
+  if (h.directPort != 0 && n.direct.count(h.vaddr)) {
+    // A peer of our direct site: TCP straight to it, no agent, no session.
+    auto comm = std::make_unique<Comm>();
+    comm->sending = true;
+    comm->direct = dialDirect(h.vaddr, static_cast<std::uint16_t>(h.directPort));
+    if (comm->direct < 0) {
+      warn("connect to %u.%u.%u.%u:%u (direct site) failed: %s", h.vaddr >> 24,
+           (h.vaddr >> 16) & 255, (h.vaddr >> 8) & 255, h.vaddr & 255, h.directPort,
+           std::strerror(errno));
+      return ncclRemoteError;
+    }
+    info("send comm to %u.%u.%u.%u: direct (same site)", h.vaddr >> 24, (h.vaddr >> 16) & 255,
+         (h.vaddr >> 8) & 255, h.vaddr & 255);
+    *sendComm = comm.release();
+    return ncclSuccess;
+  }
   std::lock_guard<std::mutex> lock(n.mutex);
   if (std::memcmp(h.pendingMagic, "PEND", 4) != 0) {
     // First call: hand the agent a fresh link and the listener's address; it dials.
@@ -377,6 +497,8 @@ ncclResult_t netConnect(int dev, void* handleBytes, void** sendComm) {
   std::unique_ptr<Comm> comm = std::move(slot.comm);
   std::memset(reinterpret_cast<char*>(handleBytes) + offsetof(Handle, pendingMagic), 0, 4);
   if (state == kOpen) {
+    info("send comm to %u.%u.%u.%u: through the agents", h.vaddr >> 24, (h.vaddr >> 16) & 255,
+         (h.vaddr >> 8) & 255, h.vaddr & 255);
     *sendComm = comm.release();
     return ncclSuccess;
   }
@@ -388,6 +510,17 @@ ncclResult_t netConnect(int dev, void* handleBytes, void** sendComm) {
 ncclResult_t netAccept(void* listenComm, void** recvComm) {
   *recvComm = nullptr;
   auto* listener = static_cast<ListenComm*>(listenComm);
+  if (listener->tcp >= 0) {
+    // A peer of our direct site (the shim has taken its preamble).
+    const int fd = ::accept4(listener->tcp, nullptr, nullptr, SOCK_CLOEXEC);
+    if (fd >= 0) {
+      auto comm = std::make_unique<Comm>();
+      comm->direct = fd;
+      tuneDirect(fd);
+      *recvComm = comm.release();
+      return ncclSuccess;
+    }
+  }
   ControlMessage m{};
   int fds[2];
   const int r = receiveControl(listener->socket, &m, fds, 2, true);
