@@ -78,6 +78,26 @@ TEST_F(IonetTest, DirectSiteRanksDialEachOtherAndOthersGoThroughTheAgents) {
   EXPECT_GE(forwarded, 1) << r.err;
   // The accepting ranks took the dialling shims' preambles.
   EXPECT_GE(countContaining(r.err, "direct: ok") - direct, 1) << r.err;
+
+  // NCCL in the mixed job (ranks in a ring, h1 -> h2 -> h3 -> h1): the plugin connects h1 to h2
+  // straight over TCP, and the connections with h3 through the agents; every byte checked.
+  const std::string harness = IONET_BUILD_DIR "/tests/nccl_net_harness";
+  auto n = inPool({"-np", "3", "-N", "1", harness});
+  EXPECT_FINISHED(n);
+  EXPECT_EQ(n.exitCode, 0) << n.out << n.err;
+  for (const char* rank : {"0", "1", "2"}) {
+    EXPECT_NE(n.out.find(std::string("nccl-net-harness OK rank=") + rank + " abi=11 messages=325"),
+              std::string::npos)
+        << n.out << n.err;
+  }
+  EXPECT_NE(n.err.find("send comm to 100.64.0.2: direct (same site)"), std::string::npos) << n.err;
+  EXPECT_NE(n.err.find("send comm to 100.64.0.3: through the agents"), std::string::npos) << n.err;
+  EXPECT_NE(n.err.find("send comm to 100.64.0.1: through the agents"), std::string::npos) << n.err;
+  // A job of the site's hosts only keeps NCCL on its own transports: no plugin.
+  auto site = inPool({"-H", "h1,h2", "-np", "2", "-N", "1", "sh", "-c",
+                      "echo \"plugin=${NCCL_NET_PLUGIN:-none} net=${NCCL_NET:-none}\""});
+  EXPECT_EQ(site.exitCode, 0) << site.err;
+  EXPECT_EQ(countContaining(site.out, "plugin=none net=none"), 2) << site.out;
   for (auto& a : agents) {
     a->signal(SIGTERM);
     expectCleanStop("pool agent", a->wait(10s));

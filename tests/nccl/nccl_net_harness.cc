@@ -25,6 +25,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <memory>
 #include <string>
 #include <thread>
 #include <vector>
@@ -186,39 +187,6 @@ Net load(int abi) {
   return net;
 }
 
-// --- the bootstrap: 128-byte handles over TCP, as NCCL's bootstrap ring carries them ---------
-int bootstrapSocket(int rank) {
-  const char* addr = std::getenv("MASTER_ADDR");
-  const char* port = std::getenv("MASTER_PORT");
-  if (!addr || !port) die("MASTER_ADDR/MASTER_PORT not set");
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_port = htons(static_cast<uint16_t>(std::atoi(port)));
-  if (rank == 0) {
-    const int l = ::socket(AF_INET, SOCK_STREAM, 0);
-    int one = 1;
-    ::setsockopt(l, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-    a.sin_addr.s_addr = htonl(INADDR_ANY);
-    if (::bind(l, reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0 || ::listen(l, 1) != 0) {
-      die("bootstrap listen on %s: %s", port, std::strerror(errno));
-    }
-    const int s = ::accept(l, nullptr, nullptr);
-    ::close(l);
-    if (s < 0) die("bootstrap accept: %s", std::strerror(errno));
-    return s;
-  }
-  if (::inet_pton(AF_INET, addr, &a.sin_addr) != 1) die("MASTER_ADDR %s", addr);
-  const auto deadline = Clock::now() + 30s;
-  for (;;) {
-    const int s = ::socket(AF_INET, SOCK_STREAM, 0);
-    if (::connect(s, reinterpret_cast<sockaddr*>(&a), sizeof(a)) == 0) return s;
-    ::close(s);
-    if (Clock::now() > deadline)
-      die("bootstrap connect %s:%s: %s", addr, port, std::strerror(errno));
-    std::this_thread::sleep_for(50ms);  // rank 0 is not listening yet: NCCL's bootstrap retries too
-  }
-}
-
 void writeAll(int s, const void* p, size_t n) {
   const char* c = static_cast<const char*>(p);
   while (n > 0) {
@@ -234,6 +202,95 @@ void readAll(int s, void* p, size_t n) {
     const ssize_t r = ::recv(s, c, n, 0);
     if (r <= 0) die("bootstrap read: %s", r == 0 ? "peer closed" : std::strerror(errno));
     c += r, n -= static_cast<size_t>(r);
+  }
+}
+
+// --- the bootstrap: 128-byte handles over TCP, as NCCL's bootstrap carries them --------------
+// Rank 0 accepts one connection per other rank at MASTER_ADDR:MASTER_PORT (through the shim
+// across hosts). Ranks form a ring: rank r sends to r + 1 and receives from r - 1.
+struct Bootstrap {
+  int rank = 0, size = 2;
+  std::vector<int> sockets;  // rank 0: by rank ([0] unused); others: [0] is rank 0
+
+  int peer() const { return rank == 0 ? sockets[1] : sockets[0]; }  // the 2-rank modes
+
+  // Each rank's listen handle to rank 0; each gets back its successor's.
+  void nextHandle(const char* mine, char* next) {
+    const size_t n = NCCL_NET_HANDLE_MAXSIZE;
+    if (rank != 0) {
+      writeAll(sockets[0], mine, n);
+      readAll(sockets[0], next, n);
+      return;
+    }
+    std::vector<std::vector<char>> all(size, std::vector<char>(n));
+    std::memcpy(all[0].data(), mine, n);
+    for (int r = 1; r < size; ++r) readAll(sockets[r], all[r].data(), n);
+    for (int r = 1; r < size; ++r) writeAll(sockets[r], all[(r + 1) % size].data(), n);
+    std::memcpy(next, all[1 % size].data(), n);
+  }
+
+  void barrier() {
+    char b = 1;
+    if (rank != 0) {
+      writeAll(sockets[0], &b, 1);
+      readAll(sockets[0], &b, 1);
+      return;
+    }
+    for (int r = 1; r < size; ++r) readAll(sockets[r], &b, 1);
+    for (int r = 1; r < size; ++r) writeAll(sockets[r], &b, 1);
+  }
+
+  ~Bootstrap() {
+    for (int s : sockets) {
+      if (s >= 0) ::close(s);
+    }
+  }
+};
+
+std::unique_ptr<Bootstrap> connectBootstrap(int rank, int size) {
+  const char* addr = std::getenv("MASTER_ADDR");
+  const char* port = std::getenv("MASTER_PORT");
+  if (!addr || !port) die("MASTER_ADDR/MASTER_PORT not set");
+  auto b = std::make_unique<Bootstrap>();
+  b->rank = rank;
+  b->size = size;
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(static_cast<uint16_t>(std::atoi(port)));
+  if (rank == 0) {
+    const int l = ::socket(AF_INET, SOCK_STREAM, 0);
+    int one = 1;
+    ::setsockopt(l, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    a.sin_addr.s_addr = htonl(INADDR_ANY);
+    if (::bind(l, reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0 || ::listen(l, size) != 0) {
+      die("bootstrap listen on %s: %s", port, std::strerror(errno));
+    }
+    b->sockets.assign(size, -1);
+    for (int k = 1; k < size; ++k) {
+      const int s = ::accept(l, nullptr, nullptr);
+      if (s < 0) die("bootstrap accept: %s", std::strerror(errno));
+      int32_t who = 0;
+      readAll(s, &who, sizeof(who));
+      if (who <= 0 || who >= size || b->sockets[who] >= 0) die("bootstrap: bad rank %d", who);
+      b->sockets[who] = s;
+    }
+    ::close(l);
+    return b;
+  }
+  if (::inet_pton(AF_INET, addr, &a.sin_addr) != 1) die("MASTER_ADDR %s", addr);
+  const auto deadline = Clock::now() + 30s;
+  for (;;) {
+    const int s = ::socket(AF_INET, SOCK_STREAM, 0);
+    if (::connect(s, reinterpret_cast<sockaddr*>(&a), sizeof(a)) == 0) {
+      const int32_t me = rank;
+      writeAll(s, &me, sizeof(me));
+      b->sockets = {s};
+      return b;
+    }
+    ::close(s);
+    if (Clock::now() > deadline)
+      die("bootstrap connect %s:%s: %s", addr, port, std::strerror(errno));
+    std::this_thread::sleep_for(50ms);  // rank 0 is not listening yet: NCCL's bootstrap retries too
   }
 }
 
@@ -283,12 +340,11 @@ struct Comms {
 };
 
 // The service thread's part: connect and accept, neither of which may block.
-Comms connectBoth(Net& net, int boot) {
+Comms connectBoth(Net& net, Bootstrap& boot) {
   Comms c;
   char mine[NCCL_NET_HANDLE_MAXSIZE] = {}, theirs[NCCL_NET_HANDLE_MAXSIZE] = {};
   if (net.listen(mine, &c.listen) != ncclSuccess) die("listen failed");
-  writeAll(boot, mine, sizeof(mine));
-  readAll(boot, theirs, sizeof(theirs));
+  boot.nextHandle(mine, theirs);
   std::atomic<bool> ok{true};
   std::thread service([&] {
     const auto deadline = Clock::now() + 60s;
@@ -344,8 +400,8 @@ void* post(Net& net, bool sending, void* comm, void* data, size_t size, int tag,
   }
 }
 
-void runPlan(Net& net, Comms& c, int rank, int repeat) {
-  const int peer = 1 - rank;
+void runPlan(Net& net, Comms& c, int rank, int size, int repeat) {
+  const int peer = (rank + size - 1) % size;  // whom we receive from
   const auto sizes = planSizes();
   size_t largest = 0;
   for (size_t m = 0; m < sizes.size(); ++m) largest = std::max(largest, sizes[m] + slackOf(m));
@@ -467,7 +523,8 @@ void runStream(Net& net, Comms& c, int rank, size_t total, size_t msg, int boot)
 
 // The shim path's equivalent: the same bytes as one TCP stream between the ranks.
 void runTcpStream(int rank, size_t total, size_t msg) {
-  const int s = bootstrapSocket(rank);
+  auto boot = connectBootstrap(rank, 2);
+  const int s = boot->peer();
   std::vector<unsigned char> buffer(msg);
   const auto start = Clock::now();
   size_t moved = 0;
@@ -491,7 +548,6 @@ void runTcpStream(int rank, size_t total, size_t msg) {
     char ack = 1;
     writeAll(s, &ack, 1);
   }
-  ::close(s);
   std::printf("rank-cpu rank=%d seconds=%.3f\n", rank, cpuSeconds());
 }
 
@@ -583,8 +639,11 @@ int main(int argc, char** argv) {
   }
   const char* r = std::getenv("RANK");
   const char* w = std::getenv("WORLD_SIZE");
-  if (!r || !w || std::string(w) != "2") die("run as a 2-rank job (RANK, WORLD_SIZE=2)");
-  const int rank = std::atoi(r);
+  if (!r || !w) die("run as a job (RANK, WORLD_SIZE)");
+  const int rank = std::atoi(r), size = std::atoi(w);
+  const bool plan = stream == 0 && tcpStream == 0 && !tooLarge && !untilError;
+  if (size < 2 || (size != 2 && !plan))
+    die("run as a 2-rank job (a ring of N ranks: the plan only)");
   if (tcpStream > 0) {
     runTcpStream(rank, tcpStream, msg);
     return 0;
@@ -617,25 +676,21 @@ int main(int argc, char** argv) {
               net.name(), abi, speed, latency, maxRecvs, ptr);
   if (maxRecvs != 1 || ptr != NCCL_PTR_HOST) die("maxRecvs must be 1 and ptrSupport host");
 
-  const int boot = bootstrapSocket(rank);
-  Comms c = connectBoth(net, boot);
+  auto boot = connectBootstrap(rank, size);
+  Comms c = connectBoth(net, *boot);
   if (stream > 0) {
-    runStream(net, c, rank, stream, msg, boot);
+    runStream(net, c, rank, stream, msg, boot->peer());
   } else if (tooLarge) {
-    runTooLarge(net, c, rank, boot);
+    runTooLarge(net, c, rank, boot->peer());
   } else if (untilError) {
     runUntilError(net, c, rank);
   } else {
-    runPlan(net, c, rank, repeat);
-    // Both sides finish their checks before either closes.
-    char done = 1;
-    writeAll(boot, &done, 1);
-    readAll(boot, &done, 1);
+    runPlan(net, c, rank, size, repeat);
+    boot->barrier();  // every rank finishes its checks before any closes
   }
   if (net.closeSend(c.send) != ncclSuccess || net.closeRecv(c.recv) != ncclSuccess ||
       net.closeListen(c.listen) != ncclSuccess || net.finalize() != ncclSuccess) {
     die("close/finalize failed");
   }
-  ::close(boot);
   return 0;
 }
