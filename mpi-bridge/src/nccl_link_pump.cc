@@ -112,7 +112,8 @@ void NcclLinkPump::onChannelMessage(std::string message) {
 }
 
 void NcclLinkPump::onChannelClosed(const std::string& reason) {
-  if (over_) return;
+  // Without channel_ we closed it ourselves (fail, close, end): its "closed locally" is ours.
+  if (over_ || !channel_) return;
   if (awaitingStatus_) return fail(EHOSTUNREACH, reason);
   if (reason == "closed by peer" && role_ == Role::kReceive) {
     peerClosed_ = true;  // its last bytes are in in_: kPeerClosed once they are in the ring
