@@ -13,15 +13,15 @@ times, which at a few Mbit/s would take hours: pingpong runs exactly the round t
 import argparse
 import os
 import re
-import signal
 import statistics
 import subprocess
 import sys
 import tempfile
-import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 import relay_ceiling  # noqa: E402  (bench/datapath/relay_ceiling.py)
+from two_host_pool import TwoHostPool  # noqa: E402  (bench/two_host_pool.py)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 WANEMU = os.path.join(HERE, "..", "..", "tests", "wanemu", "wanemu")
@@ -128,39 +128,10 @@ def main():
                          "round trip there)")
     args = ap.parse_args()
     build = os.path.abspath(args.build)
-    work = tempfile.mkdtemp(prefix="dpbench-")
-    agents = []
-    sh(WANEMU, "down", NAME, check=False)
-    sh(WANEMU, "up", NAME, "--hosts", "2")
-    try:
-        sh(f"{build}/bin/ionet-agent", "--gen-psk", f"{work}/pool.psk", "--pool", "bench")
-        addr1 = sh(WANEMU, "addr", NAME, "h1").stdout.strip()
-        addr2 = sh(WANEMU, "addr", NAME, "h2").stdout.strip()
-        pool = f"{work}/pool.toml"
-        with open(pool, "w") as f:
-            f.write(f'[pool]\nname = "bench"\npsk = "pool.psk"\n\n'
-                    f'[[host]]\nname = "h1"\naddress = "{addr1}"\nslots = 1\n\n'
-                    f'[[host]]\nname = "h2"\naddress = "{addr2}"\nslots = 1\n')
+    with TwoHostPool(build, NAME) as world:
+        work, pool, addr2 = world.work, world.file, world.addr[2]
         # The same hosts as one trusted site: ranks dial each other directly (pool.direct_sites).
-        pool_site = f"{work}/pool-site.toml"
-        with open(pool_site, "w") as f:
-            f.write(f'[pool]\nname = "bench"\npsk = "pool.psk"\ndirect_sites = ["lab"]\n\n'
-                    f'[[host]]\nname = "h1"\naddress = "{addr1}"\nsite = "lab"\nslots = 1\n\n'
-                    f'[[host]]\nname = "h2"\naddress = "{addr2}"\nsite = "lab"\nslots = 1\n')
-        for h in (1, 2):
-            agents.append(subprocess.Popen(
-                ["ip", "netns", "exec", f"{NAME}-h{h}", f"{build}/bin/ionet-agent", "--pool",
-                 pool, "--host-name", f"h{h}", "--no-gpu-check"], stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL))
-        deadline = time.time() + 30
-        while True:  # ready when a job reaches both hosts
-            r = subprocess.run(["ip", "netns", "exec", f"{NAME}-h1", f"{build}/bin/ionet-run",
-                                "--pool", pool, "-np", "2", "-N", "1", "true"],
-                               capture_output=True, timeout=60)
-            if r.returncode == 0:
-                break
-            if time.time() > deadline:
-                sys.exit("pool agents did not come up")
+        pool_site = world.write_pool(f"{work}/pool-site.toml", site="lab")
         print("MPI ping-pong between two emulated hosts: ionet data path vs TCP BTL "
               f"direct; medians of {args.rounds} interleaved runs")
         clean = compare("clean link, 1 MiB",
@@ -197,18 +168,6 @@ def main():
                                         args.lossy_round_trips, preload),
                 args.lossy_rounds)
             print(f"target: lossy >= 3 -> {'met' if lossy >= 3 else 'NOT met'} ({lossy:.2f})")
-    finally:
-        crashed = []
-        for a in agents:
-            a.terminate()
-            status = a.wait(timeout=10)
-            # SIGTERM or a clean exit; anything else (a crash on the way out) fails the bench.
-            if status not in (0, -signal.SIGTERM):
-                crashed.append(f"pool agent {a.args[-2]}: {status}")
-        sh(WANEMU, "down", NAME, check=False)
-        if crashed:
-            sys.exit("datapath_bench: pool agents did not stop cleanly on SIGTERM: " +
-                     ", ".join(crashed))
 
 
 if __name__ == "__main__":

@@ -19,11 +19,11 @@ import signal
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-WANEMU = os.path.join(HERE, "..", "..", "tests", "wanemu", "wanemu")
+sys.path.insert(0, os.path.join(HERE, ".."))
+from two_host_pool import WANEMU, TwoHostPool  # noqa: E402  (bench/two_host_pool.py)
 NAME = "ncclbench"
 TICK = os.sysconf("SC_CLK_TCK")
 
@@ -121,31 +121,9 @@ def main():
     ap.add_argument("--lossy-rounds", type=int, default=3, help="0 skips the lossy link")
     args = ap.parse_args()
     build = os.path.abspath(args.build)
-    work = tempfile.mkdtemp(prefix="ncclbench-")
-    agents = []
-    sh(WANEMU, "down", NAME, check=False)
-    sh(WANEMU, "up", NAME, "--hosts", "2")
-    try:
-        sh(f"{build}/bin/ionet-agent", "--gen-psk", f"{work}/pool.psk", "--pool", "bench")
-        addr1 = sh(WANEMU, "addr", NAME, "h1").stdout.strip()
-        addr2 = sh(WANEMU, "addr", NAME, "h2").stdout.strip()
-        pool = f"{work}/pool.toml"
-        with open(pool, "w") as f:
-            f.write(f'[pool]\nname = "bench"\npsk = "pool.psk"\n\n'
-                    f'[[host]]\nname = "h1"\naddress = "{addr1}"\nslots = 1\n\n'
-                    f'[[host]]\nname = "h2"\naddress = "{addr2}"\nslots = 1\n')
-        for h in (1, 2):
-            agents.append(subprocess.Popen(
-                ["ip", "netns", "exec", f"{NAME}-h{h}", f"{build}/bin/ionet-agent", "--pool",
-                 pool, "--host-name", f"h{h}", "--no-gpu-check"], stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL))
-        deadline = time.time() + 30
-        while subprocess.run(["ip", "netns", "exec", f"{NAME}-h1", f"{build}/bin/ionet-run",
-                              "--pool", pool, "-np", "2", "-N", "1", "true"],
-                             capture_output=True, timeout=60).returncode != 0:
-            if time.time() > deadline:
-                sys.exit("pool agents did not come up")
-        agents_cpu = agents  # `ip netns exec` execs the agent: the same pids
+    with TwoHostPool(build, NAME) as world:
+        work, pool, addr2 = world.work, world.file, world.addr[2]
+        agents_cpu = world.agents
         print(f"NCCL bytes between two emulated hosts, 4 MiB messages: plugin vs the shim path; "
               f"medians of {args.rounds} interleaved runs")
         clean, med = interleaved(f"clean link, {args.clean_bytes >> 20} MiB", build, pool,
@@ -165,16 +143,6 @@ def main():
                   f"{', '.join(f'{v:.0f}' for v in perf)})")
             print(f"target: lossy plugin >= 0.8 x wanperf -> {'met' if ratio >= 0.8 else 'NOT met'}"
                   f" ({ratio:.2f}); plugin/shim there {lossy:.2f}")
-    finally:
-        crashed = []
-        for a in agents:
-            a.terminate()
-            status = a.wait(timeout=10)
-            if status not in (0, -signal.SIGTERM):
-                crashed.append(f"pool agent {a.args[-2]}: {status}")
-        sh(WANEMU, "down", NAME, check=False)
-        if crashed:
-            sys.exit("nccl_bench: pool agents did not stop cleanly on SIGTERM: " + ", ".join(crashed))
 
 
 if __name__ == "__main__":

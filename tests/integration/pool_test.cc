@@ -125,6 +125,25 @@ class PoolTest : public IonetTest {
     return std::string((std::istreambuf_iterator<char>(in)), {});
   }
 
+  // SIGKILL to the job agent of `host` (any namespace: they share this machine's /proc); when.
+  static Clock::time_point killJobAgent(const std::string& host) {
+    const std::string pid = shell("pgrep -f 'ionet-agent --connect .* --host-name " + host + "'");
+    EXPECT_FALSE(pid.empty()) << "no job agent on " << host;
+    const auto at = Clock::now();
+    if (!pid.empty()) EXPECT_EQ(::kill(std::stoi(pid), SIGKILL), 0);
+    return at;
+  }
+
+  // Waits (30 s at most) until the job has printed `text`.
+  static bool awaitOutput(Command& job, const std::string& text) {
+    const auto deadline = Clock::now() + 30s;
+    while (job.transcript().find(text) == std::string::npos) {
+      if (Clock::now() > deadline) return false;
+      std::this_thread::sleep_for(20ms);  // polling the job's output
+    }
+    return true;
+  }
+
   // Processes of a job still alive in any host (all namespaces share this machine's /proc).
   static std::string processesMatching(const std::string& pattern) {
     return shell("pgrep -af '" + pattern + "' | grep -v pgrep || true");
@@ -234,10 +253,7 @@ TEST_F(PoolTest, KilledAgentTearsTheJobDownEverywhereWithinThreeSeconds) {
     ASSERT_LT(Clock::now(), deadline) << processesMatching("sleep 97.5");
     std::this_thread::sleep_for(20ms);  // polling /proc
   }
-  const std::string pid = shell("pgrep -f 'ionet-agent --connect .* --host-name h3'");
-  ASSERT_FALSE(pid.empty());
-  const auto killedAt = Clock::now();
-  ASSERT_EQ(::kill(std::stoi(pid), SIGKILL), 0);
+  const auto killedAt = killJobAgent("h3");
   auto r = job.wait(30s);
   const double seconds = std::chrono::duration<double>(r.endedAt - killedAt).count();
   EXPECT_FINISHED(r);
@@ -276,9 +292,7 @@ TEST_F(PoolTest, CheckpointPartnersReplaceALostHostBehindNat) {
     ASSERT_LT(Clock::now(), deadline) << job.transcript();
     std::this_thread::sleep_for(20ms);  // polling the filesystem
   }
-  const std::string pid = shell("pgrep -f 'ionet-agent --connect .* --host-name h2'");
-  ASSERT_FALSE(pid.empty());
-  ASSERT_EQ(::kill(std::stoi(pid), SIGKILL), 0);
+  killJobAgent("h2");
   std::error_code ec;
   fs::remove_all(dir + "/host-h2", ec);
   auto r = job.wait(180s);
@@ -390,15 +404,8 @@ TEST_F(PoolTest, NcclLinksSurviveResetsOfTheAgentsConnections) {
 
 TEST_F(PoolTest, KilledPeerAgentFailsNcclAndTearsTheJobDown) {
   auto job = startInPool({"-H", "h1,h2", "-np", "2", "-N", "1", kNcclHarness, "--until-error"});
-  const auto deadline = Clock::now() + 30s;
-  while (job.transcript().find("exchanging until the link fails") == std::string::npos) {
-    ASSERT_LT(Clock::now(), deadline) << job.transcript();
-    std::this_thread::sleep_for(20ms);  // polling the job's output
-  }
-  const std::string pid = shell("pgrep -f 'ionet-agent --connect .* --host-name h2'");
-  ASSERT_FALSE(pid.empty());
-  const auto killedAt = Clock::now();
-  ASSERT_EQ(::kill(std::stoi(pid), SIGKILL), 0);
+  ASSERT_TRUE(awaitOutput(job, "exchanging until the link fails")) << job.transcript();
+  const auto killedAt = killJobAgent("h2");
   auto r = job.wait(30s);
   const double seconds = std::chrono::duration<double>(r.endedAt - killedAt).count();
   EXPECT_FINISHED(r);
@@ -412,11 +419,7 @@ TEST_F(PoolTest, NcclSeesAPartitionedPeerAsAnErrorWithinTheDeadPeerTimeout) {
   // between h1 and h2 ends after the pool's 4 s timeout, and the plugin's test() in the rank on
   // h1 returns ncclRemoteError (6) instead of waiting forever; the launcher tears the job down.
   auto job = startInPool({"-H", "h1,h2", "-np", "2", "-N", "1", kNcclHarness, "--until-error"});
-  const auto deadline = Clock::now() + 30s;
-  while (job.transcript().find("exchanging until the link fails") == std::string::npos) {
-    ASSERT_LT(Clock::now(), deadline) << job.transcript();
-    std::this_thread::sleep_for(20ms);  // polling the job's output
-  }
+  ASSERT_TRUE(awaitOutput(job, "exchanging until the link fails")) << job.transcript();
   const auto cutAt = Clock::now();
   world->wan->isolate(2);
   auto r = job.wait(30s);
