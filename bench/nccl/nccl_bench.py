@@ -15,6 +15,7 @@ import argparse
 import json
 import os
 import re
+import resource
 import signal
 import statistics
 import subprocess
@@ -39,9 +40,23 @@ def cpu_of(pid):
     return sum(int(v) for v in fields[11:15]) / TICK
 
 
+def children_cpu():
+    u = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return u.ru_utime + u.ru_stime
+
+
 def run_job(build, pool, agents, program, timeout=900):
     """One two-rank job (rank 0 on h1 sends, rank 1 on h2 receives); returns (stdout, agent CPU
-    seconds of both hosts, the ranks' own excluded)."""
+    seconds of both hosts, the ranks' own excluded). pool None: two emulated hosts on this
+    kernel (--local-hosts 2), whose agents are ionet-run's children (and so ours once reaped)."""
+    if pool is None:
+        before = children_cpu()
+        r = subprocess.run([f"{build}/bin/ionet-run", "--local-hosts", "2", "-np", "2", "-N",
+                            "1"] + program, capture_output=True, text=True, timeout=timeout)
+        if r.returncode != 0:
+            raise RuntimeError(f"job failed (rc {r.returncode}): {r.stderr[-800:]}")
+        ranks = sum(float(v) for v in re.findall(r"rank-cpu rank=\d seconds=([\d.]+)", r.stdout))
+        return r.stdout, max(children_cpu() - before - ranks, 0.0)
     before = sum(cpu_of(a.pid) for a in agents)
     r = subprocess.run(["ip", "netns", "exec", f"{NAME}-h1", f"{build}/bin/ionet-run", "--pool",
                         pool, "-np", "2", "-N", "1"] + program,
@@ -119,11 +134,17 @@ def main():
     ap.add_argument("--clean-bytes", type=int, default=2 << 30)
     ap.add_argument("--lossy-bytes", type=int, default=512 << 20)
     ap.add_argument("--lossy-rounds", type=int, default=3, help="0 skips the lossy link")
+    ap.add_argument("--local-rounds", type=int, default=3,
+                    help="rounds on --local-hosts 2 (no emulator in the path; 0 skips them)")
     args = ap.parse_args()
     build = os.path.abspath(args.build)
     with TwoHostPool(build, NAME) as world:
         work, pool, addr2 = world.work, world.file, world.addr[2]
         agents_cpu = world.agents
+        if args.local_rounds > 0:
+            local, _ = interleaved("two hosts on one kernel (--local-hosts)", build, None, [],
+                                   args.clean_bytes, args.local_rounds)
+            print(f"  (no emulator: the paths' own cost; plugin/shim {local:.2f})")
         print(f"NCCL bytes between two emulated hosts, 4 MiB messages: plugin vs the shim path; "
               f"medians of {args.rounds} interleaved runs")
         clean, med = interleaved(f"clean link, {args.clean_bytes >> 20} MiB", build, pool,

@@ -38,8 +38,8 @@ constexpr auto kAgentAnswerTimeout = 10s;
 constexpr auto kLivenessInterval = 250ms;
 // An idle comm's test(): spin, then yield the core, then nap (see progress()).
 constexpr unsigned kPollsBeforeYield = 16;
-constexpr unsigned kPollsBeforeNap = 1024;
-constexpr std::chrono::nanoseconds kIdleNap = 20us;
+constexpr unsigned kPollsBeforeNap = 64;
+constexpr std::chrono::nanoseconds kIdleNap = 100us;
 
 // The handle NCCL carries to the connecting rank (through its bootstrap, maybe to another
 // process of that host): where the listener is, never a pointer. The tail is the connecting

@@ -185,8 +185,9 @@ void NcclLinkPump::pumpOut() {
       header->agentWaiting.store(0, std::memory_order_relaxed);
       continue;
     }
-    std::string chunk(std::min(n, kChunkBytes), '\0');
-    ring.read(chunk.data(), chunk.size());
+    std::string chunk;
+    chunk.reserve(std::min(n, kChunkBytes));
+    ring.readAppend(chunk, std::min(n, kChunkBytes));
     counters_->bytesOut += chunk.size();
     channel_->send(std::move(chunk));
   }

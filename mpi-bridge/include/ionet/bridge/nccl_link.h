@@ -24,6 +24,7 @@
 #include <cstdint>
 #include <cstring>
 #include <new>
+#include <string>
 #include <type_traits>
 
 namespace ionet::bridge::nccl {
@@ -129,6 +130,17 @@ class Ring {
     n = std::min(n, writable());
     copyAround(head, static_cast<const char*>(from), n, /*in=*/true, nullptr);
     indices_->head.value.store(head + n, std::memory_order_seq_cst);
+    return n;
+  }
+  // Consumer: appends up to n bytes to out, without zero-filling it first; returns how many.
+  std::size_t readAppend(std::string& out, std::size_t n) {
+    const std::uint64_t tail = indices_->tail.value.load(std::memory_order_relaxed);
+    n = std::min(n, readable());
+    const std::size_t offset = tail & mask_;
+    const std::size_t first = std::min(n, mask_ + 1 - offset);
+    out.append(data_ + offset, first);
+    out.append(data_, n - first);
+    indices_->tail.value.store(tail + n, std::memory_order_seq_cst);
     return n;
   }
   // Consumer: copies up to n bytes out (to may be null: skip them), returns how many.
