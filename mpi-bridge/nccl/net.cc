@@ -111,6 +111,7 @@ struct PendingConnect {
 // outlive a finalize in NCCL's teardown order). Created on first use: nothing runs at load.
 struct Network {
   std::mutex mutex;
+  bool configured = false;  // agent, vaddr and direct are set, and never change again
   int users = 0;
   std::string agent;        // $IONET_NCCL_AGENT
   std::uint32_t vaddr = 0;  // $IONET_VADDR
@@ -315,22 +316,23 @@ ncclResult_t netInit(ncclDebugLogger_t logger) {
   Network& n = network();
   std::lock_guard<std::mutex> lock(n.mutex);
   if (logger) n.logger = logger;
-  if (n.users++ > 0) return ncclSuccess;
+  // Configured once per process: comms of an earlier communicator may still read it.
+  if (n.configured) {
+    ++n.users;
+    return ncclSuccess;
+  }
   const char* agent = std::getenv(kAgentEnv);
   if (!agent || !*agent) {
-    --n.users;
     warn("%s is not set: this process was not started by ionet-run with the NCCL plugin",
          kAgentEnv);
     return ncclInternalError;
   }
   if (!parseIpv4(std::getenv("IONET_VADDR"), &n.vaddr)) {
-    --n.users;
     warn("IONET_VADDR is not a virtual IPv4 address ('%s')",
          std::getenv("IONET_VADDR") ? std::getenv("IONET_VADDR") : "");
     return ncclInternalError;
   }
   n.agent = agent;
-  n.direct.clear();
   if (const char* direct = std::getenv("IONET_DIRECT")) {
     // Items "VADDR=IPV4"; the shim reports a malformed list, and then routes nothing directly.
     const std::string list = direct;
@@ -348,6 +350,8 @@ ncclResult_t netInit(ncclDebugLogger_t logger) {
   }
   info("using the ionet agent at %s (host %u.%u.%u.%u)", agent, n.vaddr >> 24,
        (n.vaddr >> 16) & 255, (n.vaddr >> 8) & 255, n.vaddr & 255);
+  n.configured = true;
+  ++n.users;
   return ncclSuccess;
 }
 
