@@ -21,10 +21,11 @@
 #include <string>
 #include <vector>
 
+#include "comm.h"
+#include "direct_peer.h"
 #include "ionet/bridge/nccl_link.h"
 #include "ionet/bridge/nccl_socket.h"
 #include "message_queue.h"
-#include "socket_stream.h"
 
 namespace ionet::bridge::nccl {
 namespace {
@@ -34,12 +35,6 @@ using namespace std::chrono_literals;
 
 // How long listen() and getProperties() wait for the agent's answer.
 constexpr auto kAgentAnswerTimeout = 10s;
-// How often a request that moves nothing checks that the agent is still there.
-constexpr auto kLivenessInterval = 250ms;
-// An idle comm's test(): spin, then yield the core, then nap (see progress()).
-constexpr unsigned kPollsBeforeYield = 16;
-constexpr unsigned kPollsBeforeNap = 64;
-constexpr std::chrono::nanoseconds kIdleNap = 100us;
 
 // The handle NCCL carries to the connecting rank (through its bootstrap, maybe to another
 // process of that host): where the listener is, never a pointer. The tail is the connecting
@@ -54,53 +49,6 @@ struct Handle {
   std::uint64_t pendingNonce;
 };
 static_assert(sizeof(Handle) <= NCCL_NET_HANDLE_MAXSIZE);
-
-struct Link {
-  int socket = -1;
-  void* memory = nullptr;
-  Clock::time_point nextLivenessCheck{};
-
-  Link() = default;
-  Link(const Link&) = delete;
-  Link& operator=(const Link&) = delete;
-  ~Link() {
-    unmapLinkMemory(memory);
-    if (socket >= 0) ::close(socket);
-  }
-  LinkHeader* header() const { return static_cast<LinkHeader*>(memory); }
-  // False once the agent's end of the socket is closed (the agent died).
-  bool agentAlive() {
-    const auto now = Clock::now();
-    if (now < nextLivenessCheck) return true;
-    nextLivenessCheck = now + kLivenessInterval;
-    char byte;
-    const ssize_t n = ::recv(socket, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
-    return !(n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR));
-  }
-};
-
-struct Comm {
-  bool sending = false;
-  Link link;        // through the agent; or
-  int direct = -1;  // a TCP connection straight to a peer of our direct site
-  MessageQueue queue;
-  std::int32_t failure = 0;  // the link state (or -errno) that failed it, for the log
-  bool reported = false;
-  unsigned idlePolls = 0;  // test() calls in a row that moved nothing
-  ~Comm() {
-    if (direct >= 0) ::close(direct);
-  }
-};
-
-struct ListenComm {
-  int socket = -1;  // to the agent
-  int tcp = -1;     // for peers of our direct site (when we have any)
-  std::uint64_t key = 0;
-  ~ListenComm() {
-    if (socket >= 0) ::close(socket);
-    if (tcp >= 0) ::close(tcp);
-  }
-};
 
 struct PendingConnect {
   std::unique_ptr<Comm> comm;
@@ -161,17 +109,6 @@ void info(const char* fmt, Args... args) {
   }
 }
 
-bool parseIpv4(const char* text, std::uint32_t* out) {
-  unsigned a, b, c, d;
-  char tail;
-  if (!text || std::sscanf(text, "%u.%u.%u.%u%c", &a, &b, &c, &d, &tail) != 4 || a > 255 ||
-      b > 255 || c > 255 || d > 255) {
-    return false;
-  }
-  *out = (a << 24) | (b << 16) | (c << 8) | d;
-  return true;
-}
-
 // Waits for one answer of the agent on socket; false on timeout, EOF or garbage.
 bool awaitAnswer(int socket, ControlMessage* answer) {
   const auto deadline = Clock::now() + kAgentAnswerTimeout;
@@ -201,115 +138,6 @@ std::uint64_t randomKey() {
 
 // The comm's progress: moves bytes, then decides whether the link failed. Cheap when nothing
 // changed: two atomic loads and, every kLivenessInterval, one recv().
-// Nothing moved: the bytes are with the agents (or the peer). NCCL's progress thread calls
-// test() in a busy loop, which on shared cores takes the CPU this host's agent needs to move
-// them: past a few idle polls the core is given away, and past many the thread naps kIdleNap
-// (a WAN's round trip is milliseconds; the nap costs a message at most that).
-void idle(Comm& c) {
-  if (++c.idlePolls > kPollsBeforeNap) {
-    const timespec nap{0, kIdleNap.count()};
-    nanosleep(&nap, nullptr);
-  } else if (c.idlePolls > kPollsBeforeYield) {
-    sched_yield();
-  }
-}
-
-// A comm straight to a peer of our direct site: the kernel's socket is the ring.
-void progressDirect(Comm& c) {
-  SocketStream stream{c.direct};
-  const bool moved = c.sending ? c.queue.pushSends(stream) : c.queue.pullRecvs(stream);
-  if (stream.error != 0 || (stream.ended && !c.queue.idle())) {
-    c.failure = stream.error != 0 ? -stream.error : kPeerClosed;
-    return c.queue.fail(QueueError::kPeerGone);
-  }
-  if (moved) c.idlePolls = 0;
-  if (!moved && !c.queue.idle()) idle(c);
-}
-
-// The comm's progress: moves bytes, then decides whether the link failed. Cheap when nothing
-// changed: two atomic loads and, every kLivenessInterval, one recv().
-void progress(Comm& c) {
-  if (c.queue.error() != QueueError::kNone) return;
-  if (c.direct >= 0) return progressDirect(c);
-  LinkHeader* h = c.link.header();
-  const std::int32_t state = h->state.load(std::memory_order_acquire);
-  if (state < 0) {
-    c.failure = state;
-    return c.queue.fail(QueueError::kPeerGone);
-  }
-  Ring ring = c.sending ? toAgentRing(c.link.memory) : toPluginRing(c.link.memory);
-  const bool moved = c.sending ? c.queue.pushSends(ring) : c.queue.pullRecvs(ring);
-  if (moved && agentWantsWake(c.link.memory)) wakeAgent(c.link.socket);
-  if (moved) c.idlePolls = 0;
-  if (c.queue.idle() || moved) return;
-  idle(c);
-  // Waiting for bytes: the peer closed after its last one (state read before the ring, so
-  // every byte it sent is in the ring by now), or our agent is gone.
-  if (state == kPeerClosed && (c.sending || ring.readable() == 0)) {
-    c.failure = kPeerClosed;
-    c.queue.fail(QueueError::kPeerGone);
-  } else if (!c.link.agentAlive()) {
-    c.failure = -EPIPE;
-    c.queue.fail(QueueError::kPeerGone);
-  }
-}
-
-const char* describeFailure(std::int32_t failure) {
-  if (failure == kPeerClosed) return "the peer closed its end";
-  if (failure == -EPIPE) return "this host's ionet agent is gone";
-  if (failure == -ECONNRESET) return "the session to the peer's host ended";
-  if (failure == -ECONNREFUSED) return "no listener for the handle on the peer's host";
-  if (failure == -EHOSTUNREACH) return "no session to the peer's host";
-  if (failure == -ETIMEDOUT) return "the peer's host did not answer";
-  return "link failed";
-}
-
-// A TCP listener on our virtual address (which the shim binds on every address when we have
-// direct peers), non-blocking; its port in *port. -1 with errno on failure.
-int listenDirect(std::uint32_t vaddr, std::uint32_t* port) {
-  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-  if (fd < 0) return -1;
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(vaddr);
-  socklen_t length = sizeof(a);
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0 || ::listen(fd, 64) != 0 ||
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &length) != 0) {
-    const int saved = errno;
-    ::close(fd);
-    errno = saved;
-    return -1;
-  }
-  *port = ntohs(a.sin_port);
-  return fd;
-}
-
-void tuneDirect(int fd) {
-  int one = 1;
-  ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-  ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK);
-}
-
-// Connects to a direct-site peer's listener at its virtual address: the shim dials the real
-// address and writes the preamble the peer's shim expects. Blocks for the TCP handshake only
-// (a LAN's). -1 with errno on failure.
-int dialDirect(std::uint32_t vaddr, std::uint16_t port) {
-  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return -1;
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(vaddr);
-  a.sin_port = htons(port);
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0) {
-    const int saved = errno;
-    ::close(fd);
-    errno = saved;
-    return -1;
-  }
-  tuneDirect(fd);
-  return fd;
-}
-
 }  // namespace
 
 ncclResult_t netInit(ncclDebugLogger_t logger) {
@@ -333,21 +161,7 @@ ncclResult_t netInit(ncclDebugLogger_t logger) {
     return ncclInternalError;
   }
   n.agent = agent;
-  if (const char* direct = std::getenv("IONET_DIRECT")) {
-    // Items "VADDR=IPV4"; the shim reports a malformed list, and then routes nothing directly.
-    const std::string list = direct;
-    for (std::size_t at = 0; at < list.size();) {
-      const std::size_t end = std::min(list.find(',', at), list.size());
-      const std::string item = list.substr(at, end - at);
-      std::uint32_t v = 0;
-      if (!parseIpv4(item.substr(0, item.find('=')).c_str(), &v)) {
-        n.direct.clear();
-        break;
-      }
-      n.direct.insert(v);
-      at = end + 1;
-    }
-  }
+  if (!parseDirectPeers(std::getenv("IONET_DIRECT"), &n.direct)) n.direct.clear();
   info("using the ionet agent at %s (host %u.%u.%u.%u)", agent, n.vaddr >> 24,
        (n.vaddr >> 16) & 255, (n.vaddr >> 8) & 255, n.vaddr & 255);
   n.configured = true;
