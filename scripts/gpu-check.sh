@@ -7,10 +7,11 @@
 # shim), with NCCL_DEBUG=INFO showing which network NCCL used. Under 5 minutes.
 # Usage: scripts/gpu-check.sh [BUNDLE_DIR]     results and logs in $OUT (or /tmp/gpu-check)
 set -uo pipefail
-bundle=${1:-build-gpu}
+bundle=$(realpath "${1:-build-gpu}")
 out=${OUT:-/tmp/gpu-check}
 mkdir -p "$out"
 export LD_LIBRARY_PATH="$bundle/deps:/usr/local/cuda/lib64:${LD_LIBRARY_PATH:-}"
+export PMIX_MCA_mca_base_component_path="$bundle/pmix"
 fail=0
 note() { echo "gpu-check: $*" | tee -a "$out/summary.txt"; }
 
