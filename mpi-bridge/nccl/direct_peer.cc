@@ -26,6 +26,11 @@ bool parseIpv4(const char* text, std::uint32_t* out) {
   return true;
 }
 
+std::string dottedIpv4(std::uint32_t a) {
+  return std::to_string(a >> 24) + "." + std::to_string((a >> 16) & 255) + "." +
+         std::to_string((a >> 8) & 255) + "." + std::to_string(a & 255);
+}
+
 bool parseDirectPeers(const char* list, std::set<std::uint32_t>* out) {
   out->clear();
   if (!list) return true;

@@ -5,11 +5,14 @@
 
 #include <cstdint>
 #include <set>
+#include <string>
 
 namespace ionet::bridge::nccl {
 
 // "A.B.C.D" -> host byte order; false when it is not a dotted IPv4 address.
 bool parseIpv4(const char* text, std::uint32_t* out);
+// Host byte order -> "A.B.C.D".
+std::string dottedIpv4(std::uint32_t address);
 
 // $IONET_DIRECT ("VADDR=IPV4,...") -> the virtual addresses; false (and none) when it is
 // malformed (the shim then routes nothing directly either). Null or empty: true, none.

@@ -1,14 +1,8 @@
 // ionet's NCCL network: links to the host's agent (see net.h and nccl_link.h).
 #include "net.h"
 
-#include <arpa/inet.h>
-#include <fcntl.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <poll.h>
-#include <sched.h>
 #include <sys/random.h>
-#include <time.h>
 
 #include <atomic>
 #include <chrono>
@@ -30,7 +24,6 @@
 namespace ionet::bridge::nccl {
 namespace {
 
-using Clock = std::chrono::steady_clock;
 using namespace std::chrono_literals;
 
 // How long listen() and getProperties() wait for the agent's answer.
@@ -58,15 +51,16 @@ struct PendingConnect {
 // The process's network: set up by the first init, never torn down before exit (comms may
 // outlive a finalize in NCCL's teardown order). Created on first use: nothing runs at load.
 struct Network {
-  std::mutex mutex;
+  std::mutex mutex;         // init, connect's pending slots
   bool configured = false;  // agent, vaddr and direct are set, and never change again
-  int users = 0;
   std::string agent;        // $IONET_NCCL_AGENT
   std::uint32_t vaddr = 0;  // $IONET_VADDR
   // Hosts of our direct site ($IONET_DIRECT, "VADDR=IPV4,..."): NCCL connections to them go
   // straight over TCP, dialled at the virtual address (the shim connects it to the real one).
   std::set<std::uint32_t> direct;
   std::atomic<ncclDebugLogger_t> logger{nullptr};
+  // getProperties' answer, asked once; its own lock, as asking takes up to a few seconds.
+  std::mutex propsMutex;
   bool havePropsAnswer = false;
   DeviceProperties props;
   std::vector<PendingConnect> pending;  // connect()s under way, by handle slot
@@ -136,8 +130,6 @@ std::uint64_t randomKey() {
   return key;
 }
 
-// The comm's progress: moves bytes, then decides whether the link failed. Cheap when nothing
-// changed: two atomic loads and, every kLivenessInterval, one recv().
 }  // namespace
 
 ncclResult_t netInit(ncclDebugLogger_t logger) {
@@ -145,10 +137,7 @@ ncclResult_t netInit(ncclDebugLogger_t logger) {
   std::lock_guard<std::mutex> lock(n.mutex);
   if (logger) n.logger = logger;
   // Configured once per process: comms of an earlier communicator may still read it.
-  if (n.configured) {
-    ++n.users;
-    return ncclSuccess;
-  }
+  if (n.configured) return ncclSuccess;
   const char* agent = std::getenv(kAgentEnv);
   if (!agent || !*agent) {
     warn("%s is not set: this process was not started by ionet-run with the NCCL plugin",
@@ -162,19 +151,13 @@ ncclResult_t netInit(ncclDebugLogger_t logger) {
   }
   n.agent = agent;
   if (!parseDirectPeers(std::getenv("IONET_DIRECT"), &n.direct)) n.direct.clear();
-  info("using the ionet agent at %s (host %u.%u.%u.%u)", agent, n.vaddr >> 24,
-       (n.vaddr >> 16) & 255, (n.vaddr >> 8) & 255, n.vaddr & 255);
+  info("using the ionet agent at %s (host %s)", agent, dottedIpv4(n.vaddr).c_str());
   n.configured = true;
-  ++n.users;
   return ncclSuccess;
 }
 
-ncclResult_t netFinalize() {
-  Network& n = network();
-  std::lock_guard<std::mutex> lock(n.mutex);
-  if (n.users > 0) --n.users;
-  return ncclSuccess;
-}
+// The network stays for the comms NCCL may still close after it.
+ncclResult_t netFinalize() { return ncclSuccess; }
 
 ncclResult_t netDevices(int* ndev) {
   *ndev = 1;
@@ -184,7 +167,7 @@ ncclResult_t netDevices(int* ndev) {
 ncclResult_t netProperties(int dev, DeviceProperties* props) {
   if (dev != 0) return ncclInvalidArgument;
   Network& n = network();
-  std::lock_guard<std::mutex> lock(n.mutex);
+  std::lock_guard<std::mutex> lock(n.propsMutex);
   if (!n.havePropsAnswer) {
     // Asked once per process: the agent measures its sessions to the job's other hosts.
     n.props = DeviceProperties{10000, 100};
@@ -260,13 +243,11 @@ ncclResult_t netConnect(int dev, void* handleBytes, void** sendComm) {
     comm->sending = true;
     comm->direct = dialDirect(h.vaddr, static_cast<std::uint16_t>(h.directPort));
     if (comm->direct < 0) {
-      warn("connect to %u.%u.%u.%u:%u (direct site) failed: %s", h.vaddr >> 24,
-           (h.vaddr >> 16) & 255, (h.vaddr >> 8) & 255, h.vaddr & 255, h.directPort,
+      warn("connect to %s:%u (direct site) failed: %s", dottedIpv4(h.vaddr).c_str(), h.directPort,
            std::strerror(errno));
       return ncclRemoteError;
     }
-    info("send comm to %u.%u.%u.%u: direct (same site)", h.vaddr >> 24, (h.vaddr >> 16) & 255,
-         (h.vaddr >> 8) & 255, h.vaddr & 255);
+    info("send comm to %s: direct (same site)", dottedIpv4(h.vaddr).c_str());
     *sendComm = comm.release();
     return ncclSuccess;
   }
@@ -315,13 +296,12 @@ ncclResult_t netConnect(int dev, void* handleBytes, void** sendComm) {
   std::unique_ptr<Comm> comm = std::move(slot.comm);
   std::memset(reinterpret_cast<char*>(handleBytes) + offsetof(Handle, pendingMagic), 0, 4);
   if (state == kOpen) {
-    info("send comm to %u.%u.%u.%u: through the agents", h.vaddr >> 24, (h.vaddr >> 16) & 255,
-         (h.vaddr >> 8) & 255, h.vaddr & 255);
+    info("send comm to %s: through the agents", dottedIpv4(h.vaddr).c_str());
     *sendComm = comm.release();
     return ncclSuccess;
   }
-  warn("connect to %u.%u.%u.%u failed: %s", h.vaddr >> 24, (h.vaddr >> 16) & 255,
-       (h.vaddr >> 8) & 255, h.vaddr & 255, describeFailure(state == kConnecting ? -EPIPE : state));
+  warn("connect to %s failed: %s", dottedIpv4(h.vaddr).c_str(),
+       describeFailure(state == kConnecting ? -EPIPE : state));
   return ncclRemoteError;
 }
 

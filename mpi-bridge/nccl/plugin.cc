@@ -68,7 +68,7 @@ ncclResult_t initV11(void** ctx, uint64_t, ncclNetCommConfig_t*, ncclDebugLogger
                      ncclProfilerCallback_t) {
   *ctx = nullptr;
   const ncclResult_t r = initV8(logger);
-  // Any non-null context: the network is per process, and finalize counts its users.
+  // Any non-null context: the network is per process and outlives every communicator.
   static int context;
   if (r == ncclSuccess) *ctx = &context;
   return r;

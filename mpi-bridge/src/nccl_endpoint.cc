@@ -48,12 +48,12 @@ bool parseOpen(const std::string& message, std::string* jobId, std::uint64_t* ke
   return in.peek() == EOF;
 }
 
-// A descriptor the endpoint owns until something takes it.
+// A descriptor the endpoint owns until something takes it (release) or it goes out of scope.
 struct Fd {
   int fd = -1;
   explicit Fd(int f = -1) : fd(f) {}
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
+  Fd(Fd&& other) noexcept : fd(other.release()) {}
+  Fd& operator=(Fd&&) = delete;
   ~Fd() {
     if (fd >= 0) ::close(fd);
   }
@@ -142,18 +142,17 @@ struct NcclEndpoint::Impl : std::enable_shared_from_this<Impl> {
             if (r == -2) log::warn("nccl endpoint: a broken message from a rank");
             return;  // the socket closes with the last reference
           }
-          self->onFirstMessage(socket, m, memory.release());
+          self->onFirstMessage(socket, m, std::move(memory));
         });
   }
 
   void onFirstMessage(const std::shared_ptr<asio::posix::stream_descriptor>& socket,
-                      const ControlMessage& m, int memoryFd) {
-    Fd memory(memoryFd);
+                      const ControlMessage& m, Fd memory) {
     switch (m.op) {
       case Op::kListen:
         return addListener(socket, m.key);
       case Op::kConnect:
-        return connectLink(socket, m, memory.release());
+        return connectLink(socket, m, std::move(memory));
       case Op::kProps:
         return answerProps(socket);
       default:
@@ -180,8 +179,7 @@ struct NcclEndpoint::Impl : std::enable_shared_from_this<Impl> {
   }
 
   void connectLink(const std::shared_ptr<asio::posix::stream_descriptor>& socket,
-                   const ControlMessage& m, int memoryFd) {
-    Fd memory(memoryFd);
+                   const ControlMessage& m, Fd memory) {
     void* link = memory.fd >= 0 ? nccl::mapLinkMemory(memory.fd) : nullptr;
     if (!link || !nccl::validLinkHeader(link)) {
       nccl::unmapLinkMemory(link);

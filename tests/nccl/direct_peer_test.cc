@@ -33,6 +33,9 @@ TEST(DirectPeerTest, Ipv4IsStrict) {
     EXPECT_FALSE(parseIpv4(bad, &v)) << bad;
   }
   EXPECT_FALSE(parseIpv4(nullptr, &v));
+  EXPECT_EQ(dottedIpv4(0x64400002u), "100.64.0.2");
+  EXPECT_TRUE(parseIpv4(dottedIpv4(0xfe000aff).c_str(), &v));
+  EXPECT_EQ(v, 0xfe000affu);
 }
 
 }  // namespace

@@ -10,10 +10,6 @@
 //   nccl_net_harness --until-error                  sends until test() fails (peer lost)
 //   nccl_net_harness --too-large                    rank 0 sends 1000 bytes into a 999-byte receive
 //   nccl_net_harness --repeat N                     the plan N times (to reset links under it)
-#include <arpa/inet.h>
-#include <dlfcn.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -21,7 +17,6 @@
 #include <atomic>
 #include <chrono>
 #include <csignal>
-#include <cstdarg>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -30,269 +25,13 @@
 #include <thread>
 #include <vector>
 
+#include "harness.h"
 #include "net_abi.h"
-
 namespace {
 
+using namespace harness;
 using Clock = std::chrono::steady_clock;
 using namespace std::chrono_literals;
-
-[[noreturn]] void die(const char* fmt, ...) {
-  va_list ap;
-  va_start(ap, fmt);
-  std::fprintf(stderr, "nccl_net_harness: ");
-  std::vfprintf(stderr, fmt, ap);
-  std::fprintf(stderr, "\n");
-  va_end(ap);
-  std::exit(1);
-}
-
-void logger(ncclDebugLogLevel level, unsigned long, const char* file, int line, const char* fmt,
-            ...) {
-  if (level > NCCL_LOG_INFO) return;
-  char text[1024];
-  va_list ap;
-  va_start(ap, fmt);
-  std::vsnprintf(text, sizeof(text), fmt, ap);
-  va_end(ap);
-  std::fprintf(stderr, "[plugin %s %s:%d] %s\n", level == NCCL_LOG_WARN ? "WARN" : "INFO", file,
-               line, text);
-}
-
-// One face for every ABI version the plugin exports.
-struct Net {
-  int abi = 11;
-  const ncclNet_v11_t* v11 = nullptr;
-  const ncclNet_v10_t* v10 = nullptr;
-  const ncclNet_v9_t* v9 = nullptr;
-  const ncclNet_v8_t* v8 = nullptr;
-  void* ctx = nullptr;
-
-  const char* name() const { return v11 ? v11->name : v10 ? v10->name : v9 ? v9->name : v8->name; }
-  ncclResult_t init() {
-    if (v11) return v11->init(&ctx, 1, nullptr, logger, nullptr);
-    if (v10) return v10->init(logger, nullptr);
-    if (v9) return v9->init(logger);
-    return v8->init(logger);
-  }
-  ncclResult_t finalize() { return v11 ? v11->finalize(ctx) : ncclSuccess; }
-  void properties(int* speed, float* latency, int* maxRecvs, int* ptr) {
-    ncclResult_t r;
-    if (v11) {
-      ncclNetProperties_v11_t p{};
-      r = v11->getProperties(0, &p);
-      *speed = p.speed, *latency = p.latency, *maxRecvs = p.maxRecvs, *ptr = p.ptrSupport;
-    } else if (v10 || v9) {
-      ncclNetProperties_v9_t p{};
-      r = v10 ? v10->getProperties(0, &p) : v9->getProperties(0, &p);
-      *speed = p.speed, *latency = p.latency, *maxRecvs = p.maxRecvs, *ptr = p.ptrSupport;
-    } else {
-      ncclNetProperties_v8_t p{};
-      r = v8->getProperties(0, &p);
-      *speed = p.speed, *latency = p.latency, *maxRecvs = p.maxRecvs, *ptr = p.ptrSupport;
-    }
-    if (r != ncclSuccess) die("getProperties: %d", r);
-  }
-  ncclResult_t listen(void* handle, void** comm) {
-    if (v11) return v11->listen(ctx, 0, handle, comm);
-    if (v10) return v10->listen(0, handle, comm);
-    if (v9) return v9->listen(0, handle, comm);
-    return v8->listen(0, handle, comm);
-  }
-  ncclResult_t connect(void* handle, void** comm) {
-    ncclNetDeviceHandle_t* dev = nullptr;
-    ncclNetCommConfig_t config{-1};
-    if (v11) return v11->connect(ctx, 0, handle, comm, &dev);
-    if (v10) return v10->connect(0, &config, handle, comm, &dev);
-    if (v9) return v9->connect(0, handle, comm, &dev);
-    return v8->connect(0, handle, comm, &dev);
-  }
-  ncclResult_t accept(void* listenComm, void** comm) {
-    ncclNetDeviceHandle_t* dev = nullptr;
-    if (v11) return v11->accept(listenComm, comm, &dev);
-    if (v10) return v10->accept(listenComm, comm, &dev);
-    if (v9) return v9->accept(listenComm, comm, &dev);
-    return v8->accept(listenComm, comm, &dev);
-  }
-  ncclResult_t regMr(void* comm, void* data, size_t size, void** mh) {
-    if (v11) return v11->regMr(comm, data, size, NCCL_PTR_HOST, mh);
-    if (v10) return v10->regMr(comm, data, size, NCCL_PTR_HOST, mh);
-    if (v9) return v9->regMr(comm, data, size, NCCL_PTR_HOST, mh);
-    return v8->regMr(comm, data, size, NCCL_PTR_HOST, mh);
-  }
-  ncclResult_t isend(void* comm, void* data, size_t size, int tag, void* mh, void** req) {
-    if (v11) return v11->isend(comm, data, size, tag, mh, nullptr, req);
-    if (v10) return v10->isend(comm, data, size, tag, mh, nullptr, req);
-    if (v9) return v9->isend(comm, data, size, tag, mh, req);
-    return v8->isend(comm, data, static_cast<int>(size), tag, mh, req);
-  }
-  ncclResult_t irecv(void* comm, void* data, size_t size, int tag, void* mh, void** req) {
-    void* datas[1] = {data};
-    int tags[1] = {tag};
-    void* mhs[1] = {mh};
-    void* phs[1] = {nullptr};
-    size_t sizes[1] = {size};
-    if (v11) return v11->irecv(comm, 1, datas, sizes, tags, mhs, phs, req);
-    if (v10) return v10->irecv(comm, 1, datas, sizes, tags, mhs, phs, req);
-    if (v9) return v9->irecv(comm, 1, datas, sizes, tags, mhs, req);
-    int isizes[1] = {static_cast<int>(size)};
-    return v8->irecv(comm, 1, datas, isizes, tags, mhs, req);
-  }
-  ncclResult_t test(void* req, int* done, int* size) {
-    if (v11) return v11->test(req, done, size);
-    if (v10) return v10->test(req, done, size);
-    if (v9) return v9->test(req, done, size);
-    return v8->test(req, done, size);
-  }
-  ncclResult_t closeSend(void* c) {
-    return v11   ? v11->closeSend(c)
-           : v10 ? v10->closeSend(c)
-           : v9  ? v9->closeSend(c)
-                 : v8->closeSend(c);
-  }
-  ncclResult_t closeRecv(void* c) {
-    return v11   ? v11->closeRecv(c)
-           : v10 ? v10->closeRecv(c)
-           : v9  ? v9->closeRecv(c)
-                 : v8->closeRecv(c);
-  }
-  ncclResult_t closeListen(void* c) {
-    return v11   ? v11->closeListen(c)
-           : v10 ? v10->closeListen(c)
-           : v9  ? v9->closeListen(c)
-                 : v8->closeListen(c);
-  }
-};
-
-// NCCL's loading rule: each NCCL_NET_PLUGIN entry as given (a path), else libnccl-net-<e>.so.
-Net load(int abi) {
-  const char* plugin = std::getenv("NCCL_NET_PLUGIN");
-  if (!plugin || !*plugin) die("NCCL_NET_PLUGIN is not set (ionet-run sets it with the plugin on)");
-  void* lib = dlopen(plugin, RTLD_NOW | RTLD_LOCAL);
-  if (!lib) {
-    const std::string name = std::string("libnccl-net-") + plugin + ".so";
-    lib = dlopen(name.c_str(), RTLD_NOW | RTLD_LOCAL);
-  }
-  if (!lib) die("dlopen %s: %s", plugin, dlerror());
-  Net net;
-  net.abi = abi;
-  const std::string symbol = "ncclNetPlugin_v" + std::to_string(abi);
-  void* table = dlsym(lib, symbol.c_str());
-  if (!table) die("%s has no %s", plugin, symbol.c_str());
-  if (abi == 11) net.v11 = static_cast<const ncclNet_v11_t*>(table);
-  if (abi == 10) net.v10 = static_cast<const ncclNet_v10_t*>(table);
-  if (abi == 9) net.v9 = static_cast<const ncclNet_v9_t*>(table);
-  if (abi == 8) net.v8 = static_cast<const ncclNet_v8_t*>(table);
-  if (!net.v11 && !net.v10 && !net.v9 && !net.v8) die("unknown ABI %d", abi);
-  return net;
-}
-
-void writeAll(int s, const void* p, size_t n) {
-  const char* c = static_cast<const char*>(p);
-  while (n > 0) {
-    const ssize_t w = ::send(s, c, n, MSG_NOSIGNAL);
-    if (w <= 0) die("bootstrap write: %s", std::strerror(errno));
-    c += w, n -= static_cast<size_t>(w);
-  }
-}
-
-void readAll(int s, void* p, size_t n) {
-  char* c = static_cast<char*>(p);
-  while (n > 0) {
-    const ssize_t r = ::recv(s, c, n, 0);
-    if (r <= 0) die("bootstrap read: %s", r == 0 ? "peer closed" : std::strerror(errno));
-    c += r, n -= static_cast<size_t>(r);
-  }
-}
-
-// --- the bootstrap: 128-byte handles over TCP, as NCCL's bootstrap carries them --------------
-// Rank 0 accepts one connection per other rank at MASTER_ADDR:MASTER_PORT (through the shim
-// across hosts). Ranks form a ring: rank r sends to r + 1 and receives from r - 1.
-struct Bootstrap {
-  int rank = 0, size = 2;
-  std::vector<int> sockets;  // rank 0: by rank ([0] unused); others: [0] is rank 0
-
-  int peer() const { return rank == 0 ? sockets[1] : sockets[0]; }  // the 2-rank modes
-
-  // Each rank's listen handle to rank 0; each gets back its successor's.
-  void nextHandle(const char* mine, char* next) {
-    const size_t n = NCCL_NET_HANDLE_MAXSIZE;
-    if (rank != 0) {
-      writeAll(sockets[0], mine, n);
-      readAll(sockets[0], next, n);
-      return;
-    }
-    std::vector<std::vector<char>> all(size, std::vector<char>(n));
-    std::memcpy(all[0].data(), mine, n);
-    for (int r = 1; r < size; ++r) readAll(sockets[r], all[r].data(), n);
-    for (int r = 1; r < size; ++r) writeAll(sockets[r], all[(r + 1) % size].data(), n);
-    std::memcpy(next, all[1 % size].data(), n);
-  }
-
-  void barrier() {
-    char b = 1;
-    if (rank != 0) {
-      writeAll(sockets[0], &b, 1);
-      readAll(sockets[0], &b, 1);
-      return;
-    }
-    for (int r = 1; r < size; ++r) readAll(sockets[r], &b, 1);
-    for (int r = 1; r < size; ++r) writeAll(sockets[r], &b, 1);
-  }
-
-  ~Bootstrap() {
-    for (int s : sockets) {
-      if (s >= 0) ::close(s);
-    }
-  }
-};
-
-std::unique_ptr<Bootstrap> connectBootstrap(int rank, int size) {
-  const char* addr = std::getenv("MASTER_ADDR");
-  const char* port = std::getenv("MASTER_PORT");
-  if (!addr || !port) die("MASTER_ADDR/MASTER_PORT not set");
-  auto b = std::make_unique<Bootstrap>();
-  b->rank = rank;
-  b->size = size;
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_port = htons(static_cast<uint16_t>(std::atoi(port)));
-  if (rank == 0) {
-    const int l = ::socket(AF_INET, SOCK_STREAM, 0);
-    int one = 1;
-    ::setsockopt(l, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-    a.sin_addr.s_addr = htonl(INADDR_ANY);
-    if (::bind(l, reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0 || ::listen(l, size) != 0) {
-      die("bootstrap listen on %s: %s", port, std::strerror(errno));
-    }
-    b->sockets.assign(size, -1);
-    for (int k = 1; k < size; ++k) {
-      const int s = ::accept(l, nullptr, nullptr);
-      if (s < 0) die("bootstrap accept: %s", std::strerror(errno));
-      int32_t who = 0;
-      readAll(s, &who, sizeof(who));
-      if (who <= 0 || who >= size || b->sockets[who] >= 0) die("bootstrap: bad rank %d", who);
-      b->sockets[who] = s;
-    }
-    ::close(l);
-    return b;
-  }
-  if (::inet_pton(AF_INET, addr, &a.sin_addr) != 1) die("MASTER_ADDR %s", addr);
-  const auto deadline = Clock::now() + 30s;
-  for (;;) {
-    const int s = ::socket(AF_INET, SOCK_STREAM, 0);
-    if (::connect(s, reinterpret_cast<sockaddr*>(&a), sizeof(a)) == 0) {
-      const int32_t me = rank;
-      writeAll(s, &me, sizeof(me));
-      b->sockets = {s};
-      return b;
-    }
-    ::close(s);
-    if (Clock::now() > deadline)
-      die("bootstrap connect %s:%s: %s", addr, port, std::strerror(errno));
-    std::this_thread::sleep_for(50ms);  // rank 0 is not listening yet: NCCL's bootstrap retries too
-  }
-}
 
 // --- the data: byte i of message m from sender s, so order and origin are both checked ---------
 unsigned char pattern(int sender, size_t message, size_t i) {
@@ -664,11 +403,7 @@ int main(int argc, char** argv) {
   }
   if (net.init() != ncclSuccess) die("init failed");
   int ndev = 0;
-  const ncclResult_t devicesResult = net.v11   ? net.v11->devices(&ndev)
-                                     : net.v10 ? net.v10->devices(&ndev)
-                                     : net.v9  ? net.v9->devices(&ndev)
-                                               : net.v8->devices(&ndev);
-  if (devicesResult != ncclSuccess || ndev != 1) die("devices: %d", ndev);
+  if (net.devices(&ndev) != ncclSuccess || ndev != 1) die("devices: %d", ndev);
   int speed = 0, maxRecvs = 0, ptr = 0;
   float latency = 0;
   net.properties(&speed, &latency, &maxRecvs, &ptr);
