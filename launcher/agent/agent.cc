@@ -169,7 +169,6 @@ struct Agent::Impl {
     if (!options.dataParkAt.empty()) f.parkAt = wan::Endpoint::parse(options.dataParkAt);
     forwarder = std::make_unique<bridge::Forwarder>(io, std::move(f));
     nccl = std::make_unique<bridge::NcclEndpoint>(io, *forwarder);
-    nccl->setSpeedMbps(static_cast<std::uint64_t>(options.session.rateHintBytesPerSecond * 8e-6));
     tree = std::make_unique<AgentTree>(options.hostName, options.token, treeHooks());
     forwarder->onChannel(kTreeChannel, [this](std::shared_ptr<wan::SessionChannel> c) {
       tree->adoptChannel(std::move(c));

@@ -30,7 +30,9 @@ using nccl::Op;
 
 constexpr auto kStatusTimeout = 30s;  // session set-up and the peer's agent's answer
 constexpr auto kRttWait = 1500ms;     // for a first ping of fresh sessions (pings: 1 s)
-constexpr std::uint64_t kDefaultSpeedMbps = 10000;
+// What the link's speed is reported as: not measured (a probe at NCCL's init would see TCP's
+// slow start, not the link).
+constexpr std::uint64_t kSpeedMbps = 10000;
 
 std::string openMessage(const std::string& jobId, std::uint64_t key, std::uint32_t srcAddr) {
   return "ncclopen " + jobId + " " + std::to_string(key) + " " + std::to_string(srcAddr);
@@ -78,7 +80,6 @@ struct NcclEndpoint::Impl : std::enable_shared_from_this<Impl> {
   std::string jobId;
   std::vector<std::uint32_t> hosts;
   std::size_t self = SIZE_MAX;
-  std::uint64_t speedMbps = kDefaultSpeedMbps;
   std::map<std::uint64_t, Listener> listeners;
   std::set<std::shared_ptr<NcclLinkPump>> links;
   std::set<std::shared_ptr<asio::posix::stream_descriptor>> clients;  // first message pending
@@ -244,7 +245,7 @@ struct NcclEndpoint::Impl : std::enable_shared_from_this<Impl> {
           reply.rttMicros = std::max<std::uint64_t>(
               reply.rttMicros, static_cast<std::uint64_t>(peer.session.rtt.count()));
         }
-        reply.speedMbps = self->speedMbps;
+        reply.speedMbps = kSpeedMbps;
         nccl::sendControl(socket->native_handle(), reply);
       };
       self->pollRtt(timer, answer);
@@ -355,10 +356,6 @@ void NcclEndpoint::setJob(std::string jobId, std::vector<std::uint32_t> hostAddr
   impl_->jobId = std::move(jobId);
   impl_->hosts = std::move(hostAddresses);
   impl_->self = self;
-}
-
-void NcclEndpoint::setSpeedMbps(std::uint64_t mbps) {
-  impl_->speedMbps = mbps > 0 ? mbps : kDefaultSpeedMbps;
 }
 
 void NcclEndpoint::closeLinks() { impl_->closeLinks(); }

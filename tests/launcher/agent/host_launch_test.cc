@@ -127,6 +127,31 @@ TEST(HostLaunch, OversubscribedWhenMoreRanksThanCores) {
             "<unset>");
 }
 
+TEST(HostLaunch, NcclNetSetsThePluginAndOneHostIdPerHostAndTheJobsVariablesWin) {
+  auto j = job();
+  j.set_nccl_net(true);
+  auto f = facts();
+  f.ncclPlugin = "/opt/ionet/lib/libnccl-net-ionet.so";
+  f.ncclAgent = "@ionet-nccl-42-7";
+  auto launch = planHostLaunch(j, f);
+  ASSERT_EQ(launch.ranks.size(), 2u);
+  for (const auto& r : launch.ranks) {
+    EXPECT_EQ(value(r, "NCCL_NET_PLUGIN"), f.ncclPlugin);
+    EXPECT_EQ(value(r, "NCCL_NET"), "ionet");
+    EXPECT_EQ(value(r, "IONET_NCCL_AGENT"), f.ncclAgent);
+    EXPECT_EQ(value(r, "NCCL_HOSTID"), "ionet-abc-1");  // host index 1
+  }
+  auto v = j.add_env();  // the user's -x NCCL_NET=Socket
+  v->set_name("NCCL_NET");
+  v->set_value("Socket");
+  launch = planHostLaunch(j, f);
+  EXPECT_EQ(value(launch.ranks[0], "NCCL_NET"), "Socket");
+  // Without nccl_net the ranks get none of it.
+  launch = planHostLaunch(job(), f);
+  EXPECT_EQ(value(launch.ranks[0], "NCCL_NET_PLUGIN"), "<unset>");
+  EXPECT_EQ(value(launch.ranks[0], "NCCL_HOSTID"), "<unset>");
+}
+
 TEST(HostLaunch, WhatCannotBeStartedIsNamed) {
   auto message = [](const control::LaunchJob& j, const HostFacts& f) -> std::string {
     try {
@@ -149,6 +174,9 @@ TEST(HostLaunch, WhatCannotBeStartedIsNamed) {
   auto short_ = job();
   short_.mutable_data_hosts()->RemoveLast();
   EXPECT_NE(message(short_, facts()).find("2 entries for 3 hosts"), std::string::npos);
+  auto nccl = job();
+  nccl.set_nccl_net(true);
+  EXPECT_NE(message(nccl, facts()).find("libnccl-net-ionet.so"), std::string::npos);
 }
 
 }  // namespace

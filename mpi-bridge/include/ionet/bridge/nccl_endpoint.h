@@ -36,8 +36,6 @@ class NcclEndpoint {
   const std::string& address() const;
   // The job: its id and its hosts' virtual addresses in node order (as Forwarder::setHosts).
   void setJob(std::string jobId, std::vector<std::uint32_t> hostAddresses, std::size_t self);
-  // The link speed reported to NCCL (Mbit/s); 0: 10000.
-  void setSpeedMbps(std::uint64_t mbps);
   // Ends every link and listener (the job is over); the socket stays for the next job.
   void closeLinks();
   NcclEndpointStats stats() const;
