@@ -314,6 +314,7 @@ struct Agent::Impl {
     if (!job.checkpoint().dir().empty()) facts.checkpointDir = store->hostDir();
     if (job.data_hosts_size() > 0) facts.shimPath = findShim();
     if (job.nccl_net()) facts.ncclPlugin = findNcclPlugin();
+    if (job.coll()) facts.collLibrary = findCollLibrary();
     facts.ncclAgent = nccl->address();
     facts.forwarderPort = forwarder->shimPort();
     facts.environment = processEnvironment();

@@ -35,6 +35,14 @@ void addDataPath(const control::LaunchJob& job, const HostFacts& host,
                           bridge::formatIpv4(peer.vaddr()) + "=" + peer.direct_address();
   }
   inputs.inheritedPreload = environmentValue(base, "LD_PRELOAD").value_or("");
+  if (job.coll()) {
+    IONET_ENFORCE(!host.collLibrary.empty(),
+                  "cannot find libionet-coll.so for the collectives (set IONET_COLL_LIBRARY)");
+    // After the shim, before the program's own: its MPI_ functions win over libmpi's.
+    inputs.inheritedPreload = host.collLibrary + (inputs.inheritedPreload.empty()
+                                                      ? ""
+                                                      : ":" + inputs.inheritedPreload);
+  }
   if (job.nccl_net()) {
     IONET_ENFORCE(!host.ncclPlugin.empty(),
                   "cannot find libnccl-net-ionet.so for NCCL (set IONET_NCCL_PLUGIN)");

@@ -21,6 +21,7 @@ struct HostFacts {
   std::string checkpointDir;             // this host's own, when the job checkpoints
   std::string shimPath;                  // libionet-shim.so, when the job uses the data path
   std::string ncclPlugin;                // libnccl-net-ionet.so, when the job's NCCL uses it
+  std::string collLibrary;               // libionet-coll.so, when the job's ranks get it
   std::string ncclAgent;                 // the agent's NcclEndpoint address
   unsigned forwarderPort = 0;            // where the shim reaches this host's forwarder
   std::vector<std::string> environment;  // the agent's own, "NAME=value"
@@ -43,6 +44,7 @@ std::vector<std::string> processEnvironment();
 std::string findRankLibrary(const char* envName, const char* fileName);
 // libionet-shim.so ($IONET_SHIM) and libnccl-net-ionet.so ($IONET_NCCL_PLUGIN).
 inline std::string findShim() { return findRankLibrary("IONET_SHIM", "libionet-shim.so"); }
+inline std::string findCollLibrary() { return findRankLibrary("IONET_COLL_LIBRARY", "libionet-coll.so"); }
 inline std::string findNcclPlugin() {
   return findRankLibrary("IONET_NCCL_PLUGIN", "libnccl-net-ionet.so");
 }

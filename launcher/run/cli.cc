@@ -113,6 +113,7 @@ struct Flags {
   std::string checkpointDir;
   std::string checkpointStorage = "shared";
   std::string ncclNet = "ionet";
+  std::string coll = "ionet", wanTuning = "auto", wanCompress = "none";
 };
 
 void defineOptions(CLI::App& app, JobSpec& s, Flags& f) {
@@ -182,6 +183,22 @@ void defineOptions(CLI::App& app, JobSpec& s, Flags& f) {
                  "ionet: NCCL's traffic between hosts through ionet's plugin and sessions "
                  "(default); socket: NCCL's own sockets, through the shim")
       ->check(CLI::IsMember({"ionet", "socket"}));
+  app.add_option("--coll", f.coll,
+                 "ionet: MPI collectives of a job spanning hosts through libionet-coll, host "
+                 "by host (default); mpi: Open MPI's own")
+      ->check(CLI::IsMember({"ionet", "mpi"}));
+  app.add_option("--wan-tuning", f.wanTuning,
+                 "auto: tune Open MPI's TCP eager limit and allreduce for links slower than a "
+                 "LAN (default); off: Open MPI's defaults")
+      ->check(CLI::IsMember({"auto", "off"}));
+  app.add_option("--wan-compress", f.wanCompress,
+                 "Compress float/double sums between hosts: none (default), bf16 or int8 "
+                 "(lossy; see docs/collectives.md)")
+      ->check(CLI::IsMember({"none", "bf16", "int8"}));
+  app.add_option("--wan-rate", s.collectives.rateMbps,
+                 "A host's rate to the others in Mbit/s, for the collectives' cost model "
+                 "(default 1000)")
+      ->check(CLI::PositiveNumber);
   app.add_flag("-q,--quiet", s.quiet, "Suppress ionet-run's own informational messages");
   app.add_flag("--allow-run-as-root", f.allowRoot, "Accepted: ionet-run does not refuse root");
 }
@@ -428,6 +445,12 @@ CommandLine parseCommandLine(const std::vector<std::string>& args,
     s.restart.checkpointDir = dir.lexically_normal().string();
   }
   s.ncclNet = f.ncclNet == "ionet";
+  s.collectives.library = f.coll == "ionet";
+  s.collectives.tuneMpi = f.wanTuning == "auto";
+  s.collectives.compress = f.wanCompress == "none" ? "" : f.wanCompress;
+  if (!s.collectives.compress.empty() && !s.collectives.library) {
+    throw UsageError("--wan-compress needs --coll ionet");
+  }
   s.restart.storageGiven = app.count("--checkpoint-storage") > 0;
   if (f.checkpointStorage == "partner") {
     if (s.restart.checkpointDir.empty()) {

@@ -233,6 +233,9 @@ class JobRun {
         host.directAddress = direct.ipv4;
       }
       in.hosts.push_back(std::move(host));
+      if (auto session = hosts_[h].session.lock()) {
+        in.linkRtt = std::max(in.linkRtt, session->stats().rtt);
+      }
     }
     control::LaunchJob job = buildLaunchJob(spec_, placement_, in);
     if (!tree_.isStar()) {

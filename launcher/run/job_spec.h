@@ -8,6 +8,8 @@
 #include <utility>
 #include <vector>
 
+#include "run/wan_tuning.h"
+
 namespace ionet::launcher {
 
 enum class MapBy { kSlot, kNode };
@@ -73,6 +75,8 @@ struct JobSpec {
   // --nccl-net: NCCL between hosts through ionet's plugin (true) or its own sockets (false,
   // "socket"), which then go through the shim like any TCP.
   bool ncclNet = true;
+  // --coll, --wan-tuning, --wan-compress, --wan-rate (docs/collectives.md).
+  CollectiveSettings collectives;
   double gpuMinTflops = 0;  // --gpu-min-tflops: only GPUs whose health check measured this much
   // Inside a batch job on a pool: the GPUs (NVML indices) the job holds on each host of its
   // allocation; no others are used. Unset outside a job.

@@ -3,11 +3,13 @@
 #include "ionet/bridge/forwarder.h"
 #include "ionet/error.h"
 #include "run/checkpoint_messages.h"
+#include "run/wan_tuning.h"
 
 namespace ionet::launcher {
 
 std::vector<std::string> jobVariables(const JobSpec& spec, const std::string& transportKey,
-                                      bool meetOnLoopback) {
+                                      bool meetOnLoopback,
+                                      const std::vector<std::string>& tuning) {
   std::vector<std::string> env = {"OMPI_MCA_orte_precondition_transports=" + transportKey};
   // ionet carries traffic between hosts on Open MPI's TCP BTL, which runs under the ob1 PML;
   // naming it spares every rank probing and initialising UCX (13% of MPI_Init's CPU here).
@@ -15,6 +17,7 @@ std::vector<std::string> jobVariables(const JobSpec& spec, const std::string& tr
   env.push_back("OMPI_MCA_pml=ob1");
   // Emulated hosts share this machine: without the data path their ranks meet on loopback.
   if (meetOnLoopback) env.push_back("OMPI_MCA_btl_tcp_if_include=lo");
+  env.insert(env.end(), tuning.begin(), tuning.end());
   for (const auto& [key, value] : spec.mca) env.push_back("OMPI_MCA_" + key + "=" + value);
   for (const auto& x : spec.exports) env.push_back(x);
   return env;
@@ -52,7 +55,12 @@ control::LaunchJob buildLaunchJob(const JobSpec& spec, const Placement& placemen
     for (const auto& gpus : host.gpusOfRank) hr->add_gpus(cudaVisibleDevices(gpus));
   }
   for (const auto& a : spec.argv) job.add_argv(a);
-  for (const auto& entry : jobVariables(spec, inputs.transportKey, inputs.meetOnLoopback)) {
+  // Links between hosts: the data path's sessions (a direct site is a LAN: left alone).
+  const bool wan = inputs.dataPath && !oneDirectSite(inputs.hosts);
+  const auto tuning =
+      wan ? collectiveVariables(spec.collectives, inputs.linkRtt) : std::vector<std::string>{};
+  for (const auto& entry :
+       jobVariables(spec, inputs.transportKey, inputs.meetOnLoopback, tuning)) {
     auto* v = job.add_env();
     const auto eq = entry.find('=');
     v->set_name(entry.substr(0, eq));
@@ -72,7 +80,8 @@ control::LaunchJob buildLaunchJob(const JobSpec& spec, const Placement& placemen
     }
     // Ranks meet on the virtual network: rank 0's host's virtual address.
     job.set_master_addr(bridge::formatIpv4(bridge::virtualAddressOfHost(rank0Host)));
-    job.set_nccl_net(spec.ncclNet && !oneDirectSite(inputs.hosts));
+    job.set_nccl_net(spec.ncclNet && wan);
+    job.set_coll(spec.collectives.library && wan);
   }
   if (spec.restart.storage == CheckpointStorage::kPartner) {
     // Copies to partners ride the data path's sessions.

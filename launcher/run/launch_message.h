@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <chrono>
 #include <string>
 #include <vector>
 
@@ -30,13 +31,17 @@ struct LaunchInputs {
   unsigned killGraceMs = 500;
   unsigned treeFanout = 0;  // > 0: the launch and fences go through a control tree
   std::vector<LaunchHost> hosts;
+  // The largest control-session round trip to the job's hosts (0: none measured yet): the
+  // collectives' link model (wan_tuning.h).
+  std::chrono::microseconds linkRtt{0};
 };
 
 // The job's variables, the same on every host: launcher defaults first (Open MPI's per-job
 // transport key, the ob1 PML, and btl_tcp_if_include=lo when emulated hosts' ranks meet on
 // loopback), then --mca, then -x, so the user's win.
 std::vector<std::string> jobVariables(const JobSpec& spec, const std::string& transportKey,
-                                      bool meetOnLoopback);
+                                      bool meetOnLoopback,
+                                      const std::vector<std::string>& tuning = {});
 
 // The message for every host but its host_index, which the sender sets per receiver. Throws
 // Error when inputs.hosts does not match the placement.

@@ -21,6 +21,7 @@
 namespace {
 
 int worldRank = 0;
+bool interposed = false;  // libionet-coll defines MPI_Allreduce here: its fixed order is checked
 long checks = 0, failures = 0;
 
 void fail(const std::string& what) {
@@ -193,7 +194,7 @@ void compareReduced(const Layout& L, const std::string& what, const std::vector<
       const double tol = lossy ? compressionBound(L, all, total, offset + i)
                                : roundingBound(L, all, total, offset + i, op);
       // On one host the library steps aside: Open MPI's own order, checked by the tolerance.
-      if (!lossy && L.ranksOf.size() > 1 &&
+      if (!lossy && interposed && L.ranksOf.size() > 1 &&
           std::memcmp(&got[i], &fixed[offset + i], sizeof(T)) != 0) {
         fail(what + " element " + std::to_string(offset + i) + " is not the fixed-order result");
         ++bad;
@@ -385,6 +386,7 @@ int main(int argc, char** argv) {
     sizes.clear();
     for (int i = 1; i < argc; ++i) sizes.push_back(std::strtoul(argv[i], nullptr, 10));
   }
+  interposed = std::strstr(allreduceProvider(), "libionet-coll") != nullptr;
   if (worldRank == 0) std::printf("coll_check: MPI_Allreduce from %s\n", allreduceProvider());
 
   suite(MPI_COMM_WORLD, "WORLD", sizes);
