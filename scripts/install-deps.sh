@@ -14,6 +14,7 @@ packages=(
   python3 python3-mpi4py                   # mpi4py test program, bench driver
   python3-torch                            # PyTorch DDP (Gloo) across hosts in the data-path tests
   netpipe-openmpi                          # NPmpi: MPI ping-pong across hosts (tests, bench/datapath)
+  lammps hpcc                              # real MPI programs run with and without libionet-coll (tests/coll)
   iproute2 procps                          # ss / ps used by tests
   libssl-dev openssl                       # TLS 1.3 for wan-transport sessions; pool CA/certs
   nftables iputils-ping                    # WAN emulator: random loss, partitions; delay check

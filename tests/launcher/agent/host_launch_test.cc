@@ -152,6 +152,29 @@ TEST(HostLaunch, NcclNetSetsThePluginAndOneHostIdPerHostAndTheJobsVariablesWin) 
   EXPECT_EQ(value(launch.ranks[0], "NCCL_HOSTID"), "<unset>");
 }
 
+TEST(HostLaunch, CollPreloadsTheLibraryAfterTheShimAndBeforeTheProgramsOwn) {
+  auto j = job();
+  j.set_coll(true);
+  auto f = facts();
+  f.collLibrary = "/opt/ionet/lib/libionet-coll.so";
+  const auto launch = planHostLaunch(j, f);
+  for (const auto& r : launch.ranks) {
+    EXPECT_EQ(value(r, "LD_PRELOAD"),
+              f.shimPath + ":" + f.collLibrary + ":/opt/trace.so");
+  }
+  // Without coll: the shim and the program's own only.
+  EXPECT_EQ(value(planHostLaunch(job(), f).ranks[0], "LD_PRELOAD"),
+            f.shimPath + ":/opt/trace.so");
+  // Asked for but not found: named.
+  f.collLibrary.clear();
+  try {
+    planHostLaunch(j, f);
+    ADD_FAILURE() << "no error without the library";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("libionet-coll.so"), std::string::npos) << e.what();
+  }
+}
+
 TEST(HostLaunch, WhatCannotBeStartedIsNamed) {
   auto message = [](const control::LaunchJob& j, const HostFacts& f) -> std::string {
     try {

@@ -5,6 +5,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include "ionet/error.h"
 
 namespace ionet::launcher {
@@ -103,6 +105,62 @@ TEST(LaunchMessage, TreeStatusAndCheckpointsOnlyWhenAsked) {
   EXPECT_EQ(job.tree_fanout(), 8u);
   EXPECT_EQ(job.status_interval_ms(), 2500u);
   EXPECT_TRUE(job.has_checkpoint());
+}
+
+// A job spanning hosts through the sessions gets libionet-coll and its link model; on a link of
+// 10 ms or more, Open MPI's eager limit (the bandwidth-delay product) and recursive doubling.
+TEST(LaunchMessage, CollectivesFollowTheMeasuredRoundTrip) {
+  JobSpec spec;
+  spec.argv = {"./train"};
+  auto in = inputs(true);
+  in.hosts[1].directSite = "";  // not one direct site
+  in.linkRtt = std::chrono::milliseconds(50);
+  auto job = buildLaunchJob(spec, twoHosts(), in);
+  EXPECT_TRUE(job.coll());
+  auto env = variables(job);
+  auto has = [&](const std::string& entry) {
+    return std::find(env.begin(), env.end(), entry) != env.end();
+  };
+  EXPECT_TRUE(has("IONET_COLL_RTT_US=50000"));
+  EXPECT_TRUE(has("IONET_COLL_RATE_MBPS=1000"));
+  // 50 ms x 1 Gbit/s = 6.25 MB, rounded up to 4 KiB.
+  EXPECT_TRUE(has("OMPI_MCA_btl_tcp_eager_limit=6250496"));
+  EXPECT_TRUE(has("OMPI_MCA_coll_tuned_allreduce_algorithm=3"));
+  // The user's --mca comes later, so it wins.
+  spec.mca = {{"btl_tcp_eager_limit", "65536"}};
+  env = variables(buildLaunchJob(spec, twoHosts(), in));
+  const auto last = std::find_if(env.rbegin(), env.rend(), [](const std::string& e) {
+    return e.rfind("OMPI_MCA_btl_tcp_eager_limit=", 0) == 0;
+  });
+  ASSERT_NE(last, env.rend());
+  EXPECT_EQ(*last, "OMPI_MCA_btl_tcp_eager_limit=65536");
+  // A LAN (or emulated hosts on one machine): the library, but Open MPI's own defaults.
+  spec.mca.clear();
+  in.linkRtt = std::chrono::microseconds(300);
+  env = variables(buildLaunchJob(spec, twoHosts(), in));
+  EXPECT_NE(std::find(env.begin(), env.end(), "IONET_COLL_RTT_US=300"), env.end());
+  for (const auto& e : env) EXPECT_EQ(e.rfind("OMPI_MCA_btl_tcp_eager", 0), std::string::npos) << e;
+  // --coll mpi --wan-tuning off: nothing.
+  spec.collectives.library = false;
+  spec.collectives.tuneMpi = false;
+  in.linkRtt = std::chrono::milliseconds(50);
+  job = buildLaunchJob(spec, twoHosts(), in);
+  EXPECT_FALSE(job.coll());
+  for (const auto& e : variables(job)) {
+    EXPECT_EQ(e.rfind("IONET_COLL", 0), std::string::npos) << e;
+    EXPECT_EQ(e.rfind("OMPI_MCA_coll_tuned", 0), std::string::npos) << e;
+  }
+  // One direct site (a LAN): neither.
+  in.hosts[0].directSite = in.hosts[1].directSite = "lab";
+  spec.collectives = {};
+  EXPECT_FALSE(buildLaunchJob(spec, twoHosts(), in).coll());
+}
+
+TEST(WanTuning, EagerLimitIsTheBandwidthDelayProductWithinBounds) {
+  using std::chrono::microseconds;
+  EXPECT_EQ(eagerLimitFor(microseconds(100), 1000), 65536u);            // LAN: the floor
+  EXPECT_EQ(eagerLimitFor(microseconds(20000), 1000), 2502656u);        // 2.5 MB, 4 KiB pages
+  EXPECT_EQ(eagerLimitFor(microseconds(200000), 10000), 8u << 20);      // capped at 8 MiB
 }
 
 TEST(LaunchMessage, HellosThatDoNotMatchThePlacementAreAnError) {
