@@ -39,9 +39,8 @@ void addDataPath(const control::LaunchJob& job, const HostFacts& host,
     IONET_ENFORCE(!host.collLibrary.empty(),
                   "cannot find libionet-coll.so for the collectives (set IONET_COLL_LIBRARY)");
     // After the shim, before the program's own: its MPI_ functions win over libmpi's.
-    inputs.inheritedPreload = host.collLibrary + (inputs.inheritedPreload.empty()
-                                                      ? ""
-                                                      : ":" + inputs.inheritedPreload);
+    inputs.inheritedPreload =
+        host.collLibrary + (inputs.inheritedPreload.empty() ? "" : ":" + inputs.inheritedPreload);
   }
   if (job.nccl_net()) {
     IONET_ENFORCE(!host.ncclPlugin.empty(),

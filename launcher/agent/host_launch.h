@@ -44,7 +44,9 @@ std::vector<std::string> processEnvironment();
 std::string findRankLibrary(const char* envName, const char* fileName);
 // libionet-shim.so ($IONET_SHIM) and libnccl-net-ionet.so ($IONET_NCCL_PLUGIN).
 inline std::string findShim() { return findRankLibrary("IONET_SHIM", "libionet-shim.so"); }
-inline std::string findCollLibrary() { return findRankLibrary("IONET_COLL_LIBRARY", "libionet-coll.so"); }
+inline std::string findCollLibrary() {
+  return findRankLibrary("IONET_COLL_LIBRARY", "libionet-coll.so");
+}
 inline std::string findNcclPlugin() {
   return findRankLibrary("IONET_NCCL_PLUGIN", "libnccl-net-ionet.so");
 }

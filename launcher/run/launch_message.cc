@@ -8,8 +8,7 @@
 namespace ionet::launcher {
 
 std::vector<std::string> jobVariables(const JobSpec& spec, const std::string& transportKey,
-                                      bool meetOnLoopback,
-                                      const std::vector<std::string>& tuning) {
+                                      bool meetOnLoopback, const std::vector<std::string>& tuning) {
   std::vector<std::string> env = {"OMPI_MCA_orte_precondition_transports=" + transportKey};
   // ionet carries traffic between hosts on Open MPI's TCP BTL, which runs under the ob1 PML;
   // naming it spares every rank probing and initialising UCX (13% of MPI_Init's CPU here).
@@ -59,8 +58,7 @@ control::LaunchJob buildLaunchJob(const JobSpec& spec, const Placement& placemen
   const bool wan = inputs.dataPath && !oneDirectSite(inputs.hosts);
   const auto tuning =
       wan ? collectiveVariables(spec.collectives, inputs.linkRtt) : std::vector<std::string>{};
-  for (const auto& entry :
-       jobVariables(spec, inputs.transportKey, inputs.meetOnLoopback, tuning)) {
+  for (const auto& entry : jobVariables(spec, inputs.transportKey, inputs.meetOnLoopback, tuning)) {
     auto* v = job.add_env();
     const auto eq = entry.find('=');
     v->set_name(entry.substr(0, eq));

@@ -3,8 +3,8 @@
 // unit-tested; job_run.cc only sends it.
 #pragma once
 
-#include <cstdint>
 #include <chrono>
+#include <cstdint>
 #include <string>
 #include <vector>
 

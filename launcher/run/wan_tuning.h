@@ -9,10 +9,10 @@
 namespace ionet::launcher {
 
 struct CollectiveSettings {
-  bool library = true;      // --coll ionet: preload libionet-coll (mpi: Open MPI's own)
-  bool tuneMpi = true;      // --wan-tuning auto: Open MPI's TCP and collective settings
-  std::string compress;     // --wan-compress bf16|int8; empty: none
-  double rateMbps = 1000;   // --wan-rate: a host's rate to the others (not measured)
+  bool library = true;     // --coll ionet: preload libionet-coll (mpi: Open MPI's own)
+  bool tuneMpi = true;     // --wan-tuning auto: Open MPI's TCP and collective settings
+  std::string compress;    // --wan-compress bf16|int8; empty: none
+  double rateMbps = 1000;  // --wan-rate: a host's rate to the others (not measured)
 };
 
 // Below this round trip the hosts share a LAN or a machine: Open MPI's defaults stay. (Emulated

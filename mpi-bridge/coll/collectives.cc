@@ -21,8 +21,7 @@ Exchange exchangeFor(const HostLayout& L, std::size_t bytes) {
 }
 
 bool compressed(const Reduction& r) {
-  return settings().compression != Compression::kNone && r.op == Op::kSum &&
-         isFloating(r.element);
+  return settings().compression != Compression::kNone && r.op == Op::kSum && isFloating(r.element);
 }
 
 // The host's inputs reduced in local rank order into `out` at the leader (gathered through
@@ -123,8 +122,8 @@ void bcast(const HostLayout& L, void* buf, std::size_t bytes, int root) {
 
 void allgather(const HostLayout& L, const void* input, void* output, std::size_t block) {
   char* out = static_cast<char*>(output);
-  const char* mine = input ? static_cast<const char*>(input)
-                           : out + static_cast<std::size_t>(L.rank) * block;
+  const char* mine =
+      input ? static_cast<const char*>(input) : out + static_cast<std::size_t>(L.rank) * block;
   // The leader packs host by host: host h's ranks' blocks in rank order.
   std::vector<std::size_t> hostBytes;
   for (const auto& ranks : L.ranksOf) hostBytes.push_back(ranks.size() * block);
@@ -133,8 +132,7 @@ void allgather(const HostLayout& L, const void* input, void* output, std::size_t
   for (int h = 0; h < L.host; ++h) myOffset += hostBytes[static_cast<std::size_t>(h)];
   if (L.leader()) packed.resize(static_cast<std::size_t>(L.size) * block);
   PMPI_Gather(mine, mpiCount(block), MPI_BYTE, L.leader() ? packed.data() + myOffset : nullptr,
-              mpiCount(block),
-              MPI_BYTE, 0, L.local);
+              mpiCount(block), MPI_BYTE, 0, L.local);
   if (L.leader()) {
     leadersAllgather(L, packed.data(), hostBytes);
     const char* from = packed.data();

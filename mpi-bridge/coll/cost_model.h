@@ -7,8 +7,8 @@
 namespace ionet::coll {
 
 struct LinkModel {
-  double rttSeconds = 1e-3;      // round trip between hosts (ionet-run: the sessions' RTT)
-  double bytesPerSecond = 125e6;  // one host's rate to the others (ionet-run: --wan-rate)
+  double rttSeconds = 1e-3;        // round trip between hosts (ionet-run: the sessions' RTT)
+  double bytesPerSecond = 125e6;   // one host's rate to the others (ionet-run: --wan-rate)
   std::size_t eagerLimit = 65536;  // larger point-to-point messages first wait a round trip
 };
 

@@ -24,9 +24,8 @@ int layoutKey() {
   static std::once_flag once;
   // A duplicated communicator builds its own layout (MPI_COMM_NULL_COPY_FN): its ranks are the
   // same but MPI_Comm_dup gives no place to run collectives on the new one.
-  std::call_once(once, [] {
-    PMPI_Comm_create_keyval(MPI_COMM_NULL_COPY_FN, deleteLayout, &key, nullptr);
-  });
+  std::call_once(
+      once, [] { PMPI_Comm_create_keyval(MPI_COMM_NULL_COPY_FN, deleteLayout, &key, nullptr); });
   return key;
 }
 
@@ -64,8 +63,8 @@ HostLayout* buildLayout(MPI_Comm comm) {
   for (std::size_t h = 1; h < counts.size(); ++h) displs[h] = displs[h - 1] + counts[h - 1];
   std::vector<int> all(static_cast<std::size_t>(layout->size));
   if (layout->leader()) {
-    PMPI_Allgatherv(localRanks.data(), localSize, MPI_INT, all.data(), counts.data(),
-                    displs.data(), MPI_INT, layout->leaders);
+    PMPI_Allgatherv(localRanks.data(), localSize, MPI_INT, all.data(), counts.data(), displs.data(),
+                    MPI_INT, layout->leaders);
   }
   PMPI_Bcast(all.data(), layout->size, MPI_INT, 0, layout->local);
 

@@ -91,8 +91,8 @@ int MPI_Reduce(const void* sendbuf, void* recvbuf, int count, MPI_Datatype type,
              [&] { reduce(*L, in, recvbuf, static_cast<std::size_t>(count), *r, root); });
 }
 
-int MPI_Reduce_scatter_block(const void* sendbuf, void* recvbuf, int recvcount,
-                             MPI_Datatype type, MPI_Op op, MPI_Comm comm) {
+int MPI_Reduce_scatter_block(const void* sendbuf, void* recvbuf, int recvcount, MPI_Datatype type,
+                             MPI_Op op, MPI_Comm comm) {
   const auto r = reductionOf(type, op);
   const HostLayout* L = r && recvcount > 0 ? covered(comm) : nullptr;
   if (!L || !fits(static_cast<long long>(recvcount) * L->size, sizeOf(r->element))) {
@@ -101,8 +101,7 @@ int MPI_Reduce_scatter_block(const void* sendbuf, void* recvbuf, int recvcount,
   const std::vector<std::size_t> counts(static_cast<std::size_t>(L->size),
                                         static_cast<std::size_t>(recvcount));
   const void* in = sendbuf == MPI_IN_PLACE ? recvbuf : sendbuf;
-  return run(comm, "MPI_Reduce_scatter_block",
-             [&] { reduceScatter(*L, in, recvbuf, counts, *r); });
+  return run(comm, "MPI_Reduce_scatter_block", [&] { reduceScatter(*L, in, recvbuf, counts, *r); });
 }
 
 int MPI_Reduce_scatter(const void* sendbuf, void* recvbuf, const int recvcounts[],

@@ -45,7 +45,9 @@ void directAllreduce(const HostLayout& L, char* buf, std::size_t count, std::siz
   const int H = L.hostCount;
   // parts[h] for every host but this one; this host's partial stays in buf.
   std::vector<char> parts(static_cast<std::size_t>(H) * bytes);
-  auto part = [&](int h) { return h == L.host ? buf : parts.data() + static_cast<std::size_t>(h) * bytes; };
+  auto part = [&](int h) {
+    return h == L.host ? buf : parts.data() + static_cast<std::size_t>(h) * bytes;
+  };
   std::vector<MPI_Request> requests;
   for (int h = 0; h < H; ++h) {
     if (h == L.host) continue;
@@ -85,7 +87,8 @@ void pipelinedAllreduce(const HostLayout& L, char* buf, std::size_t count, std::
   // Incoming pieces of my segment from every other host: received[h] is segment-sized.
   std::vector<char> received(static_cast<std::size_t>(H) * mine.count * es);
   auto slot = [&](int h, Range piece) {
-    return received.data() + (static_cast<std::size_t>(h) * mine.count + piece.first - mine.first) * es;
+    return received.data() +
+           (static_cast<std::size_t>(h) * mine.count + piece.first - mine.first) * es;
   };
   std::vector<MPI_Request> scatterRecv;  // (host, piece) in host-major order
   std::vector<int> hostOfRequest;
@@ -159,8 +162,8 @@ void pipelinedAllreduce(const HostLayout& L, char* buf, std::size_t count, std::
 
 }  // namespace
 
-void leadersAllreduce(const HostLayout& L, void* buf, std::size_t count, Element e,
-                      Reducer reduce, Exchange exchange) {
+void leadersAllreduce(const HostLayout& L, void* buf, std::size_t count, Element e, Reducer reduce,
+                      Exchange exchange) {
   if (L.hostCount < 2 || count == 0) return;
   const std::size_t es = sizeOf(e);
   if (exchange == Exchange::kDirect || count < static_cast<std::size_t>(L.hostCount)) {
@@ -185,8 +188,7 @@ void leadersBcast(const HostLayout& L, void* buf, std::size_t bytes, int rootHos
       }
     } else {
       requests.emplace_back();
-      PMPI_Irecv(data, mpiCount(bytes), MPI_BYTE, rootHost, kBcastTag, L.leaders,
-                 &requests.back());
+      PMPI_Irecv(data, mpiCount(bytes), MPI_BYTE, rootHost, kBcastTag, L.leaders, &requests.back());
     }
     waitAll(requests);
     return;
@@ -212,8 +214,8 @@ void leadersBcast(const HostLayout& L, void* buf, std::size_t bytes, int rootHos
     if (L.host != rootHost) {
       const Range piece = segment(bytes, H, h);
       requests.emplace_back();
-      PMPI_Irecv(data + piece.first, mpiCount(piece.count), MPI_BYTE, h, kAllgatherTag,
-                 L.leaders, &requests.back());
+      PMPI_Irecv(data + piece.first, mpiCount(piece.count), MPI_BYTE, h, kAllgatherTag, L.leaders,
+                 &requests.back());
     }
     if (h != rootHost) {
       requests.emplace_back();
@@ -224,7 +226,8 @@ void leadersBcast(const HostLayout& L, void* buf, std::size_t bytes, int rootHos
   waitAll(requests);
 }
 
-void leadersAllgather(const HostLayout& L, char* blocks, const std::vector<std::size_t>& hostBytes) {
+void leadersAllgather(const HostLayout& L, char* blocks,
+                      const std::vector<std::size_t>& hostBytes) {
   const int H = L.hostCount;
   std::vector<std::size_t> offset(hostBytes.size(), 0);
   for (std::size_t h = 1; h < hostBytes.size(); ++h) offset[h] = offset[h - 1] + hostBytes[h - 1];
@@ -237,8 +240,8 @@ void leadersAllgather(const HostLayout& L, char* blocks, const std::vector<std::
     PMPI_Irecv(blocks + offset[i], mpiCount(hostBytes[i]), MPI_BYTE, h, kAllgatherTag, L.leaders,
                &requests.back());
     requests.emplace_back();
-    PMPI_Isend(blocks + offset[me], mpiCount(hostBytes[me]), MPI_BYTE, h, kAllgatherTag,
-               L.leaders, &requests.back());
+    PMPI_Isend(blocks + offset[me], mpiCount(hostBytes[me]), MPI_BYTE, h, kAllgatherTag, L.leaders,
+               &requests.back());
   }
   waitAll(requests);
 }

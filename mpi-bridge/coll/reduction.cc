@@ -63,21 +63,33 @@ void apply(void* accp, const void* inp, std::size_t n) {
 template <typename T>
 Reducer reducerOf(Op op) {
   switch (op) {
-    case Op::kSum: return apply<T, Op::kSum>;
-    case Op::kProd: return apply<T, Op::kProd>;
-    case Op::kMax: return apply<T, Op::kMax>;
-    case Op::kMin: return apply<T, Op::kMin>;
-    default: break;
+    case Op::kSum:
+      return apply<T, Op::kSum>;
+    case Op::kProd:
+      return apply<T, Op::kProd>;
+    case Op::kMax:
+      return apply<T, Op::kMax>;
+    case Op::kMin:
+      return apply<T, Op::kMin>;
+    default:
+      break;
   }
   if constexpr (std::is_integral_v<T>) {
     switch (op) {
-      case Op::kBand: return apply<T, Op::kBand>;
-      case Op::kBor: return apply<T, Op::kBor>;
-      case Op::kBxor: return apply<T, Op::kBxor>;
-      case Op::kLand: return apply<T, Op::kLand>;
-      case Op::kLor: return apply<T, Op::kLor>;
-      case Op::kLxor: return apply<T, Op::kLxor>;
-      default: break;
+      case Op::kBand:
+        return apply<T, Op::kBand>;
+      case Op::kBor:
+        return apply<T, Op::kBor>;
+      case Op::kBxor:
+        return apply<T, Op::kBxor>;
+      case Op::kLand:
+        return apply<T, Op::kLand>;
+      case Op::kLor:
+        return apply<T, Op::kLor>;
+      case Op::kLxor:
+        return apply<T, Op::kLxor>;
+      default:
+        break;
     }
   }
   return nullptr;
@@ -87,10 +99,14 @@ template <typename T>
 constexpr Element integerElement() {
   constexpr bool s = std::is_signed_v<T>;
   switch (sizeof(T)) {
-    case 1: return s ? Element::kInt8 : Element::kUint8;
-    case 2: return s ? Element::kInt16 : Element::kUint16;
-    case 4: return s ? Element::kInt32 : Element::kUint32;
-    default: return s ? Element::kInt64 : Element::kUint64;
+    case 1:
+      return s ? Element::kInt8 : Element::kUint8;
+    case 2:
+      return s ? Element::kInt16 : Element::kUint16;
+    case 4:
+      return s ? Element::kInt32 : Element::kUint32;
+    default:
+      return s ? Element::kInt64 : Element::kUint64;
   }
 }
 
@@ -147,13 +163,17 @@ std::optional<Op> opOf(MPI_Op op) {
 std::size_t sizeOf(Element e) {
   switch (e) {
     case Element::kInt8:
-    case Element::kUint8: return 1;
+    case Element::kUint8:
+      return 1;
     case Element::kInt16:
-    case Element::kUint16: return 2;
+    case Element::kUint16:
+      return 2;
     case Element::kInt32:
     case Element::kUint32:
-    case Element::kFloat: return 4;
-    default: return 8;
+    case Element::kFloat:
+      return 4;
+    default:
+      return 8;
   }
 }
 
@@ -161,16 +181,26 @@ bool isFloating(Element e) { return e == Element::kFloat || e == Element::kDoubl
 
 Reducer reducerFor(Element e, Op op) {
   switch (e) {
-    case Element::kInt8: return reducerOf<std::int8_t>(op);
-    case Element::kUint8: return reducerOf<std::uint8_t>(op);
-    case Element::kInt16: return reducerOf<std::int16_t>(op);
-    case Element::kUint16: return reducerOf<std::uint16_t>(op);
-    case Element::kInt32: return reducerOf<std::int32_t>(op);
-    case Element::kUint32: return reducerOf<std::uint32_t>(op);
-    case Element::kInt64: return reducerOf<std::int64_t>(op);
-    case Element::kUint64: return reducerOf<std::uint64_t>(op);
-    case Element::kFloat: return reducerOf<float>(op);
-    case Element::kDouble: return reducerOf<double>(op);
+    case Element::kInt8:
+      return reducerOf<std::int8_t>(op);
+    case Element::kUint8:
+      return reducerOf<std::uint8_t>(op);
+    case Element::kInt16:
+      return reducerOf<std::int16_t>(op);
+    case Element::kUint16:
+      return reducerOf<std::uint16_t>(op);
+    case Element::kInt32:
+      return reducerOf<std::int32_t>(op);
+    case Element::kUint32:
+      return reducerOf<std::uint32_t>(op);
+    case Element::kInt64:
+      return reducerOf<std::int64_t>(op);
+    case Element::kUint64:
+      return reducerOf<std::uint64_t>(op);
+    case Element::kFloat:
+      return reducerOf<float>(op);
+    case Element::kDouble:
+      return reducerOf<double>(op);
   }
   return nullptr;
 }

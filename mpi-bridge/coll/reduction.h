@@ -10,7 +10,18 @@
 
 namespace ionet::coll {
 
-enum class Element { kInt8, kUint8, kInt16, kUint16, kInt32, kUint32, kInt64, kUint64, kFloat, kDouble };
+enum class Element {
+  kInt8,
+  kUint8,
+  kInt16,
+  kUint16,
+  kInt32,
+  kUint32,
+  kInt64,
+  kUint64,
+  kFloat,
+  kDouble
+};
 enum class Op { kSum, kProd, kMax, kMin, kBand, kBor, kBxor, kLand, kLor, kLxor };
 
 std::optional<Element> elementOf(MPI_Datatype type);

@@ -13,12 +13,12 @@ namespace ionet::coll {
 enum class Compression { kNone, kBf16, kInt8 };
 
 struct Settings {
-  bool enabled = true;                // IONET_COLL=0 turns every collective back to Open MPI's
-  LinkModel link;                     // IONET_COLL_RTT_US, IONET_COLL_RATE_MBPS, the eager limit
-  std::optional<Exchange> exchange;   // IONET_COLL_EXCHANGE=direct|rsag forces one
+  bool enabled = true;               // IONET_COLL=0 turns every collective back to Open MPI's
+  LinkModel link;                    // IONET_COLL_RTT_US, IONET_COLL_RATE_MBPS, the eager limit
+  std::optional<Exchange> exchange;  // IONET_COLL_EXCHANGE=direct|rsag forces one
   Compression compression = Compression::kNone;  // IONET_WAN_COMPRESS=bf16|int8
   std::size_t localChunkBytes = 8u << 20;        // the gather to a host's leader goes in pieces
-  bool debug = false;                  // IONET_COLL_DEBUG=1: one line per communicator set up
+  bool debug = false;  // IONET_COLL_DEBUG=1: one line per communicator set up
 };
 
 const Settings& settings();

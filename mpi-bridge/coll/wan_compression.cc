@@ -70,7 +70,8 @@ void scatterGatherSum(const HostLayout& L, Compression c, float* values, std::si
   for (int h = 0; h < H; ++h) {
     const Range seg = segment(n, H, h);
     if (h == me) {
-      encode(c, values + seg.first, seg.count, incoming.data() + static_cast<std::size_t>(h) * mineBlob);
+      encode(c, values + seg.first, seg.count,
+             incoming.data() + static_cast<std::size_t>(h) * mineBlob);
       continue;
     }
     requests.emplace_back();
@@ -98,8 +99,8 @@ void scatterGatherSum(const HostLayout& L, Compression c, float* values, std::si
     PMPI_Irecv(blob.data(), mpiCount(blob.size()), MPI_BYTE, h, kCompressedGatherTag, L.leaders,
                &requests.back());
     requests.emplace_back();
-    PMPI_Isend(result.data(), mpiCount(result.size()), MPI_BYTE, h, kCompressedGatherTag,
-               L.leaders, &requests.back());
+    PMPI_Isend(result.data(), mpiCount(result.size()), MPI_BYTE, h, kCompressedGatherTag, L.leaders,
+               &requests.back());
   }
   waitAll(requests);
   for (int h = 0; h < H; ++h) {

@@ -25,7 +25,8 @@ bool interposed = false;  // libionet-coll defines MPI_Allreduce here: its fixed
 long checks = 0, failures = 0;
 
 void fail(const std::string& what) {
-  if (++failures <= 20) std::fprintf(stderr, "coll_check: rank %d: FAILED %s\n", worldRank, what.c_str());
+  if (++failures <= 20)
+    std::fprintf(stderr, "coll_check: rank %d: FAILED %s\n", worldRank, what.c_str());
 }
 void check(bool ok, const std::string& what) {
   ++checks;
@@ -44,7 +45,7 @@ Compression compression() {
 struct Layout {
   MPI_Comm comm;
   int rank, size;
-  std::vector<int> hostOf;               // by rank
+  std::vector<int> hostOf;                // by rank
   std::vector<std::vector<int>> ranksOf;  // by host, hosts ordered by lowest rank
 };
 
@@ -72,27 +73,60 @@ Layout layoutOf(MPI_Comm comm) {
 
 template <typename T>
 MPI_Datatype mpiType();
-template <> MPI_Datatype mpiType<int32_t>() { return MPI_INT; }
-template <> MPI_Datatype mpiType<int64_t>() { return MPI_INT64_T; }
-template <> MPI_Datatype mpiType<uint8_t>() { return MPI_UNSIGNED_CHAR; }
-template <> MPI_Datatype mpiType<float>() { return MPI_FLOAT; }
-template <> MPI_Datatype mpiType<double>() { return MPI_DOUBLE; }
-template <typename T> const char* typeName();
-template <> const char* typeName<int32_t>() { return "int32"; }
-template <> const char* typeName<int64_t>() { return "int64"; }
-template <> const char* typeName<uint8_t>() { return "uint8"; }
-template <> const char* typeName<float>() { return "float"; }
-template <> const char* typeName<double>() { return "double"; }
+template <>
+MPI_Datatype mpiType<int32_t>() {
+  return MPI_INT;
+}
+template <>
+MPI_Datatype mpiType<int64_t>() {
+  return MPI_INT64_T;
+}
+template <>
+MPI_Datatype mpiType<uint8_t>() {
+  return MPI_UNSIGNED_CHAR;
+}
+template <>
+MPI_Datatype mpiType<float>() {
+  return MPI_FLOAT;
+}
+template <>
+MPI_Datatype mpiType<double>() {
+  return MPI_DOUBLE;
+}
+template <typename T>
+const char* typeName();
+template <>
+const char* typeName<int32_t>() {
+  return "int32";
+}
+template <>
+const char* typeName<int64_t>() {
+  return "int64";
+}
+template <>
+const char* typeName<uint8_t>() {
+  return "uint8";
+}
+template <>
+const char* typeName<float>() {
+  return "float";
+}
+template <>
+const char* typeName<double>() {
+  return "double";
+}
 
 // Inputs that make the order of a float sum visible and push integer sums and products to wrap.
 template <typename T>
 T input(int rank, size_t i, MPI_Op op) {
   if constexpr (std::is_floating_point_v<T>) {
-    const double v = std::sin(0.37 * static_cast<double>(i) + 1.3 * rank) * std::pow(10.0, static_cast<int>((i + static_cast<size_t>(rank)) % 7) - 3);
+    const double v = std::sin(0.37 * static_cast<double>(i) + 1.3 * rank) *
+                     std::pow(10.0, static_cast<int>((i + static_cast<size_t>(rank)) % 7) - 3);
     if (op == MPI_PROD) return static_cast<T>(1.0 + 0.01 * v);
     return static_cast<T>(v);
   } else {
-    const uint64_t x = (static_cast<uint64_t>(rank) + 1) * 0x9E3779B97F4A7C15ull + i * 0xBF58476D1CE4E5B9ull;
+    const uint64_t x =
+        (static_cast<uint64_t>(rank) + 1) * 0x9E3779B97F4A7C15ull + i * 0xBF58476D1CE4E5B9ull;
     return static_cast<T>(x >> 17);
   }
 }
@@ -100,12 +134,17 @@ T input(int rank, size_t i, MPI_Op op) {
 template <typename T>
 T apply(T a, T b, MPI_Op op) {  // Open MPI's semantics: a is the accumulated value
   if (op == MPI_SUM) {
-    if constexpr (std::is_integral_v<T>) return static_cast<T>(static_cast<std::make_unsigned_t<T>>(a) + static_cast<std::make_unsigned_t<T>>(b));
-    else return a + b;
+    if constexpr (std::is_integral_v<T>)
+      return static_cast<T>(static_cast<std::make_unsigned_t<T>>(a) +
+                            static_cast<std::make_unsigned_t<T>>(b));
+    else
+      return a + b;
   }
   if (op == MPI_PROD) {
-    if constexpr (std::is_integral_v<T>) return static_cast<T>(static_cast<uint64_t>(a) * static_cast<uint64_t>(b));
-    else return a * b;
+    if constexpr (std::is_integral_v<T>)
+      return static_cast<T>(static_cast<uint64_t>(a) * static_cast<uint64_t>(b));
+    else
+      return a * b;
   }
   if (op == MPI_MAX) return a > b ? a : b;
   if (op == MPI_MIN) return a < b ? a : b;
@@ -124,7 +163,8 @@ std::vector<T> fixedOrder(const Layout& L, const std::vector<T>& all, size_t n, 
     T acc{};
     for (size_t h = 0; h < L.ranksOf.size(); ++h) {
       T part = all[L.ranksOf[h][0] * n + i];
-      for (size_t k = 1; k < L.ranksOf[h].size(); ++k) part = apply(part, all[L.ranksOf[h][k] * n + i], op);
+      for (size_t k = 1; k < L.ranksOf[h].size(); ++k)
+        part = apply(part, all[L.ranksOf[h][k] * n + i], op);
       acc = h == 0 ? part : apply(acc, part, op);
     }
     result[i] = acc;
@@ -171,7 +211,8 @@ double roundingBound(const Layout& L, const std::vector<T>& all, size_t n, size_
 
 bool sameOnEveryRank(MPI_Comm comm, const void* data, size_t bytes) {
   uint64_t hash = 1469598103934665603ull;
-  for (size_t i = 0; i < bytes; ++i) hash = (hash ^ static_cast<const unsigned char*>(data)[i]) * 1099511628211ull;
+  for (size_t i = 0; i < bytes; ++i)
+    hash = (hash ^ static_cast<const unsigned char*>(data)[i]) * 1099511628211ull;
   uint64_t lo = hash, hi = hash;
   PMPI_Allreduce(MPI_IN_PLACE, &lo, 1, MPI_UINT64_T, MPI_MIN, comm);
   PMPI_Allreduce(MPI_IN_PLACE, &hi, 1, MPI_UINT64_T, MPI_MAX, comm);
@@ -183,9 +224,11 @@ void compareReduced(const Layout& L, const std::string& what, const std::vector<
                     const std::vector<T>& openmpi, const std::vector<T>& all, size_t offset,
                     size_t n, size_t total, MPI_Op op, bool everyRank) {
   if constexpr (std::is_integral_v<T>) {
-    check(std::memcmp(got.data(), openmpi.data(), n * sizeof(T)) == 0, what + " differs from Open MPI's");
+    check(std::memcmp(got.data(), openmpi.data(), n * sizeof(T)) == 0,
+          what + " differs from Open MPI's");
   } else {
-    if (everyRank) check(sameOnEveryRank(L.comm, got.data(), n * sizeof(T)), what + " differs between ranks");
+    if (everyRank)
+      check(sameOnEveryRank(L.comm, got.data(), n * sizeof(T)), what + " differs between ranks");
     const bool lossy = compression() != Compression::kNone && op == MPI_SUM;
     const auto fixed = fixedOrder(L, all, total, op);
     size_t bad = 0;
@@ -200,7 +243,8 @@ void compareReduced(const Layout& L, const std::string& what, const std::vector<
         ++bad;
       }
       if (!(std::fabs(g - o) <= tol)) {
-        fail(what + " element " + std::to_string(offset + i) + ": " + std::to_string(g) + " vs Open MPI's " + std::to_string(o) + " beyond " + std::to_string(tol));
+        fail(what + " element " + std::to_string(offset + i) + ": " + std::to_string(g) +
+             " vs Open MPI's " + std::to_string(o) + " beyond " + std::to_string(tol));
         ++bad;
       }
     }
@@ -210,10 +254,12 @@ void compareReduced(const Layout& L, const std::string& what, const std::vector<
 
 template <typename T>
 void reductions(const Layout& L, const char* commName, MPI_Op op, const char* opName, size_t n) {
-  const std::string tag = std::string(commName) + " " + typeName<T>() + " " + opName + " n=" + std::to_string(n);
+  const std::string tag =
+      std::string(commName) + " " + typeName<T>() + " " + opName + " n=" + std::to_string(n);
   std::vector<T> mine(n), all(n * L.size);
   for (size_t i = 0; i < n; ++i) mine[i] = input<T>(L.rank, i, op);
-  PMPI_Allgather(mine.data(), static_cast<int>(n), mpiType<T>(), all.data(), static_cast<int>(n), mpiType<T>(), L.comm);
+  PMPI_Allgather(mine.data(), static_cast<int>(n), mpiType<T>(), all.data(), static_cast<int>(n),
+                 mpiType<T>(), L.comm);
   const MPI_Datatype t = mpiType<T>();
   const int count = static_cast<int>(n);
 
@@ -229,10 +275,15 @@ void reductions(const Layout& L, const char* commName, MPI_Op op, const char* op
   for (int root : {0, L.size - 1}) {
     std::vector<T> r(n);
     MPI_Reduce(mine.data(), L.rank == root ? r.data() : nullptr, count, t, op, root, L.comm);
-    if (L.rank == root) compareReduced(L, "Reduce(root " + std::to_string(root) + ") " + tag, r, openmpi, all, 0, n, n, op, false);
+    if (L.rank == root)
+      compareReduced(L, "Reduce(root " + std::to_string(root) + ") " + tag, r, openmpi, all, 0, n,
+                     n, op, false);
     std::vector<T> inplace = mine;
-    MPI_Reduce(L.rank == root ? MPI_IN_PLACE : mine.data(), L.rank == root ? inplace.data() : nullptr, count, t, op, root, L.comm);
-    if (L.rank == root) compareReduced(L, "Reduce(IN_PLACE, root " + std::to_string(root) + ") " + tag, inplace, openmpi, all, 0, n, n, op, false);
+    MPI_Reduce(L.rank == root ? MPI_IN_PLACE : mine.data(),
+               L.rank == root ? inplace.data() : nullptr, count, t, op, root, L.comm);
+    if (L.rank == root)
+      compareReduced(L, "Reduce(IN_PLACE, root " + std::to_string(root) + ") " + tag, inplace,
+                     openmpi, all, 0, n, n, op, false);
   }
 
   // Reduce_scatter_block: every rank contributes size * m elements.
@@ -240,10 +291,12 @@ void reductions(const Layout& L, const char* commName, MPI_Op op, const char* op
   if (m > 0) {
     std::vector<T> in(m * L.size), allIn(m * L.size * L.size), got2(m), ref(m);
     for (size_t i = 0; i < in.size(); ++i) in[i] = input<T>(L.rank, i, op);
-    PMPI_Allgather(in.data(), static_cast<int>(in.size()), t, allIn.data(), static_cast<int>(in.size()), t, L.comm);
+    PMPI_Allgather(in.data(), static_cast<int>(in.size()), t, allIn.data(),
+                   static_cast<int>(in.size()), t, L.comm);
     MPI_Reduce_scatter_block(in.data(), got2.data(), static_cast<int>(m), t, op, L.comm);
     PMPI_Reduce_scatter_block(in.data(), ref.data(), static_cast<int>(m), t, op, L.comm);
-    compareReduced(L, "Reduce_scatter_block " + tag, got2, ref, allIn, m * L.rank, m, m * L.size, op, false);
+    compareReduced(L, "Reduce_scatter_block " + tag, got2, ref, allIn, m * L.rank, m, m * L.size,
+                   op, false);
     // Reduce_scatter with uneven counts (rank r gets r + m elements, in place).
     std::vector<int> counts(L.size);
     size_t total = 0, offset = 0;
@@ -254,11 +307,13 @@ void reductions(const Layout& L, const char* commName, MPI_Op op, const char* op
     }
     std::vector<T> in3(total), allIn3(total * L.size), ref3(counts[L.rank]);
     for (size_t i = 0; i < total; ++i) in3[i] = input<T>(L.rank, i, op);
-    PMPI_Allgather(in3.data(), static_cast<int>(total), t, allIn3.data(), static_cast<int>(total), t, L.comm);
+    PMPI_Allgather(in3.data(), static_cast<int>(total), t, allIn3.data(), static_cast<int>(total),
+                   t, L.comm);
     PMPI_Reduce_scatter(in3.data(), ref3.data(), counts.data(), t, op, L.comm);
     MPI_Reduce_scatter(MPI_IN_PLACE, in3.data(), counts.data(), t, op, L.comm);
     std::vector<T> got3(in3.begin(), in3.begin() + counts[L.rank]);
-    compareReduced(L, "Reduce_scatter(IN_PLACE, uneven) " + tag, got3, ref3, allIn3, offset, counts[L.rank], total, op, false);
+    compareReduced(L, "Reduce_scatter(IN_PLACE, uneven) " + tag, got3, ref3, allIn3, offset,
+                   counts[L.rank], total, op, false);
   }
 }
 
@@ -281,17 +336,22 @@ void movement(const Layout& L, const char* commName, size_t n) {
 
   std::vector<int32_t> mine(n), got(n * L.size), ref(n * L.size);
   for (size_t i = 0; i < n; ++i) mine[i] = input<int32_t>(L.rank, i, MPI_SUM);
-  MPI_Allgather(mine.data(), static_cast<int>(n), MPI_INT, got.data(), static_cast<int>(n), MPI_INT, L.comm);
-  PMPI_Allgather(mine.data(), static_cast<int>(n), MPI_INT, ref.data(), static_cast<int>(n), MPI_INT, L.comm);
+  MPI_Allgather(mine.data(), static_cast<int>(n), MPI_INT, got.data(), static_cast<int>(n), MPI_INT,
+                L.comm);
+  PMPI_Allgather(mine.data(), static_cast<int>(n), MPI_INT, ref.data(), static_cast<int>(n),
+                 MPI_INT, L.comm);
   check(got == ref, "Allgather " + tag);
   std::vector<int32_t> inplace(n * L.size, -1);
   std::copy(mine.begin(), mine.end(), inplace.begin() + n * L.rank);
-  MPI_Allgather(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, inplace.data(), static_cast<int>(n), MPI_INT, L.comm);
+  MPI_Allgather(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, inplace.data(), static_cast<int>(n), MPI_INT,
+                L.comm);
   check(inplace == ref, "Allgather(IN_PLACE) " + tag);
 }
 
 // One clock for every process of this machine (MPI_Wtime may be a per-process cycle counter).
-double now() { return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count(); }
+double now() {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
 
 // Barrier: nobody leaves before the last rank arrived (the last rank's arrival time is sent
 // after the barrier by PMPI, and must precede every rank's exit).
@@ -301,13 +361,15 @@ void barrier(const Layout& L, const char* commName) {
     double arrived = 0;
     if (L.rank == late) {
       const double until = now() + 0.05;
-      while (now() < until) {}
+      while (now() < until) {
+      }
       arrived = now();
     }
     MPI_Barrier(L.comm);
     const double left = now();
     PMPI_Bcast(&arrived, 1, MPI_DOUBLE, late, L.comm);
-    check(left >= arrived, std::string("Barrier ") + commName + ": left before rank " + std::to_string(late) + " arrived");
+    check(left >= arrived, std::string("Barrier ") + commName + ": left before rank " +
+                               std::to_string(late) + " arrived");
   }
 }
 
@@ -337,10 +399,14 @@ void fallThrough(const Layout& L, const char* commName) {
   check(ok, "Bcast(derived type)" + tag);
   MPI_Type_free(&pair);
 
-  struct { double value; int rank; } in{static_cast<double>((L.rank * 5) % L.size), L.rank}, out{}, refOut{};
+  struct {
+    double value;
+    int rank;
+  } in{static_cast<double>((L.rank * 5) % L.size), L.rank}, out{}, refOut{};
   MPI_Allreduce(&in, &out, 1, MPI_DOUBLE_INT, MPI_MAXLOC, L.comm);
   PMPI_Allreduce(&in, &refOut, 1, MPI_DOUBLE_INT, MPI_MAXLOC, L.comm);
-  check(out.value == refOut.value && out.rank == refOut.rank, "Allreduce(MPI_DOUBLE_INT, MAXLOC)" + tag);
+  check(out.value == refOut.value && out.rank == refOut.rank,
+        "Allreduce(MPI_DOUBLE_INT, MAXLOC)" + tag);
 
   std::vector<char> chars(10, static_cast<char>(L.rank)), charsOut(10), charsRef(10);
   MPI_Allreduce(chars.data(), charsOut.data(), 10, MPI_SIGNED_CHAR, MPI_MAX, L.comm);
@@ -351,7 +417,8 @@ void fallThrough(const Layout& L, const char* commName) {
 void suite(MPI_Comm comm, const char* name, const std::vector<size_t>& sizes) {
   const Layout L = layoutOf(comm);
   for (size_t n : sizes) {
-    for (auto [op, opName] : {std::pair{MPI_SUM, "SUM"}, {MPI_MAX, "MAX"}, {MPI_MIN, "MIN"}, {MPI_PROD, "PROD"}}) {
+    for (auto [op, opName] :
+         {std::pair{MPI_SUM, "SUM"}, {MPI_MAX, "MAX"}, {MPI_MIN, "MIN"}, {MPI_PROD, "PROD"}}) {
       reductions<int32_t>(L, name, op, opName, n);
       reductions<int64_t>(L, name, op, opName, n);
       reductions<float>(L, name, op, opName, n);
@@ -370,7 +437,8 @@ void suite(MPI_Comm comm, const char* name, const std::vector<size_t>& sizes) {
 // Which library defines MPI_Allreduce in this process.
 const char* allreduceProvider() {
   Dl_info info{};
-  if (dladdr(reinterpret_cast<void*>(&MPI_Allreduce), &info) && info.dli_fname) return info.dli_fname;
+  if (dladdr(reinterpret_cast<void*>(&MPI_Allreduce), &info) && info.dli_fname)
+    return info.dli_fname;
   return "?";
 }
 

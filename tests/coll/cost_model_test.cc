@@ -28,8 +28,7 @@ TEST(CostModel, SmallAndMediumDirectLargeReduceScatterAllgather) {
   EXPECT_EQ(chooseExchange(3, 4 << 20, wan()), Exchange::kDirect);
   EXPECT_EQ(chooseExchange(3, 6 << 20, wan()), Exchange::kReduceScatterAllgather);
   EXPECT_EQ(chooseExchange(3, 64 << 20, wan()), Exchange::kReduceScatterAllgather);
-  EXPECT_NEAR(exchangeSeconds(Exchange::kDirect, 3, 1 << 20, wan()), 0.025 + 2 * 8.388608e-3,
-              1e-9);
+  EXPECT_NEAR(exchangeSeconds(Exchange::kDirect, 3, 1 << 20, wan()), 0.025 + 2 * 8.388608e-3, 1e-9);
 }
 
 TEST(CostModel, ARendezvousRoundTripCountsAboveTheEagerLimit) {

@@ -37,10 +37,10 @@ class CollExchange : public IonetTest, public ::testing::WithParamInterface<cons
 // MPI's own in the same run; the fixed order bit for bit; user ops, derived and pair types
 // handed back to Open MPI.
 TEST_P(CollExchange, MatchesOpenMpiOnUnevenHosts) {
-  auto r = ionetRun({"--local-hosts", "3", "-np", "7", "-x", std::string("IONET_COLL_EXCHANGE=") +
-                     GetParam(), "-x", "IONET_COLL_DEBUG=1", kCollCheck, "1", "7", "1000",
-                     "100003"},
-                    {}, "", 240s);
+  auto r = ionetRun(
+      {"--local-hosts", "3", "-np", "7", "-x", std::string("IONET_COLL_EXCHANGE=") + GetParam(),
+       "-x", "IONET_COLL_DEBUG=1", kCollCheck, "1", "7", "1000", "100003"},
+      {}, "", 240s);
   expectCollCheckPassed(r, "libionet-coll.so");
   EXPECT_NE(r.err.find("ionet-coll: 7 ranks on 3 hosts"), std::string::npos) << r.err;
 }
@@ -64,8 +64,8 @@ INSTANTIATE_TEST_SUITE_P(Coll, CollCompression, ::testing::Values("bf16", "int8"
 
 // --coll mpi, and a job on one host, leave every collective to Open MPI.
 TEST_F(IonetTest, CollMpiAndSingleHostJobsKeepOpenMpisCollectives) {
-  auto off = ionetRun({"--local-hosts", "2", "-np", "4", "--coll", "mpi", kCollCheck, "1000"},
-                      {}, "", 120s);
+  auto off = ionetRun({"--local-hosts", "2", "-np", "4", "--coll", "mpi", kCollCheck, "1000"}, {},
+                      "", 120s);
   expectCollCheckPassed(off, "libmpi.so");
   auto one = ionetRun({"-np", "4", kCollCheck, "1000"}, {}, "", 120s);
   expectCollCheckPassed(one, "libmpi.so");
@@ -95,9 +95,8 @@ TEST_F(IonetTest, LammpsGivesTheSameThermoWithAndWithoutTheLibrary) {
   std::vector<std::string> answers[2];
   int i = 0;
   for (const char* coll : {"ionet", "mpi"}) {
-    auto r = ionetRun({"--local-hosts", "3", "-np", "6", "--coll", coll, "-x",
-                       "IONET_COLL_DEBUG=1", "/usr/bin/lmp", "-in", kCollSources + "/in.lj",
-                       "-log", "none"},
+    auto r = ionetRun({"--local-hosts", "3", "-np", "6", "--coll", coll, "-x", "IONET_COLL_DEBUG=1",
+                       "/usr/bin/lmp", "-in", kCollSources + "/in.lj", "-log", "none"},
                       {}, "", 180s);
     EXPECT_FINISHED(r);
     EXPECT_EQ(r.exitCode, 0) << r.err;
@@ -130,9 +129,9 @@ TEST_F(IonetTest, HpccPassesTheSameChecksWithAndWithoutTheLibrary) {
     const fs::path dir = fs::temp_directory_path() / ("hpcc-" + std::to_string(::getpid()));
     fs::create_directories(dir);
     fs::copy_file(kCollSources + "/hpccinf.txt", dir / "hpccinf.txt");
-    auto r = ionetRun({"--local-hosts", "2", "-np", "4", "--coll", coll, "--wdir", dir.string(),
-                       "/usr/bin/hpcc"},
-                      {}, "", 240s);
+    auto r = ionetRun(
+        {"--local-hosts", "2", "-np", "4", "--coll", coll, "--wdir", dir.string(), "/usr/bin/hpcc"},
+        {}, "", 240s);
     EXPECT_FINISHED(r);
     EXPECT_EQ(r.exitCode, 0) << r.err;
     verdicts[i++] = hpccVerdicts((dir / "hpccoutf.txt").string());

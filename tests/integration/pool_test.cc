@@ -506,5 +506,63 @@ TEST_F(PoolTest, BatchJobWhoseHostIsDownIsRequeuedOnHostsThatAnswer) {
   EXPECT_TRUE(waitUntil([&] { return processesNamed("ionet-queued").empty(); }, 20s));
 }
 
+namespace collectives {
+
+const std::string kCollCheck = IONET_BUILD_DIR "/tests/coll_check";
+
+// libionet-coll on 3 hosts x 2 ranks, h2 and h3 behind NAT (relayed by h1), while every TCP
+// connection between h2 and h1 is reset every 100 ms for 1.5 s: the sessions resume under the
+// leaders' exchanges and every check against Open MPI's own result still passes.
+TEST_F(PoolTest, CollectivesAcrossNatHostsSurviveResetsMidCollective) {
+  auto job = startInPool({"-np", "6", "-N", "2", kCollCheck, "7", "100003"});
+  const auto deadline = Clock::now() + 30s;
+  while (shell("pgrep -xc coll_check").substr(0, 1) != "6") {
+    ASSERT_LT(Clock::now(), deadline) << processesMatching("coll_check") << job.transcript();
+    std::this_thread::sleep_for(20ms);  // polling /proc
+  }
+  const std::string toH1 = "dst " + world->wan->publicAddress(1);
+  int resets = 0;
+  const auto stormEnds = Clock::now() + 1500ms;  // inside the pool's 4 s heartbeat timeout
+  while (Clock::now() < stormEnds && !shell("pgrep -x coll_check").empty()) {
+    resets += world->wan->reset(2, toH1);
+    std::this_thread::sleep_for(100ms);  // pacing the resets while the job runs
+  }
+  auto r = job.wait(300s);
+  EXPECT_FINISHED(r);
+  EXPECT_GT(resets, 0);
+  EXPECT_EQ(r.exitCode, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("libionet-coll.so"), std::string::npos) << r.out;
+  EXPECT_TRUE(std::regex_search(r.out, std::regex(R"(coll_check: [1-9]\d+ checks, 0 failed)")))
+      << r.out << r.err;
+}
+
+// With 20 ms between the hosts, ionet-run hands the measured round trip to the library and
+// raises Open MPI's TCP eager limit to the bandwidth-delay product (20 ms x 1 Gbit/s = 2.5 MB);
+// --wan-tuning off leaves Open MPI's 64 KiB.
+TEST_F(PoolTest, WanTuningFollowsTheMeasuredRoundTrip) {
+  struct Restore {
+    ~Restore() { world->wan->shape({.delayMs = 0.0}); }
+  } restore;
+  world->wan->shape({.delayMs = 10.0});
+  const std::regex line(
+      R"(ionet-coll: 6 ranks on 3 hosts; rtt ([0-9.]+) ms, rate 1000 Mbit/s, eager limit (\d+))");
+  std::smatch m;
+  auto tuned = runInPool(
+      {"-np", "6", "-N", "2", "-x", "IONET_COLL_DEBUG=1", example("allreduce"), "1024"}, 120s);
+  EXPECT_EQ(tuned.exitCode, 0) << tuned.err;
+  ASSERT_TRUE(std::regex_search(tuned.err, m, line)) << tuned.err;
+  EXPECT_GE(std::stod(m[1]), 19.0);
+  EXPECT_GE(std::stoul(m[2]), 2'400'000u);
+  EXPECT_LE(std::stoul(m[2]), 8u << 20);
+  auto off = runInPool({"-np", "6", "-N", "2", "--wan-tuning", "off", "-x", "IONET_COLL_DEBUG=1",
+                        example("allreduce"), "1024"},
+                       120s);
+  EXPECT_EQ(off.exitCode, 0) << off.err;
+  ASSERT_TRUE(std::regex_search(off.err, m, line)) << off.err;
+  EXPECT_EQ(m[2], "65536");
+}
+
+}  // namespace collectives
+
 }  // namespace
 }  // namespace ionet::test

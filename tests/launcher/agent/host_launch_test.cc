@@ -159,12 +159,10 @@ TEST(HostLaunch, CollPreloadsTheLibraryAfterTheShimAndBeforeTheProgramsOwn) {
   f.collLibrary = "/opt/ionet/lib/libionet-coll.so";
   const auto launch = planHostLaunch(j, f);
   for (const auto& r : launch.ranks) {
-    EXPECT_EQ(value(r, "LD_PRELOAD"),
-              f.shimPath + ":" + f.collLibrary + ":/opt/trace.so");
+    EXPECT_EQ(value(r, "LD_PRELOAD"), f.shimPath + ":" + f.collLibrary + ":/opt/trace.so");
   }
   // Without coll: the shim and the program's own only.
-  EXPECT_EQ(value(planHostLaunch(job(), f).ranks[0], "LD_PRELOAD"),
-            f.shimPath + ":/opt/trace.so");
+  EXPECT_EQ(value(planHostLaunch(job(), f).ranks[0], "LD_PRELOAD"), f.shimPath + ":/opt/trace.so");
   // Asked for but not found: named.
   f.collLibrary.clear();
   try {

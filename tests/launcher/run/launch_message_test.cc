@@ -158,9 +158,9 @@ TEST(LaunchMessage, CollectivesFollowTheMeasuredRoundTrip) {
 
 TEST(WanTuning, EagerLimitIsTheBandwidthDelayProductWithinBounds) {
   using std::chrono::microseconds;
-  EXPECT_EQ(eagerLimitFor(microseconds(100), 1000), 65536u);            // LAN: the floor
-  EXPECT_EQ(eagerLimitFor(microseconds(20000), 1000), 2502656u);        // 2.5 MB, 4 KiB pages
-  EXPECT_EQ(eagerLimitFor(microseconds(200000), 10000), 8u << 20);      // capped at 8 MiB
+  EXPECT_EQ(eagerLimitFor(microseconds(100), 1000), 65536u);        // LAN: the floor
+  EXPECT_EQ(eagerLimitFor(microseconds(20000), 1000), 2502656u);    // 2.5 MB, 4 KiB pages
+  EXPECT_EQ(eagerLimitFor(microseconds(200000), 10000), 8u << 20);  // capped at 8 MiB
 }
 
 TEST(LaunchMessage, HellosThatDoNotMatchThePlacementAreAnError) {
