@@ -13,8 +13,6 @@ namespace {
 
 enum Tag : int { kResultTag = 21 };
 
-int mpiCount(std::size_t bytes) { return static_cast<int>(bytes); }
-
 Exchange exchangeFor(const HostLayout& L, std::size_t bytes) {
   const auto& s = settings();
   return s.exchange.value_or(chooseExchange(L.hostCount, bytes, s.link));

@@ -16,22 +16,6 @@ enum Tag : int { kDirectTag = 1, kScatterTag, kGatherTag, kBcastTag, kAllgatherT
 constexpr std::size_t kPieceBytes = 1u << 20;
 constexpr std::size_t kMaxPieces = 64;
 
-int mpiCount(std::size_t bytes) { return static_cast<int>(bytes); }  // callers keep <= INT_MAX
-
-void waitAll(std::vector<MPI_Request>& requests) {
-  PMPI_Waitall(static_cast<int>(requests.size()), requests.data(), MPI_STATUSES_IGNORE);
-  requests.clear();
-}
-
-// Element range of host h's segment: [first, first + count).
-struct Range {
-  std::size_t first, count;
-};
-Range segment(std::size_t count, int hosts, int h) {
-  const auto first = count * static_cast<std::size_t>(h) / static_cast<std::size_t>(hosts);
-  const auto end = count * static_cast<std::size_t>(h + 1) / static_cast<std::size_t>(hosts);
-  return {first, end - first};
-}
 
 std::size_t pieceElements(std::size_t segmentCount, std::size_t elementSize) {
   std::size_t n = std::max<std::size_t>(1, kPieceBytes / elementSize);
@@ -161,6 +145,17 @@ void pipelinedAllreduce(const HostLayout& L, char* buf, std::size_t count, std::
 }
 
 }  // namespace
+
+Range segment(std::size_t count, int hosts, int h) {
+  const auto first = count * static_cast<std::size_t>(h) / static_cast<std::size_t>(hosts);
+  const auto end = count * static_cast<std::size_t>(h + 1) / static_cast<std::size_t>(hosts);
+  return {first, end - first};
+}
+
+void waitAll(std::vector<MPI_Request>& requests) {
+  PMPI_Waitall(static_cast<int>(requests.size()), requests.data(), MPI_STATUSES_IGNORE);
+  requests.clear();
+}
 
 void leadersAllreduce(const HostLayout& L, void* buf, std::size_t count, Element e, Reducer reduce,
                       Exchange exchange) {

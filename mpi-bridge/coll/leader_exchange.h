@@ -13,6 +13,18 @@
 
 namespace ionet::coll {
 
+// Elements [first, first + count) of a buffer.
+struct Range {
+  std::size_t first, count;
+};
+// Host h's share of count elements split among hosts, the same on every leader.
+Range segment(std::size_t count, int hosts, int h);
+
+// The byte counts of libionet-coll's messages: callers keep them within INT_MAX.
+inline int mpiCount(std::size_t bytes) { return static_cast<int>(bytes); }
+// Waits for every request and empties the list.
+void waitAll(std::vector<MPI_Request>& requests);
+
 // buf (count elements of e) holds this host's partial result; on return, every host's partials
 // reduced in host order: p0 op p1 op ... op p(H-1), element by element.
 void leadersAllreduce(const HostLayout& layout, void* buf, std::size_t count, Element e,

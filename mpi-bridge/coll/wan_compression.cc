@@ -4,6 +4,7 @@
 #include <span>
 
 #include "ionet/kernels/compression.h"
+#include "leader_exchange.h"
 
 namespace ionet::coll {
 namespace {
@@ -12,12 +13,6 @@ namespace k = ionet::kernels;
 
 enum Tag : int { kCompressedTag = 11, kCompressedGatherTag };
 
-int mpiCount(std::size_t bytes) { return static_cast<int>(bytes); }
-
-void waitAll(std::vector<MPI_Request>& requests) {
-  PMPI_Waitall(static_cast<int>(requests.size()), requests.data(), MPI_STATUSES_IGNORE);
-  requests.clear();
-}
 
 // Every host's encoding of `n` floats of one segment, reduced in host order into out. The
 // encoding of this host's own values is decoded too, so every leader sums the same numbers.
@@ -26,15 +21,6 @@ void sumEncoded(Compression c, const std::vector<char>& blobs, std::size_t blobB
   for (int h = 0; h < hosts; ++h) {
     decode(c, blobs.data() + static_cast<std::size_t>(h) * blobBytes, n, out, h > 0);
   }
-}
-
-struct Range {
-  std::size_t first, count;
-};
-Range segment(std::size_t count, int hosts, int h) {
-  const auto first = count * static_cast<std::size_t>(h) / static_cast<std::size_t>(hosts);
-  const auto end = count * static_cast<std::size_t>(h + 1) / static_cast<std::size_t>(hosts);
-  return {first, end - first};
 }
 
 void directSum(const HostLayout& L, Compression c, float* values, std::size_t n) {

@@ -37,10 +37,10 @@ class CollExchange : public IonetTest, public ::testing::WithParamInterface<cons
 // MPI's own in the same run; the fixed order bit for bit; user ops, derived and pair types
 // handed back to Open MPI.
 TEST_P(CollExchange, MatchesOpenMpiOnUnevenHosts) {
-  auto r = ionetRun(
-      {"--local-hosts", "3", "-np", "7", "-x", std::string("IONET_COLL_EXCHANGE=") + GetParam(),
-       "-x", "IONET_COLL_DEBUG=1", kCollCheck, "1", "7", "1000", "100003"},
-      {}, "", 240s);
+  auto r = ionetRun({"--local-hosts", "3", "-np", "7", "-x", "IONET_COLL=1", "-x",
+                     std::string("IONET_COLL_EXCHANGE=") + GetParam(), "-x", "IONET_COLL_DEBUG=1",
+                     kCollCheck, "1", "7", "1000", "100003"},
+                    {}, "", 240s);
   expectCollCheckPassed(r, "libionet-coll.so");
   EXPECT_NE(r.err.find("ionet-coll: 7 ranks on 3 hosts"), std::string::npos) << r.err;
 }
@@ -53,8 +53,8 @@ class CollCompression : public IonetTest, public ::testing::WithParamInterface<c
 TEST_P(CollCompression, SumsStayWithinTheStatedBound) {
   for (const char* exchange : {"direct", "rsag"}) {
     auto r = ionetRun({"--local-hosts", "3", "-np", "6", "--wan-compress", GetParam(), "-x",
-                       std::string("IONET_COLL_EXCHANGE=") + exchange, "-x", "IONET_COLL_DEBUG=1",
-                       kCollCheck, "7", "1000", "20000"},
+                       std::string("IONET_COLL_EXCHANGE=") + exchange, "-x", "IONET_COLL=1", "-x",
+                       "IONET_COLL_DEBUG=1", kCollCheck, "7", "1000", "20000"},
                       {}, "", 240s);
     expectCollCheckPassed(r, "libionet-coll.so");
     EXPECT_NE(r.err.find(std::string(", ") + GetParam()), std::string::npos) << r.err;
@@ -69,6 +69,21 @@ TEST_F(IonetTest, CollMpiAndSingleHostJobsKeepOpenMpisCollectives) {
   expectCollCheckPassed(off, "libmpi.so");
   auto one = ionetRun({"-np", "4", kCollCheck, "1000"}, {}, "", 120s);
   expectCollCheckPassed(one, "libmpi.so");
+}
+
+// Emulated hosts on one machine (a round trip under 10 ms): the library is loaded but leaves
+// every call to Open MPI, unless IONET_COLL=1 forces it (as the tests above do).
+TEST_F(IonetTest, CollStepsAsideOnALanUnlessForced) {
+  auto lan = ionetRun(
+      {"--local-hosts", "2", "-np", "4", "-x", "IONET_COLL_DEBUG=1", example("allreduce"), "1024"});
+  EXPECT_EQ(lan.exitCode, 0) << lan.err;
+  EXPECT_NE(lan.out.find("allreduce OK ranks=4"), std::string::npos) << lan.out;
+  EXPECT_EQ(lan.err.find("ionet-coll:"), std::string::npos) << lan.err;
+  auto forced = ionetRun({"--local-hosts", "2", "-np", "4", "-x", "IONET_COLL_DEBUG=1", "-x",
+                          "IONET_COLL=1", example("allreduce"), "1024"});
+  EXPECT_EQ(forced.exitCode, 0) << forced.err;
+  EXPECT_NE(forced.out.find("allreduce OK ranks=4"), std::string::npos) << forced.out;
+  EXPECT_NE(forced.err.find("ionet-coll: 4 ranks on 2 hosts"), std::string::npos) << forced.err;
 }
 
 TEST_F(IonetTest, CollWanCompressNeedsTheLibrary) {
@@ -95,9 +110,10 @@ TEST_F(IonetTest, LammpsGivesTheSameThermoWithAndWithoutTheLibrary) {
   std::vector<std::string> answers[2];
   int i = 0;
   for (const char* coll : {"ionet", "mpi"}) {
-    auto r = ionetRun({"--local-hosts", "3", "-np", "6", "--coll", coll, "-x", "IONET_COLL_DEBUG=1",
-                       "/usr/bin/lmp", "-in", kCollSources + "/in.lj", "-log", "none"},
-                      {}, "", 180s);
+    auto r = ionetRun(
+        {"--local-hosts", "3", "-np", "6", "--coll", coll, "-x", "IONET_COLL=1", "-x",
+         "IONET_COLL_DEBUG=1", "/usr/bin/lmp", "-in", kCollSources + "/in.lj", "-log", "none"},
+        {}, "", 180s);
     EXPECT_FINISHED(r);
     EXPECT_EQ(r.exitCode, 0) << r.err;
     EXPECT_EQ(r.err.find("ionet-coll: 6 ranks on 3 hosts") != std::string::npos,
@@ -129,9 +145,9 @@ TEST_F(IonetTest, HpccPassesTheSameChecksWithAndWithoutTheLibrary) {
     const fs::path dir = fs::temp_directory_path() / ("hpcc-" + std::to_string(::getpid()));
     fs::create_directories(dir);
     fs::copy_file(kCollSources + "/hpccinf.txt", dir / "hpccinf.txt");
-    auto r = ionetRun(
-        {"--local-hosts", "2", "-np", "4", "--coll", coll, "--wdir", dir.string(), "/usr/bin/hpcc"},
-        {}, "", 240s);
+    auto r = ionetRun({"--local-hosts", "2", "-np", "4", "--coll", coll, "-x", "IONET_COLL=1",
+                       "--wdir", dir.string(), "/usr/bin/hpcc"},
+                      {}, "", 240s);
     EXPECT_FINISHED(r);
     EXPECT_EQ(r.exitCode, 0) << r.err;
     verdicts[i++] = hpccVerdicts((dir / "hpccoutf.txt").string());

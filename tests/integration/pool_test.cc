@@ -106,6 +106,28 @@ class PoolTest : public IonetTest {
     return startInPool(std::move(args)).wait(timeout);
   }
 
+  // Once `ranks` processes named `comm` run, force-resets every TCP connection between h2 and h1
+  // every 100 ms for 1.5 s (inside the pool's 4 s heartbeat timeout) or until they are gone;
+  // returns how many connections were reset.
+  int resetStorm(Command& job, const std::string& comm, int ranks) {
+    const auto deadline = Clock::now() + 30s;
+    while (shell("pgrep -xc " + comm).substr(0, 1) != std::to_string(ranks)) {
+      if (Clock::now() >= deadline) {
+        ADD_FAILURE() << ranks << " " << comm << " never ran\n" << job.transcript();
+        return 0;
+      }
+      std::this_thread::sleep_for(20ms);  // polling /proc
+    }
+    const std::string toH1 = "dst " + world->wan->publicAddress(1);
+    int resets = 0;
+    const auto stormEnds = Clock::now() + 1500ms;
+    while (Clock::now() < stormEnds && !shell("pgrep -x " + comm).empty()) {
+      resets += world->wan->reset(2, toH1);
+      std::this_thread::sleep_for(100ms);  // pacing the resets while the job runs
+    }
+    return resets;
+  }
+
   // The batch commands' environment: a queue of its own in dir.
   std::vector<std::string> queueEnv(const std::string& dir) const {
     return {"IONET_QUEUE_DIR=" + dir + "/queue", "IONET_QUEUE_IDLE_EXIT=1", leftovers_.markerEnv()};
@@ -380,18 +402,7 @@ TEST_F(PoolTest, NcclLinksSurviveResetsOfTheAgentsConnections) {
   // between h2 and h1 is force-reset every 100 ms; the sessions resume underneath and every
   // byte still arrives in order.
   auto job = startInPool({"-H", "h1,h2", "-np", "2", "-N", "1", kNcclHarness, "--repeat", "20"});
-  const auto deadline = Clock::now() + 30s;
-  while (shell("pgrep -xc nccl_net_harnes").substr(0, 1) != "2") {
-    ASSERT_LT(Clock::now(), deadline) << processesMatching("nccl_net_harness") << job.transcript();
-    std::this_thread::sleep_for(20ms);  // polling /proc
-  }
-  const std::string toH1 = "dst " + world->wan->publicAddress(1);
-  int resets = 0;
-  const auto stormEnds = Clock::now() + 1500ms;  // inside the pool's 4 s heartbeat timeout
-  while (Clock::now() < stormEnds && !shell("pgrep -x nccl_net_harnes").empty()) {
-    resets += world->wan->reset(2, toH1);
-    std::this_thread::sleep_for(100ms);  // pacing the resets while the job runs
-  }
+  const int resets = resetStorm(job, "nccl_net_harnes", 2);
   auto r = job.wait(180s);
   EXPECT_FINISHED(r);
   EXPECT_GT(resets, 0);
@@ -514,19 +525,9 @@ const std::string kCollCheck = IONET_BUILD_DIR "/tests/coll_check";
 // connection between h2 and h1 is reset every 100 ms for 1.5 s: the sessions resume under the
 // leaders' exchanges and every check against Open MPI's own result still passes.
 TEST_F(PoolTest, CollectivesAcrossNatHostsSurviveResetsMidCollective) {
-  auto job = startInPool({"-np", "6", "-N", "2", kCollCheck, "7", "100003"});
-  const auto deadline = Clock::now() + 30s;
-  while (shell("pgrep -xc coll_check").substr(0, 1) != "6") {
-    ASSERT_LT(Clock::now(), deadline) << processesMatching("coll_check") << job.transcript();
-    std::this_thread::sleep_for(20ms);  // polling /proc
-  }
-  const std::string toH1 = "dst " + world->wan->publicAddress(1);
-  int resets = 0;
-  const auto stormEnds = Clock::now() + 1500ms;  // inside the pool's 4 s heartbeat timeout
-  while (Clock::now() < stormEnds && !shell("pgrep -x coll_check").empty()) {
-    resets += world->wan->reset(2, toH1);
-    std::this_thread::sleep_for(100ms);  // pacing the resets while the job runs
-  }
+  // No delay here: IONET_COLL=1 makes the library take the calls all the same.
+  auto job = startInPool({"-np", "6", "-N", "2", "-x", "IONET_COLL=1", kCollCheck, "7", "100003"});
+  const int resets = resetStorm(job, "coll_check", 6);
   auto r = job.wait(300s);
   EXPECT_FINISHED(r);
   EXPECT_GT(resets, 0);
