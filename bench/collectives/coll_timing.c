@@ -2,9 +2,9 @@
  *
  *   coll_timing OPS SIZE...     OPS: allreduce|bcast|allgather|all, or a comma list
  *
- * For each op and size (bytes): one warm-up call, then samples (at least 3, more until about
- * 1.5 s is spent, at most 20), each timed as time_op says; only PMPI_ calls frame them (an
- * interposed MPI_Barrier is not what is measured). Rank 0 prints one line per size:
+ * For each op and size (bytes): one warm-up call, then 3..20 calls, each timed as one_call says
+ * on the clock the emulated hosts share; only PMPI_ calls frame them (an interposed
+ * MPI_Barrier is not what is measured). Rank 0 prints one line per size:
  *
  *   allreduce 1048576 232.100     (op, bytes, median ms)
  *
@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define MIN_ITERS 3
 #define MAX_ITERS 20
@@ -42,40 +43,47 @@ static int run_op(const char *op, void *sbuf, void *rbuf, size_t bytes, int np) 
   return -1;
 }
 
-/* Seconds from leaving a barrier until rank 0 holds every rank's zero-byte answer to `ops`
- * back-to-back calls (0: the answer alone), timed on rank 0. */
-static double batch_seconds(const char *op, void *sbuf, void *rbuf, size_t bytes, int np,
-                            int ops) {
-  char none = 0;
-  PMPI_Barrier(MPI_COMM_WORLD);
-  double t0 = PMPI_Wtime();
-  for (int k = 0; k < ops; k++) {
-    if (run_op(op, sbuf, rbuf, bytes, np) != MPI_SUCCESS) PMPI_Abort(MPI_COMM_WORLD, 2);
-  }
-  PMPI_Gather(&none, 0, MPI_BYTE, &none, 0, MPI_BYTE, 0, MPI_COMM_WORLD);
-  double t = PMPI_Wtime() - t0;
-  PMPI_Bcast(&t, 1, MPI_DOUBLE, 0, MPI_COMM_WORLD); /* every rank decides alike */
-  return t;
+/* CLOCK_MONOTONIC: one clock for every process of this machine, which every emulated host
+ * of the bench shares (MPI_Wtime may be a per-process cycle counter). */
+static double now(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
-/* One (op, size): the median over samples, in seconds (the same on every rank). A sample is
- * rank 0's time for a batch of calls plus every rank's answer, less the answer alone, per
- * call: ranks leave a barrier up to a one-way delay apart, and a broadcast's root is done
- * long before its data lands, so neither a per-rank clock after a barrier nor the root's
- * alone measures the collective. Batches of 5 below 1 MiB spread the skew over 5 calls. */
-static double time_op(const char *op, void *sbuf, void *rbuf, size_t bytes, int np) {
+/* One call, timed on the shared clock: from the moment the last rank entered it (a broadcast:
+ * the moment the root entered it, the others having entered first) until the last rank
+ * returned. Ranks leave a barrier up to a one-way delay apart, so a clock started after one
+ * would count that skew; here the root of a broadcast waits 100 ms (longer than any skew of
+ * the bench's links) before it starts, so every other rank is already waiting for the data. */
+static double one_call(const char *op, void *sbuf, void *rbuf, size_t bytes, int np, int rank) {
+  PMPI_Barrier(MPI_COMM_WORLD);
+  const int bcast = strcmp(op, "bcast") == 0;
+  if (bcast && rank == 0) {
+    const double until = now() + 0.1;
+    while (now() < until) {
+    }
+  }
+  double start = now();
+  if (run_op(op, sbuf, rbuf, bytes, np) != MPI_SUCCESS) PMPI_Abort(MPI_COMM_WORLD, 2);
+  double end = now();
+  if (bcast && rank != 0) start = 0; /* the root's entry counts */
+  double first[2] = {start, end}, last[2];
+  PMPI_Allreduce(first, last, 2, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD);
+  return last[1] - last[0];
+}
+
+/* One (op, size): the median over calls, in seconds (the same on every rank): one warm-up
+ * call (connections, the library's layout), then at least 3 and at most 20 calls, until about
+ * 1.5 s of them. */
+static double time_op(const char *op, void *sbuf, void *rbuf, size_t bytes, int np, int rank) {
   double times[MAX_ITERS];
-  const int batch = bytes < (1u << 20) ? 5 : 1;
   int n = 0;
   double spent = 0;
-  batch_seconds(op, sbuf, rbuf, bytes, np, 1); /* warm-up: connections, the library's layout */
-  double answers[MIN_ITERS];
-  for (int i = 0; i < MIN_ITERS; i++) answers[i] = batch_seconds(op, sbuf, rbuf, bytes, np, 0);
-  qsort(answers, MIN_ITERS, sizeof answers[0], cmp_double);
-  const double answer = answers[MIN_ITERS / 2];
+  one_call(op, sbuf, rbuf, bytes, np, rank);
   for (;;) {
-    const double t = batch_seconds(op, sbuf, rbuf, bytes, np, batch);
-    times[n++] = (t - answer) / batch;
+    const double t = one_call(op, sbuf, rbuf, bytes, np, rank);
+    times[n++] = t;
     spent += t;
     if (n >= MAX_ITERS || (n >= MIN_ITERS && spent >= TARGET_SECONDS)) break;
   }
@@ -113,7 +121,7 @@ int main(int argc, char **argv) {
     }
     for (int i = 2; i < argc; i++) {
       size_t bytes = strtoull(argv[i], NULL, 0);
-      double med = time_op(op, sbuf, rbuf, bytes, np);
+      double med = time_op(op, sbuf, rbuf, bytes, np, rank);
       if (rank == 0) {
         printf("%s %zu %.3f\n", op, bytes, med * 1e3);
         fflush(stdout);

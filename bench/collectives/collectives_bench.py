@@ -33,6 +33,7 @@ RTT = 2 * DELAY_MS / 1e3      # seconds
 RATE = "1gbit"
 B = 125e6                     # bytes/s per host link
 JOB_TIMEOUT = 300
+NAT = True                    # h3 behind NAT, relayed by h1 (--no-nat: every host public)
 
 FULL_SIZES = [8, 1024, 65536, 1 << 20, 16 << 20, 64 << 20]
 QUICK_SIZES = [8, 1 << 20, 64 << 20]
@@ -139,7 +140,7 @@ def wan_condition(pool, timing, ops, sizes, loss):
 def print_wan_table(cells, ops, sizes, loss):
     cols = [c for c, _ in CONFIGS]
     print(f"\n== {HOSTS} hosts x {PER_HOST} ranks, RTT {RTT * 1e3:.0f} ms, {RATE} per host, "
-          f"loss {loss}% (h3 behind NAT); median ms, max over ranks ==")
+          f"loss {loss}% ({'h3 behind NAT' if NAT else 'no NAT'}); median ms ==")
     head = f"{'op':<10}{'size':>9}" + "".join(f"{c:>12}" for c in cols) + \
         f"{'floor':>10}{'ionet/floor':>13}{'defaults/ionet':>16}"
     print(head)
@@ -246,6 +247,8 @@ def main():
                     help="0: only the lossless WAN; both: 0%% and 1%% loss (default)")
     ap.add_argument("--no-lammps", action="store_true", help="skip LAMMPS' LJ melt")
     ap.add_argument("--no-local", action="store_true", help="skip the local comparison")
+    ap.add_argument("--no-nat", action="store_true",
+                    help="every host public (default: h3 behind NAT, relayed by h1)")
     args = ap.parse_args()
     if os.geteuid() != 0:
         sys.exit("collectives_bench: needs root (network namespaces)")
@@ -270,7 +273,9 @@ def main():
 
     t0 = time.time()
     tables = []
-    with WanPool(build, "collb", hosts=HOSTS, nat=[3], delay_ms=DELAY_MS, rate=RATE,
+    global NAT
+    NAT = not args.no_nat
+    with WanPool(build, "collb", hosts=HOSTS, nat=[3] if NAT else [], delay_ms=DELAY_MS, rate=RATE,
                  slots=PER_HOST) as pool:
         for loss in losses:
             pool.shape(loss=loss)
