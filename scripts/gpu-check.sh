@@ -23,7 +23,7 @@ run() {  # NAME ARGS...: one job on two emulated hosts, one rank each, sharing G
   local name=$1
   shift
   local start=$SECONDS
-  timeout 200 "$bundle/bin/ionet-run" --local-hosts 2 -np 2 -N 1 -x NCCL_DEBUG=INFO \
+  timeout 200 "$bundle/bin/ionet-run" --local-hosts 2 -np 2 -N 1 --coll mpi -x NCCL_DEBUG=INFO \
     -x NCCL_DEBUG_SUBSYS=INIT,NET "$@" "$bundle/examples/nccl_check" --max-bytes 268435456 \
     > "$out/$name.log" 2>&1
   local rc=$?

@@ -23,8 +23,8 @@ import sys
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, HERE)
-from wan_pool import WanPool  # noqa: E402
+sys.path.insert(0, os.path.dirname(HERE))
+from wan_pool import WanPool  # noqa: E402  (bench/wan_pool.py)
 
 HOSTS = 3
 PER_HOST = 2

@@ -11,14 +11,12 @@ namespace {
 // are called in the same order everywhere, so (source, tag) order matches sends to receives.
 enum Tag : int { kDirectTag = 1, kScatterTag, kGatherTag, kBcastTag, kAllgatherTag, kBarrierTag };
 
-// Pieces of a leader's segment in the pipelined reduce-scatter: small enough that reducing and
-// forwarding the first piece overlaps the arrival of the rest, few enough to post at once.
-constexpr std::size_t kPieceBytes = 1u << 20;
+// Pieces of a leader's segment in the pipelined reduce-scatter (settings().pieceBytes): few
+// enough to post at once.
 constexpr std::size_t kMaxPieces = 64;
 
-
 std::size_t pieceElements(std::size_t segmentCount, std::size_t elementSize) {
-  std::size_t n = std::max<std::size_t>(1, kPieceBytes / elementSize);
+  std::size_t n = std::max<std::size_t>(1, settings().pieceBytes / elementSize);
   if (segmentCount > n * kMaxPieces) n = (segmentCount + kMaxPieces - 1) / kMaxPieces;
   return n;
 }

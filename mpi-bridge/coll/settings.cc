@@ -41,6 +41,9 @@ Settings read() {
     if (std::strcmp(c, "bf16") == 0) s.compression = Compression::kBf16;
     if (std::strcmp(c, "int8") == 0) s.compression = Compression::kInt8;
   }
+  if (auto piece = number("IONET_COLL_PIECE_BYTES")) {
+    s.pieceBytes = static_cast<std::size_t>(*piece);
+  }
   if (auto chunk = number("IONET_COLL_LOCAL_CHUNK")) {
     s.localChunkBytes = static_cast<std::size_t>(*chunk);
   }

@@ -23,6 +23,9 @@ struct Settings {
   std::optional<Exchange> exchange;  // IONET_COLL_EXCHANGE=direct|rsag forces one
   Compression compression = Compression::kNone;  // IONET_WAN_COMPRESS=bf16|int8
   std::size_t localChunkBytes = 8u << 20;        // the gather to a host's leader goes in pieces
+  // IONET_COLL_PIECE_BYTES: the pipelined reduce-scatter's pieces (at most 64 per segment):
+  // small enough that reducing and forwarding the first overlaps the arrival of the rest.
+  std::size_t pieceBytes = 1u << 20;
   bool debug = false;  // IONET_COLL_DEBUG=1: one line per communicator set up
 };
 

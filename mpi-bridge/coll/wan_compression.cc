@@ -13,7 +13,6 @@ namespace k = ionet::kernels;
 
 enum Tag : int { kCompressedTag = 11, kCompressedGatherTag };
 
-
 // Every host's encoding of `n` floats of one segment, reduced in host order into out. The
 // encoding of this host's own values is decoded too, so every leader sums the same numbers.
 void sumEncoded(Compression c, const std::vector<char>& blobs, std::size_t blobBytes, int hosts,

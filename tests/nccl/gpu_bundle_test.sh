@@ -28,7 +28,8 @@ unshare -m bash -c '
     if [ -d "$d" ]; then mount --bind "$empty" "$d" || exit 1; fi
   done
   export LD_LIBRARY_PATH=$out/deps PMIX_MCA_mca_base_component_path=$out/pmix
-  cd "$empty" && "$out/bin/ionet-run" --local-hosts 2 -np 2 -N 1 "$harness"
+  # --coll mpi: an NCCL job; the bundle carries no MPI for libionet-coll to interpose on.
+  cd "$empty" && "$out/bin/ionet-run" --local-hosts 2 -np 2 -N 1 --coll mpi "$harness"
 ' bundle "$out" "$empty" "$build/tests/nccl_net_harness" > "$empty/log" 2>&1
 rc=$?
 for r in 0 1; do

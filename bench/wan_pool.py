@@ -1,12 +1,12 @@
 """N emulated hosts (network namespaces through tests/wanemu/wanemu) with a pool agent each,
-some of them behind NAT and reached through h1's relay; the N-host form of
-bench/two_host_pool.py's TwoHostPool (which bench/datapath and bench/nccl keep using):
+some of them behind NAT and reached through h1's relay, for the benchmarks that run jobs across
+a pool (bench/collectives; bench/datapath and bench/nccl through two_host_pool.py):
 
     with WanPool(build, "collb", hosts=3, nat=[3], delay_ms=25, rate="1gbit") as pool:
         subprocess.run(pool.run_cmd(["-np", "6", "-N", "2", "prog"]))
         pool.shape(loss=1)
 
-h1 is the relay (`relay = true`); a NAT'd host hI has `via = "h1"` and no address. On leaving,
+With NAT'd hosts h1 is the relay (`relay = true`); a NAT'd host hI has `via = "h1"` and no address. On leaving,
 the agents get SIGTERM and must stop cleanly (anything else fails the bench), and the emulated
 WAN is taken down.
 """
@@ -17,7 +17,7 @@ import sys
 import tempfile
 import time
 
-WANEMU = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tests", "wanemu",
+WANEMU = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "wanemu",
                       "wanemu")
 
 
@@ -26,7 +26,7 @@ def sh(*args, check=True, **kw):
 
 
 class WanPool:
-    def __init__(self, build, name, hosts=3, nat=(), delay_ms=25, rate="1gbit", loss=0, slots=2):
+    def __init__(self, build, name, hosts=3, nat=(), delay_ms=0, rate=None, loss=0, slots=2):
         self.build = os.path.abspath(build)
         self.name = name
         self.hosts = hosts
@@ -45,16 +45,21 @@ class WanPool:
     def netns(self, host):
         return f"{self.name}-h{host}"
 
-    def write_pool(self, path):
+    def write_pool(self, path, site=None):
+        """The pool file (with `site`: every public host in that direct site)."""
         pool = f'[pool]\nname = "bench"\npsk = "pool.psk"\n'
+        if site:
+            pool += f'direct_sites = ["{site}"]\n'
         for h in range(1, self.hosts + 1):
             pool += f'\n[[host]]\nname = "h{h}"\n'
             if h in self.nat:
                 pool += 'via = "h1"\n'
             else:
                 pool += f'address = "{self.addr[h]}"\n'
-                if h == 1:
+                if h == 1 and self.nat:
                     pool += "relay = true\n"
+                if site:
+                    pool += f'site = "{site}"\n'
             pool += f"slots = {self.slots}\n"
         with open(path, "w") as f:
             f.write(pool)
@@ -93,8 +98,11 @@ class WanPool:
 
     def __enter__(self):
         sh(WANEMU, "down", self.name, check=False)
-        up = [WANEMU, "up", self.name, "--hosts", str(self.hosts), "--delay-ms",
-              str(self.delay_ms), "--rate", self.rate]
+        up = [WANEMU, "up", self.name, "--hosts", str(self.hosts)]
+        if self.delay_ms:
+            up += ["--delay-ms", str(self.delay_ms)]
+        if self.rate:
+            up += ["--rate", self.rate]
         if self.loss:
             up += ["--loss", str(self.loss)]
         if self.nat:
