@@ -73,13 +73,11 @@ void pipelinedAllreduce(const HostLayout& L, char* buf, std::size_t count, std::
            (static_cast<std::size_t>(h) * mine.count + piece.first - mine.first) * es;
   };
   std::vector<MPI_Request> scatterRecv;  // (host, piece) in host-major order
-  std::vector<int> hostOfRequest;
   for (int h = 0; h < H; ++h) {
     if (h == me) continue;
     for (std::size_t p = 0; p < pieces; ++p) {
       const Range piece = pieceRange(mine, p);
       scatterRecv.emplace_back();
-      hostOfRequest.push_back(h);
       PMPI_Irecv(slot(h, piece), mpiCount(piece.count * es), MPI_BYTE, h, kScatterTag, L.leaders,
                  &scatterRecv.back());
     }
