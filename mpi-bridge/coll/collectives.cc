@@ -106,7 +106,8 @@ void reduceScatter(const HostLayout& L, const void* input, void* output,
   }
   std::vector<char> all(total * es);
   allreduce(L, input, all.data(), total, r);
-  std::memcpy(output, all.data() + first * es, counts[static_cast<std::size_t>(L.rank)] * es);
+  const std::size_t mine = counts[static_cast<std::size_t>(L.rank)] * es;
+  if (mine > 0) std::memcpy(output, all.data() + first * es, mine);  // output may be NULL if 0
 }
 
 void bcast(const HostLayout& L, void* buf, std::size_t bytes, int root) {

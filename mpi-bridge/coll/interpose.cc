@@ -1,12 +1,18 @@
 // libionet-coll's MPI entry points (PMPI interposition: preloaded, these definitions win over
 // libmpi's). Each checks that it covers the call, else hands it to Open MPI unchanged:
-// user-defined ops, derived or non-contiguous datatypes, intercommunicators, a communicator on
-// one host, messages over 2 GiB. Non-blocking collectives are not defined here at all.
+// reductions with user-defined ops or other than predefined numeric types, intercommunicators,
+// a communicator on one host, messages over 2 GiB. Bcast and Allgather take any datatype
+// (packed locally). Non-blocking collectives are not defined here at all. Every check depends
+// only on what MPI makes equal on every rank of the call (and the job's environment).
 #include <mpi.h>
 
+#include <atomic>
 #include <climits>
 #include <cstdio>
 #include <exception>
+#include <stdexcept>
+#include <string>
+#include <vector>
 
 #include "collectives.h"
 #include "host_layout.h"
@@ -20,9 +26,8 @@ const HostLayout* covered(MPI_Comm comm) {
   if (!settings().enabled) return nullptr;
   const HostLayout* layout = hostLayout(comm);
   if (!layout || layout->hostCount < 2) return nullptr;
-  static bool said = false;
-  if (settings().debug && !said && layout->rank == 0) {
-    said = true;
+  static std::atomic<bool> said{false};
+  if (settings().debug && layout->rank == 0 && !said.exchange(true)) {
     std::fprintf(stderr,
                  "ionet-coll: %d ranks on %d hosts; rtt %.3f ms, rate %.0f Mbit/s, eager limit "
                  "%zu%s\n",
@@ -42,6 +47,34 @@ std::optional<Reduction> reductionOf(MPI_Datatype type, MPI_Op op) {
   const Reducer reduce = reducerFor(*e, *o);
   if (!reduce) return std::nullopt;
   return Reduction{*e, *o, reduce};
+}
+
+// count elements of type, in bytes (the type signature's size, the same on every rank of a
+// collective); 0 for a count or type the library does not take.
+std::size_t signatureBytes(int count, MPI_Datatype type) {
+  int size = 0;
+  if (count <= 0 || type == MPI_DATATYPE_NULL || PMPI_Type_size(type, &size) != MPI_SUCCESS ||
+      size <= 0) {
+    return 0;
+  }
+  return static_cast<std::size_t>(count) * static_cast<std::size_t>(size);
+}
+
+// MPI_Pack into exactly packed.size() bytes (native representation: no header on a homogeneous
+// machine); anything else cannot be, since the other ranks are already in the collective.
+void pack(const void* in, int count, MPI_Datatype type, std::vector<char>& packed, MPI_Comm comm) {
+  int position = 0;
+  PMPI_Pack(in, count, type, packed.data(), static_cast<int>(packed.size()), &position, comm);
+  if (static_cast<std::size_t>(position) != packed.size()) {
+    throw std::runtime_error("MPI_Pack gave " + std::to_string(position) + " bytes for " +
+                             std::to_string(packed.size()));
+  }
+}
+
+void unpack(const char* packed, std::size_t bytes, void* out, int count, MPI_Datatype type,
+            MPI_Comm comm) {
+  int position = 0;
+  PMPI_Unpack(packed, static_cast<int>(bytes), &position, out, count, type, comm);
 }
 
 bool fits(long long count, std::size_t elementSize) {
@@ -83,7 +116,8 @@ int MPI_Reduce(const void* sendbuf, void* recvbuf, int count, MPI_Datatype type,
                int root, MPI_Comm comm) {
   const auto r = reductionOf(type, op);
   const HostLayout* L = r && count > 0 && fits(count, sizeOf(r->element)) ? covered(comm) : nullptr;
-  if (!L || root < 0 || root >= L->size) {
+  // MPI_IN_PLACE at a non-root is erroneous: Open MPI's own answer (an error) is the one.
+  if (!L || root < 0 || root >= L->size || (sendbuf == MPI_IN_PLACE && L->rank != root)) {
     return PMPI_Reduce(sendbuf, recvbuf, count, type, op, root, comm);
   }
   const void* in = sendbuf == MPI_IN_PLACE ? recvbuf : sendbuf;
@@ -123,27 +157,56 @@ int MPI_Reduce_scatter(const void* sendbuf, void* recvbuf, const int recvcounts[
   return run(comm, "MPI_Reduce_scatter", [&] { reduceScatter(*L, in, recvbuf, counts, *r); });
 }
 
+// Bcast and Allgather move bytes: MPI lets the ranks pass different datatypes of one type
+// signature (a root's MPI_Type_vector, the others' doubles), so whether the library takes a
+// call is decided on the byte count alone, the same on every rank, and a rank whose datatype
+// is not plain bytes packs or unpacks its own buffer around the library's.
 int MPI_Bcast(void* buf, int count, MPI_Datatype type, int root, MPI_Comm comm) {
-  std::size_t size = 0;
-  const HostLayout* L =
-      count > 0 && isPlainBytes(type, &size) && fits(count, size) ? covered(comm) : nullptr;
+  const std::size_t bytes = signatureBytes(count, type);
+  const HostLayout* L = bytes > 0 && bytes <= INT_MAX ? covered(comm) : nullptr;
   if (!L || root < 0 || root >= L->size) return PMPI_Bcast(buf, count, type, root, comm);
-  return run(comm, "MPI_Bcast",
-             [&] { bcast(*L, buf, static_cast<std::size_t>(count) * size, root); });
+  return run(comm, "MPI_Bcast", [&] {
+    std::size_t size = 0;
+    if (isPlainBytes(type, &size)) return bcast(*L, buf, bytes, root);
+    std::vector<char> packed(bytes);
+    if (L->rank == root) pack(buf, count, type, packed, comm);
+    bcast(*L, packed.data(), bytes, root);
+    if (L->rank != root) unpack(packed.data(), bytes, buf, count, type, comm);
+  });
 }
 
 int MPI_Allgather(const void* sendbuf, int sendcount, MPI_Datatype sendtype, void* recvbuf,
                   int recvcount, MPI_Datatype recvtype, MPI_Comm comm) {
-  std::size_t size = 0;
-  const bool inPlace = sendbuf == MPI_IN_PLACE;
-  const bool plain = isPlainBytes(recvtype, &size) &&
-                     (inPlace || (sendtype == recvtype && sendcount == recvcount));
-  const HostLayout* L = plain && recvcount > 0 ? covered(comm) : nullptr;
-  if (!L || !fits(static_cast<long long>(recvcount) * L->size, size)) {
+  const std::size_t block = signatureBytes(recvcount, recvtype);
+  const HostLayout* L = block > 0 ? covered(comm) : nullptr;
+  if (!L || block * static_cast<std::size_t>(L->size) > INT_MAX) {
     return PMPI_Allgather(sendbuf, sendcount, sendtype, recvbuf, recvcount, recvtype, comm);
   }
   return run(comm, "MPI_Allgather", [&] {
-    allgather(*L, inPlace ? nullptr : sendbuf, recvbuf, static_cast<std::size_t>(recvcount) * size);
+    MPI_Aint lb = 0, extent = 0;
+    PMPI_Type_get_extent(recvtype, &lb, &extent);
+    char* out = static_cast<char*>(recvbuf);
+    const std::size_t stride =
+        static_cast<std::size_t>(recvcount) * static_cast<std::size_t>(extent);
+    // This rank's block as bytes: in place, its slot of recvbuf; else sendbuf.
+    const bool inPlace = sendbuf == MPI_IN_PLACE;
+    const void* mine = inPlace ? out + static_cast<std::size_t>(L->rank) * stride : sendbuf;
+    const int mineCount = inPlace ? recvcount : sendcount;
+    const MPI_Datatype mineType = inPlace ? recvtype : sendtype;
+    std::size_t size = 0;
+    std::vector<char> packedMine;
+    if (!isPlainBytes(mineType, &size) || signatureBytes(mineCount, mineType) != block) {
+      packedMine.resize(block);
+      pack(mine, mineCount, mineType, packedMine, comm);
+      mine = packedMine.data();
+    }
+    if (isPlainBytes(recvtype, &size)) return allgather(*L, mine, recvbuf, block);
+    std::vector<char> all(block * static_cast<std::size_t>(L->size));
+    allgather(*L, mine, all.data(), block);
+    for (int r = 0; r < L->size; ++r) {
+      unpack(all.data() + static_cast<std::size_t>(r) * block, block,
+             out + static_cast<std::size_t>(r) * stride, recvcount, recvtype, comm);
+    }
   });
 }
 

@@ -12,7 +12,8 @@ std::optional<double> number(const char* name) {
   if (!text || !*text) return std::nullopt;
   char* end = nullptr;
   const double value = std::strtod(text, &end);
-  if (*end != '\0' || !(value > 0)) {
+  // Beyond 2^40 nothing here makes sense (and size_t conversions would overflow).
+  if (*end != '\0' || !(value > 0) || value > 1099511627776.0) {
     std::fprintf(stderr, "ionet-coll: ignoring %s=%s (not a positive number)\n", name, text);
     return std::nullopt;
   }

@@ -400,6 +400,53 @@ void fallThrough(const Layout& L, const char* commName) {
   check(ok, "Bcast(derived type)" + tag);
   MPI_Type_free(&pair);
 
+  // Different datatypes of one type signature on different ranks: the root broadcasts every
+  // other int of 200 (a vector), the others receive 100 ints; an allgather sends one pair
+  // (contiguous 2 ints) and receives 2 ints per rank on even ranks, a vector of 2 ints with a
+  // gap on odd ones. The library must take (or leave) the call on every rank alike.
+  MPI_Datatype everyOther;
+  MPI_Type_vector(100, 1, 2, MPI_INT, &everyOther);
+  MPI_Type_commit(&everyOther);
+  std::vector<int> wide(200, -1), narrow(100, -1);
+  if (L.rank == 0) {
+    for (int i = 0; i < 200; ++i) wide[i] = i % 2 == 0 ? i / 2 + 7 : -2;
+    MPI_Bcast(wide.data(), 1, everyOther, 0, L.comm);
+  } else {
+    MPI_Bcast(narrow.data(), 100, MPI_INT, 0, L.comm);
+    ok = true;
+    for (int i = 0; i < 100; ++i) ok = ok && narrow[i] == i + 7;
+  }
+  check(L.rank == 0 || ok, "Bcast(vector at the root, ints elsewhere)" + tag);
+  MPI_Type_free(&everyOther);
+
+  MPI_Datatype two, gapped;
+  MPI_Type_contiguous(2, MPI_INT, &two);
+  MPI_Type_commit(&two);
+  MPI_Type_vector(2, 1, 2, MPI_INT, &gapped);  // ints 0 and 2 of 3
+  MPI_Datatype gappedResized;
+  MPI_Type_create_resized(gapped, 0, 3 * sizeof(int), &gappedResized);
+  MPI_Type_commit(&gappedResized);
+  const int mineTwo[2] = {L.rank * 10, L.rank * 10 + 1};
+  std::vector<int> plainOut(2 * L.size, -1), gappedOut(3 * L.size, -1);
+  if (L.rank % 2 == 0) {
+    MPI_Allgather(mineTwo, 1, two, plainOut.data(), 2, MPI_INT, L.comm);
+  } else {
+    MPI_Allgather(mineTwo, 2, MPI_INT, gappedOut.data(), 1, gappedResized, L.comm);
+  }
+  ok = true;
+  for (int r = 0; r < L.size; ++r) {
+    if (L.rank % 2 == 0) {
+      ok = ok && plainOut[2 * r] == r * 10 && plainOut[2 * r + 1] == r * 10 + 1;
+    } else {
+      ok = ok && gappedOut[3 * r] == r * 10 && gappedOut[3 * r + 1] == -1 &&
+           gappedOut[3 * r + 2] == r * 10 + 1;
+    }
+  }
+  check(ok, "Allgather(pair, ints and a gapped vector on different ranks)" + tag);
+  MPI_Type_free(&two);
+  MPI_Type_free(&gapped);
+  MPI_Type_free(&gappedResized);
+
   struct {
     double value;
     int rank;
