@@ -18,6 +18,7 @@ std::vector<std::string> collectiveVariables(const CollectiveSettings& s,
     if (rtt.count() > 0) env.push_back("IONET_COLL_RTT_US=" + std::to_string(rtt.count()));
     env.push_back("IONET_COLL_RATE_MBPS=" + std::to_string(static_cast<long long>(s.rateMbps)));
     if (!s.compress.empty()) env.push_back("IONET_WAN_COMPRESS=" + s.compress);
+    if (rtt >= kWanRtt) env.push_back("IONET_COLL=1");  // the library takes the calls
   }
   if (!s.tuneMpi || rtt < kWanRtt) return env;
   // Every message above the eager limit waits a round trip for its rendezvous: at 50 ms and

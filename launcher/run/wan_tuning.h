@@ -15,9 +15,10 @@ struct CollectiveSettings {
   double rateMbps = 1000;  // --wan-rate: a host's rate to the others (not measured)
 };
 
-// Below this round trip the hosts share a LAN or a machine: Open MPI's defaults stay. (Emulated
-// hosts on one busy machine measured up to 3.5 ms at launch; the WAN links ionet is for, 10 ms
-// and more.)
+// Below this round trip the hosts share a LAN or a machine: Open MPI's defaults stay, and
+// libionet-coll leaves the calls to Open MPI, whose algorithms cost no more there (forced on
+// with --local-hosts 2 it was 1.04-1.38x slower; bench/collectives). Emulated hosts on one
+// busy machine measured up to 3.5 ms at launch; the WAN links ionet is for, 10 ms and more.
 constexpr std::chrono::microseconds kWanRtt{10000};
 
 // Job variables, the same on every host, placed before --mca and -x so the user's win.

@@ -27,8 +27,7 @@ bool compressed(const Reduction& r) {
 void reduceToLeader(const HostLayout& L, const void* input, void* out, std::size_t count,
                     const Reduction& r) {
   const std::size_t es = sizeOf(r.element);
-  int localSize = 0;
-  PMPI_Comm_size(L.local, &localSize);
+  const int localSize = L.localSize();
   if (localSize == 1) {
     if (input != out) std::memmove(out, input, count * es);
     return;
@@ -62,8 +61,7 @@ void reduceAcrossHosts(const HostLayout& L, void* buf, std::size_t count, const 
 }
 
 void bcastLocal(const HostLayout& L, void* buf, std::size_t bytes, int localRoot) {
-  int localSize = 0;
-  PMPI_Comm_size(L.local, &localSize);
+  const int localSize = L.localSize();
   if (localSize > 1 && bytes > 0) {
     PMPI_Bcast(buf, mpiCount(bytes), MPI_BYTE, localRoot, L.local);
   }

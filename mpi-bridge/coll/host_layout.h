@@ -20,6 +20,7 @@ struct HostLayout {
   std::vector<int> hostOf;                // by rank of the user's communicator
   std::vector<std::vector<int>> ranksOf;  // by host, ascending
   bool leader() const { return localRank == 0; }
+  int localSize() const { return static_cast<int>(ranksOf[static_cast<std::size_t>(host)].size()); }
   int localRankOf(int rank) const;
 };
 

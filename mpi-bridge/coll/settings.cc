@@ -24,11 +24,7 @@ Settings read() {
   Settings s;
   if (auto rtt = number("IONET_COLL_RTT_US")) s.link.rttSeconds = *rtt / 1e6;
   const char* on = std::getenv("IONET_COLL");
-  if (on && std::strcmp(on, "0") == 0) {
-    s.enabled = false;
-  } else if (!(on && std::strcmp(on, "1") == 0)) {
-    s.enabled = s.link.rttSeconds >= kWanRttSeconds;
-  }
+  s.enabled = on && std::strcmp(on, "1") == 0;
   if (auto rate = number("IONET_COLL_RATE_MBPS")) s.link.bytesPerSecond = *rate * 1e6 / 8;
   // The TCP BTL's own limit: larger messages wait for a rendezvous round trip.
   if (auto eager = number("OMPI_MCA_btl_tcp_eager_limit")) {

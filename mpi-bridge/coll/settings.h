@@ -12,13 +12,10 @@ namespace ionet::coll {
 
 enum class Compression { kNone, kBf16, kInt8 };
 
-constexpr double kWanRttSeconds = 0.010;  // as ionet-run's tuning (launcher/run/wan_tuning.h)
-
 struct Settings {
-  // IONET_COLL=1: always; 0: never (every call to Open MPI); unset: when the link's round trip
-  // is kWanRtt or more. On a LAN, or emulated hosts on one machine, Open MPI's own algorithms
-  // cost no more than the three legs (bench/collectives: 1.2-1.4x slower there when forced).
-  bool enabled = true;
+  // IONET_COLL=1: take the covered calls. ionet-run sets it for links of 10 ms and more
+  // (launcher/run/wan_tuning.h says why); unset or anything else: every call to Open MPI.
+  bool enabled = false;
   LinkModel link;                    // IONET_COLL_RTT_US, IONET_COLL_RATE_MBPS, the eager limit
   std::optional<Exchange> exchange;  // IONET_COLL_EXCHANGE=direct|rsag forces one
   Compression compression = Compression::kNone;  // IONET_WAN_COMPRESS=bf16|int8

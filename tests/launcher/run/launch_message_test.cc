@@ -123,6 +123,7 @@ TEST(LaunchMessage, CollectivesFollowTheMeasuredRoundTrip) {
   };
   EXPECT_TRUE(has("IONET_COLL_RTT_US=50000"));
   EXPECT_TRUE(has("IONET_COLL_RATE_MBPS=1000"));
+  EXPECT_TRUE(has("IONET_COLL=1"));
   // 50 ms x 1 Gbit/s = 6.25 MB, rounded up to 4 KiB.
   EXPECT_TRUE(has("OMPI_MCA_btl_tcp_eager_limit=6250496"));
   EXPECT_TRUE(has("OMPI_MCA_coll_tuned_allreduce_algorithm=3"));
@@ -139,6 +140,7 @@ TEST(LaunchMessage, CollectivesFollowTheMeasuredRoundTrip) {
   in.linkRtt = std::chrono::microseconds(300);
   env = variables(buildLaunchJob(spec, twoHosts(), in));
   EXPECT_NE(std::find(env.begin(), env.end(), "IONET_COLL_RTT_US=300"), env.end());
+  EXPECT_EQ(std::find(env.begin(), env.end(), "IONET_COLL=1"), env.end());
   for (const auto& e : env) EXPECT_EQ(e.rfind("OMPI_MCA_btl_tcp_eager", 0), std::string::npos) << e;
   // --coll mpi --wan-tuning off: nothing.
   spec.collectives.library = false;
