@@ -1,12 +1,15 @@
-// ionet-acct: the history of the pool's jobs, as sacct shows it, and where every rank ran.
+// ionet-acct: the history of the pool's (or a real Slurm's) jobs, as sacct shows it, and where
+// every rank ran.
 #include <iostream>
 #include <sstream>
 
 #include "ionet/error.h"
+#include "ionet/jobscripts/backend.h"
 #include "ionet/jobscripts/command_line.h"
 #include "ionet/jobscripts/job_format.h"
 #include "ionet/jobscripts/queue_db.h"
 #include "ionet/jobscripts/queue_dir.h"
+#include "ionet/jobscripts/slurm_backend.h"
 #include "ionet/log.h"
 
 int main(int argc, char** argv) {
@@ -15,7 +18,7 @@ int main(int argc, char** argv) {
   log::prefix() = "ionet-acct";
   CLI::App app("ionet-acct: the pool's job history, as sacct shows it", "ionet-acct");
   std::vector<std::string> jobs, states, users, names;
-  std::string format = kSacctDefault, pool;
+  std::string format = kSacctDefault, pool, backend;
   bool noHeader = false, parsable = false, parsable2 = false, placement = false;
   app.add_option("-j,--jobs", jobs, "Only these jobs: ID, ARRAYID or ARRAYID_TASK (comma list)");
   app.add_option("-s,--state", states, "Only jobs in these states (comma list)");
@@ -30,6 +33,9 @@ int main(int argc, char** argv) {
   app.add_flag("--placement", placement,
                "Where every rank of every run ran: job, run, restart, rank, host, GPUs");
   app.add_option("--pool", pool, "The pool whose queue to use (default $IONET_POOL, else local)");
+  app.add_option("--backend", backend,
+                 "embedded or slurm (default $IONET_BATCH_BACKEND, else the pool file's [batch] "
+                 "backend, else embedded)");
   if (auto done = parseCommand(app, argc, argv)) return *done;
   return jobscripts::slurmExitStatusOf([&] {
     JobFilter filter;
@@ -37,10 +43,23 @@ int main(int argc, char** argv) {
     filter.users = commaList(users);
     filter.names = commaList(names);
     for (const auto& s : commaList(states)) filter.states.insert(parseState(s));
-    auto queue = openQueueDir(pool);
-    QueueDb db(queue.database());
+    const bool slurm = resolveBackend(backend, pool) == Backend::kSlurm;
+    if (slurm && placement) {
+      throw UsageError("--placement: the Slurm backend does not record where ranks ran");
+    }
+    std::optional<QueueDir> queue;
+    std::optional<QueueDb> db;
+    std::vector<JobRecord> selected;
+    std::string partition;  // a Slurm job carries its own
+    if (slurm) {
+      selected = slurmHistory(filter);
+    } else {
+      queue = openQueueDir(pool);
+      db.emplace(queue->database());
+      selected = db->jobs(filter);
+      partition = queue->partition;
+    }
     std::string out;
-    const auto selected = db.jobs(filter);
     const char sep = (parsable || parsable2) ? '|' : 0;
     auto line = [&](const std::vector<std::string>& cells, const std::vector<int>& widths) {
       std::string l;
@@ -59,7 +78,7 @@ int main(int argc, char** argv) {
       const std::vector<int> widths = {12, 4, 7, 5, 20, 10};
       if (!noHeader) out += line({"JobID", "Run", "Restart", "Rank", "Host", "GPUs"}, widths);
       for (const auto& j : selected) {
-        for (const auto& r : db.placements(j.id)) {
+        for (const auto& r : db->placements(j.id)) {
           out += line({j.displayId(), std::to_string(r.requeue), std::to_string(r.restart),
                        std::to_string(r.rank), r.host, r.gpus.empty() ? "-" : r.gpus},
                       widths);
@@ -86,7 +105,7 @@ int main(int argc, char** argv) {
         out += rule + "\n";
       }
     }
-    for (const auto& j : selected) out += render(tableRow(table, j, queue.partition, now)) + "\n";
+    for (const auto& j : selected) out += render(tableRow(table, j, partition, now)) + "\n";
     std::cout << out << std::flush;
     return 0;
   });

@@ -1,4 +1,4 @@
-// ionet-batch: submit a job script to the pool's queue, as sbatch does.
+// ionet-batch: submit a job script to the pool's queue, or to a real Slurm, as sbatch does.
 #include <unistd.h>
 
 #include <filesystem>
@@ -7,7 +7,9 @@
 #include <thread>
 
 #include "ionet/error.h"
+#include "ionet/jobscripts/backend.h"
 #include "ionet/jobscripts/command_line.h"
+#include "ionet/jobscripts/slurm_backend.h"
 #include "ionet/jobscripts/submission.h"
 #include "ionet/log.h"
 
@@ -16,7 +18,8 @@ extern char** environ;
 namespace {
 
 constexpr const char* kUsage = R"(Usage: ionet-batch [options] SCRIPT [ARGS...]
-Submit SCRIPT (or standard input) to the pool's batch queue; prints "Submitted batch job ID".
+Submit SCRIPT (or standard input) to the pool's batch queue, or with --backend slurm to a real
+Slurm through sbatch; prints "Submitted batch job ID".
 #IONET and #SBATCH lines at the top of the script set the same options; the command line wins.
 
   -J, --job-name NAME        -N, --nodes N            -n, --ntasks N
@@ -28,6 +31,8 @@ Submit SCRIPT (or standard input) to the pool's batch queue; prints "Submitted b
       --requeue | --no-requeue                        --signal [B:|R:]SIG[@SECONDS]
   -D, --chdir DIR                --export ALL|NONE|VAR[=value],...
       --checkpoint-dir DIR       --max-restarts N     --pool FILE
+      --backend embedded|slurm   (default $IONET_BATCH_BACKEND, else the pool file's
+                                 [batch] backend, else embedded)
       --parsable             -W, --wait               -h, --help    -V, --version
 See ionet-batch(1).
 )";
@@ -79,10 +84,17 @@ int main(int argc, char** argv) {
       stdinText.assign(std::istreambuf_iterator<char>(std::cin), {});
     }
     auto submission = jobscripts::parseSubmission(args, stdinText);
-    auto queue = jobscripts::openQueueDir(submission.options.pool);
-    jobscripts::QueueDb db(queue.database());
     std::vector<std::string> environment;
     for (char** e = environ; *e; ++e) environment.emplace_back(*e);
+    if (jobscripts::resolveBackend(submission.options.backend, submission.options.pool) ==
+        jobscripts::Backend::kSlurm) {
+      const auto id = jobscripts::submitToSlurm(submission, environment,
+                                                std::filesystem::current_path().string());
+      std::cout << (submission.options.parsable ? "" : "Submitted batch job ") << id << std::endl;
+      return submission.options.wait ? jobscripts::waitForSlurmJob(id) : 0;
+    }
+    auto queue = jobscripts::openQueueDir(submission.options.pool);
+    jobscripts::QueueDb db(queue.database());
     auto jobs = jobscripts::makeJobs(submission, queue, environment,
                                      std::filesystem::current_path().string());
     const auto id = jobscripts::submitJobs(queue, db, jobs, submission.scriptText);

@@ -1,14 +1,16 @@
-// ionet-cancel: cancel or signal jobs, as scancel does.
+// ionet-cancel: cancel or signal jobs, as scancel does (or, with the Slurm backend, with it).
 #include <signal.h>
 
 #include <iostream>
 #include <sstream>
 
 #include "ionet/error.h"
+#include "ionet/jobscripts/backend.h"
 #include "ionet/jobscripts/command_line.h"
 #include "ionet/jobscripts/process_identity.h"
 #include "ionet/jobscripts/queue_db.h"
 #include "ionet/jobscripts/queue_dir.h"
+#include "ionet/jobscripts/slurm_backend.h"
 #include "ionet/log.h"
 
 int main(int argc, char** argv) {
@@ -17,7 +19,7 @@ int main(int argc, char** argv) {
   log::prefix() = "ionet-cancel";
   CLI::App app("ionet-cancel: cancel or signal batch jobs, as scancel does", "ionet-cancel");
   std::vector<std::string> ids;
-  std::string signalText, user, state, name, pool;
+  std::string signalText, user, state, name, pool, backend;
   bool batchOnly = false, full = false, quiet = false;
   app.add_option("ids", ids, "Jobs: ID, ARRAYID (every task) or ARRAYID_TASK");
   app.add_option("-s,--signal", signalText,
@@ -30,6 +32,9 @@ int main(int argc, char** argv) {
   app.add_option("-n,--name", name, "Only jobs with this name");
   app.add_flag("-Q,--quiet", quiet, "Do not report jobs that had already ended");
   app.add_option("--pool", pool, "The pool whose queue to use (default $IONET_POOL, else local)");
+  app.add_option("--backend", backend,
+                 "embedded or slurm (default $IONET_BATCH_BACKEND, else the pool file's [batch] "
+                 "backend, else embedded)");
   if (auto done = parseCommand(app, argc, argv)) return *done;
   return jobscripts::slurmExitStatusOf([&] {
     if (ids.empty() && user.empty() && name.empty() && state.empty()) {
@@ -49,6 +54,9 @@ int main(int argc, char** argv) {
     if (!name.empty()) filter.names.insert(name);
     if (!state.empty()) {
       filter.states.insert(parseState(state));
+    }
+    if (resolveBackend(backend, pool) == Backend::kSlurm) {
+      return slurmCancel({ids, signalText, user, state, name, batchOnly, full, quiet});
     }
     auto queue = openQueueDir(pool);
     QueueDb db(queue.database());

@@ -1,12 +1,14 @@
-// ionet-queue: the pool's pending and running jobs, as squeue shows them.
+// ionet-queue: the pool's (or a real Slurm's) pending and running jobs, as squeue shows them.
 #include <iostream>
 #include <sstream>
 
 #include "ionet/error.h"
+#include "ionet/jobscripts/backend.h"
 #include "ionet/jobscripts/command_line.h"
 #include "ionet/jobscripts/job_format.h"
 #include "ionet/jobscripts/queue_db.h"
 #include "ionet/jobscripts/queue_dir.h"
+#include "ionet/jobscripts/slurm_backend.h"
 #include "ionet/log.h"
 
 int main(int argc, char** argv) {
@@ -17,7 +19,7 @@ int main(int argc, char** argv) {
                "ionet-queue");
   app.set_help_flag("--help", "Show this help and exit");
   std::vector<std::string> users, jobs, states, names;
-  std::string format = kSqueueDefault, pool;
+  std::string format = kSqueueDefault, pool, backend;
   bool noHeader = false, me = false, oneTaskPerLine = false;
   app.add_option("-u,--user", users, "Only these users' jobs (comma list)");
   app.add_option("-j,--jobs", jobs, "Only these jobs: ID, ARRAYID or ARRAYID_TASK (comma list)");
@@ -33,6 +35,9 @@ int main(int argc, char** argv) {
                "reason are one line, 12_[3-9%2])");
   app.add_flag("--me", me, "Only my jobs");
   app.add_option("--pool", pool, "The pool whose queue to show (default $IONET_POOL, else local)");
+  app.add_option("--backend", backend,
+                 "embedded or slurm (default $IONET_BATCH_BACKEND, else the pool file's [batch] "
+                 "backend, else embedded)");
   if (auto done = parseCommand(app, argc, argv)) return *done;
   return jobscripts::slurmExitStatusOf([&] {
     JobFilter filter;
@@ -47,14 +52,24 @@ int main(int argc, char** argv) {
       for (const auto& s : stateSet) filter.states.insert(parseState(s));
     }
     const JobTable table = parseSqueueFormat(format);
-    auto queue = openQueueDir(pool);
-    QueueDb db(queue.database());
-    ensureDaemon(queue);
+    std::vector<JobRecord> jobs;
+    std::string partition;  // a Slurm job carries its own
+    if (resolveBackend(backend, pool) == Backend::kSlurm) {
+      bool everyState = filter.states.empty();
+      for (auto s : filter.states) everyState = everyState || isFinal(s);
+      jobs = slurmQueue(filter, everyState);
+    } else {
+      auto queue = openQueueDir(pool);
+      QueueDb db(queue.database());
+      ensureDaemon(queue);
+      jobs = db.jobs(filter);
+      partition = queue.partition;
+    }
     const double now = wallClock();
     std::string out;
     if (!noHeader) out += tableHeader(table) + "\n";
-    for (const auto& line : queueLines(db.jobs(filter), oneTaskPerLine)) {
-      out += tableRow(table, line, queue.partition, now) + "\n";
+    for (const auto& line : queueLines(std::move(jobs), oneTaskPerLine)) {
+      out += tableRow(table, line, partition, now) + "\n";
     }
     std::cout << out << std::flush;
     return 0;

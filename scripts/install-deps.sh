@@ -22,6 +22,7 @@ packages=(
   libhdf5-openmpi-dev hdf5-tools python3-h5py  # checkpoint sets: HDF5 rank files; h5dump, h5py in tests
   libxxhash-dev                            # XXH3-64 checksums of checkpoint files
   libsqlite3-dev                           # the batch queue's state (jobscripts/)
+  slurmctld slurmd slurm-client munge      # a real Slurm for tests/slurm and bench/launch (DESIGN.md §6)
 )
 
 missing=()

@@ -51,11 +51,19 @@ struct OptionDef {
   char shortName = 0;
   Value value = Value::kRequired;
   Handler apply;
+  bool commandLineOnly = false;  // not allowed in a directive
 };
 
 void noteIgnored(BatchOptions& o, const std::string& name, const std::string& value) {
-  o.notes.push_back("--" + name + (value.empty() ? "" : "=" + value) +
-                    " accepted and ignored (it has no meaning on an ionet pool)");
+  const std::string given = "--" + name + (value.empty() ? "" : "=" + value);
+  o.notes.push_back(given + " accepted and ignored (it has no meaning on an ionet pool)");
+  o.slurmOnly.push_back(given);
+}
+
+// "a100:2" -> type "a100"; "2" -> "".
+std::string gpuTypeOf(const std::string& v) {
+  const auto colon = v.rfind(':');
+  return colon == std::string::npos ? "" : v.substr(0, colon);
 }
 
 const std::vector<OptionDef>& optionTable() {
@@ -85,10 +93,12 @@ const std::vector<OptionDef>& optionTable() {
          [](BatchOptions& o, const std::string& v) {
            // "4" or "type:4" (the type is matched by the pool, not here).
            o.gpus = parseCount(v.substr(v.rfind(':') + 1), "GPU count");
+           o.gpuType = gpuTypeOf(v);
          }},
         {"gpus-per-task", 0, Value::kRequired,
          [](BatchOptions& o, const std::string& v) {
            o.gpusPerTask = parseCount(v.substr(v.rfind(':') + 1), "GPU count");
+           o.gpuPerTaskType = gpuTypeOf(v);
          }},
         {"mem", 0, Value::kRequired,
          [](BatchOptions& o, const std::string& v) { o.memMegabytes = parseMemoryMegabytes(v); }},
@@ -150,6 +160,15 @@ const std::vector<OptionDef>& optionTable() {
         {"parsable", 0, Value::kNone,
          [](BatchOptions& o, const std::string&) { o.parsable = true; }},
         {"wait", 'W', Value::kNone, [](BatchOptions& o, const std::string&) { o.wait = true; }},
+        // Which queue takes the job is the submitter's choice, not the script's.
+        {"backend", 0, Value::kRequired,
+         [](BatchOptions& o, const std::string& v) {
+           if (v != "embedded" && v != "slurm") {
+             throw UsageError("'" + v + "' is not a backend (embedded, slurm)");
+           }
+           o.backend = v;
+         },
+         true},
     };
     // Slurm options a site's scripts carry that mean nothing on a pool: accepted, reported.
     const std::vector<std::tuple<std::string, char, Value>> ignored = {
@@ -217,10 +236,19 @@ std::size_t applyOptions(const std::vector<std::string>& args, BatchOptions& o,
       if (i + 1 >= args.size()) fail(shown + " needs a value");
       value = args[++i];
     }
+    if (def->commandLineOnly && !where.empty()) {
+      fail(shown + " is a command-line option, not a directive");
+    }
     try {
       def->apply(o, *value);
     } catch (const UsageError& e) {
       fail(shown + ": " + e.what());
+    }
+    // "job.sh:4: " -> "job.sh:4"; the command line (no prefix) clears a directive's origin.
+    if (where.empty()) {
+      o.origins.erase(def->name);
+    } else {
+      o.origins[def->name] = where.substr(0, where.size() - 2);
     }
   }
   return i;

@@ -19,7 +19,8 @@ namespace ionet::launcher {
 namespace {
 
 using Keys = std::vector<std::string_view>;
-const Keys kTopKeys = {"pool", "host"};
+const Keys kTopKeys = {"pool", "host", "batch"};
+const Keys kBatchKeys = {"backend"};
 const Keys kPoolKeys = {"name",
                         "credentials",
                         "psk",
@@ -79,6 +80,19 @@ class PoolReader {
     const toml::table* poolTable = poolNode->as_table();
     if (!poolTable) fail(*poolNode, "'pool' must be a table ([pool]), got " + typeName(*poolNode));
     readPool(*poolTable, pool);
+    if (const toml::node* batchNode = doc.get("batch")) {
+      const toml::table* batch = batchNode->as_table();
+      if (!batch)
+        fail(*batchNode, "'batch' must be a table ([batch]), got " + typeName(*batchNode));
+      checkKeys(*batch, kBatchKeys, "in [batch]");
+      if (auto backend = string(*batch, "backend", "batch.backend")) {
+        if (*backend != "embedded" && *backend != "slurm") {
+          fail(*batch->get("backend"),
+               "batch.backend must be \"embedded\" or \"slurm\", got \"" + *backend + "\"");
+        }
+        pool.batchBackend = *backend;
+      }
+    }
 
     const toml::node* hostNode = doc.get("host");
     const toml::array* hosts = hostNode ? hostNode->as_array() : nullptr;

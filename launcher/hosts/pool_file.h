@@ -46,6 +46,8 @@ struct PoolFile {
   // an address in the same one of these sites connect kernel to kernel (no session, no TLS,
   // no resume across a dropped link), as mpirun's would.
   std::set<std::string> directSites;
+  // [batch] backend: which queue ionet-batch and friends use ("embedded", "slurm"); "" unset.
+  std::string batchBackend;
   std::vector<PoolFileHost> hosts;  // in file order (the node order)
 
   const PoolFileHost* find(const std::string& hostName) const;  // nullptr if absent

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -40,6 +41,7 @@ struct BatchOptions {
   std::uint32_t cpusPerTask = 1;               // -c/--cpus-per-task
   std::uint32_t gpus = 0;                      // -G/--gpus: for the whole job
   std::uint32_t gpusPerTask = 0;               // --gpus-per-task
+  std::string gpuType, gpuPerTaskType;         // "a100" of --gpus=a100:2 (a real Slurm uses it)
   std::uint64_t memMegabytes = 0;              // --mem, per node; 0: no request
   std::uint64_t timeLimitSeconds = 0;          // -t/--time; 0: none
   std::string output, error;                   // -o/-e patterns; "" = the default
@@ -54,7 +56,13 @@ struct BatchOptions {
   std::string pool;                            // --pool (ionet)
   bool parsable = false;                       // --parsable: print only the job id
   bool wait = false;                           // -W/--wait: return when the job has ended
+  std::string backend;                         // --backend (command line only): embedded, slurm
   std::vector<std::string> notes;              // accepted Slurm options with no effect here
+  // The same options as given ("--partition=debug"): a real Slurm gives them their meaning.
+  std::vector<std::string> slurmOnly;
+  // Where each option (long name) was last set by a directive: "job.sh:4"; absent when the
+  // command line set it. Errors about an option's value name it.
+  std::map<std::string, std::string> origins;
 };
 
 // Reads the directives at the top of a script, as sbatch does: after the #! line, every line

@@ -49,6 +49,7 @@ struct JobRecord {
   std::string scriptPath;  // the queue's copy of the script
   std::vector<std::string> args, environment;
   std::string checkpointDir, pool;
+  std::string partition;  // a Slurm job's partition (not stored; the embedded queue has one)
   std::optional<std::uint32_t> maxRestarts;
   // Where it stands.
   std::vector<AllocatedHost> allocation;
