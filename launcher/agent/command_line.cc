@@ -33,6 +33,9 @@ void addOptions(CLI::App& app, AgentCommandLine& c, bool& version) {
   app.add_option("--connect", c.connect, "Launcher to serve, HOST:PORT (required to serve a job)");
   app.add_option("--host-name", c.job.hostName,
                  "Name of this host in the job (required to serve a job)");
+  app.add_option("--host-name-from-env", c.hostNameVariable,
+                 "Take the host name from this environment variable (under srun: "
+                 "SLURMD_NODENAME, Slurm's node name)");
   app.add_option("--token", c.job.token,
                  "Token the launcher expects back (default: $IONET_AGENT_TOKEN)");
   app.add_option("--address", c.job.address, "Address ranks of other hosts reach us at");
@@ -118,6 +121,15 @@ AgentCommandLine parseAgentCommandLine(int argc, const char* const* argv,
     c.pool.poolFile = c.credentials.pool;
     c.pool.nodeName = c.job.hostName;
   } else {
+    if (!c.hostNameVariable.empty() && c.job.hostName.empty()) {
+      const char* name = std::getenv(c.hostNameVariable.c_str());
+      if (name == nullptr || *name == '\0') {
+        std::fprintf(stderr, "--host-name-from-env %s: the variable is not set\n",
+                     c.hostNameVariable.c_str());
+        return exitWith(std::move(c), 2);
+      }
+      c.job.hostName = name;
+    }
     const char* missing = c.connect.empty()        ? "--connect"
                           : c.job.hostName.empty() ? "--host-name"
                                                    : nullptr;

@@ -28,6 +28,7 @@ struct AgentCommandLine {
   AgentMode mode = AgentMode::kExit;
   int exitStatus = 0;                          // kExit only
   std::string connect;                         // --connect HOST:PORT
+  std::string hostNameVariable;                // --host-name-from-env VAR
   AgentOptions job;                            // kJobAgent (credentials filled in by runJobAgent)
   std::string credentialsDir, pskFile;         // --credentials, --psk
   unsigned deadPeerMs = 0;                     // --dead-peer-timeout; 0: the default

@@ -28,7 +28,7 @@ std::string defaultAgentPath() {
 }
 
 pid_t spawnAgentProcess(const std::vector<std::string>& args, std::vector<std::string> env,
-                        bool dieWithParent) {
+                        bool dieWithParent, int stderrFd) {
   IONET_ENFORCE(!args.empty() && ::access(args[0].c_str(), X_OK) == 0, "cannot execute the agent ",
                 args.empty() ? "" : args[0], ": ", std::strerror(errno));
   std::vector<char*> envp;
@@ -51,6 +51,7 @@ pid_t spawnAgentProcess(const std::vector<std::string>& args, std::vector<std::s
     }
     int devnull = ::open("/dev/null", O_RDONLY);
     ::dup2(devnull, 0);
+    if (stderrFd >= 0) ::dup2(stderrFd, 2);
     ::syscall(SYS_close_range, 3, ~0U, 0);
     sigset_t none;
     sigemptyset(&none);

@@ -13,9 +13,10 @@
 namespace ionet::launcher {
 
 // Forks and execs an agent (args[0] is its path) in its own process group with stdin on
-// /dev/null and no other descriptors; dieWithParent: SIGTERM when the caller dies.
+// /dev/null and no other descriptors; dieWithParent: SIGTERM when the caller dies. stderrFd >= 0:
+// the child's stderr (the caller closes its copy).
 pid_t spawnAgentProcess(const std::vector<std::string>& args, std::vector<std::string> env,
-                        bool dieWithParent);
+                        bool dieWithParent, int stderrFd = -1);
 // This process's environment with `secrets` ("IONET_AGENT_TOKEN=...") replacing any inherited.
 std::vector<std::string> agentEnvironment(const std::vector<std::string>& secrets);
 

@@ -39,6 +39,12 @@ class AgentLauncher {
   // with -9 leaves, and emulated hosts meet on loopback when the data path is off.
   virtual bool agentsAreLocal() const = 0;
 
+  // After a run: the private directories of host's agent (its hello's), which one killed with
+  // -9 leaves behind; lost: its session ended before it said the job was done. Local agents'
+  // are removed here; a pool agent removes its job agents' itself.
+  virtual void removeLeftovers(std::size_t /*host*/, bool /*lost*/,
+                               const std::vector<std::string>& /*dirs*/) {}
+
   // Where the forwarder of `host` (which reported dataPort) accepts other agents' sessions.
   virtual std::string dataEndpoint(std::size_t host, std::uint32_t dataPort,
                                    const std::string& jobId) const = 0;

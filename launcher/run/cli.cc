@@ -114,6 +114,7 @@ struct Flags {
   std::string checkpointStorage = "shared";
   std::string ncclNet = "ionet";
   std::string coll = "ionet", wanTuning = "auto", wanCompress = "none";
+  std::string slurmLinks = "direct";
 };
 
 void defineOptions(CLI::App& app, JobSpec& s, Flags& f) {
@@ -179,6 +180,10 @@ void defineOptions(CLI::App& app, JobSpec& s, Flags& f) {
                  "Wait SECONDS between a failure and the restart (default 1)");
   app.add_option("--host-cooldown", s.restart.hostCooldownSeconds,
                  "Leave a lost host out of restarts for SECONDS (default 300)");
+  app.add_option("--slurm-links", f.slurmLinks,
+                 "Inside a Slurm allocation: direct: ranks on different nodes dial each other "
+                 "(default); sessions: through ionet's agents and sessions")
+      ->check(CLI::IsMember({"direct", "sessions"}));
   app.add_option("--nccl-net", f.ncclNet,
                  "ionet: NCCL's traffic between hosts through ionet's plugin and sessions "
                  "(default); socket: NCCL's own sockets, through the shim")
@@ -336,6 +341,21 @@ void applyBatchJob(const std::vector<std::string>& environment, JobSpec& s, Give
   if (!given.gpusPerRank) {
     if (auto n = environmentCount(environment, "IONET_GPUS_PER_TASK")) s.gpusPerRank = *n;
   }
+}
+
+// Inside a Slurm allocation (sbatch, salloc, an srun'd shell) with no hosts named: the job runs
+// on the allocation's nodes with their task counts as slots, as srun would.
+void applySlurmAllocation(const std::vector<std::string>& environment, JobSpec& s) {
+  if (!s.hostLists.empty() || !s.hostfile.empty() || s.localHosts || !s.poolFile.empty()) return;
+  auto allocation = slurmAllocationFromEnvironment(environment);
+  if (!allocation) return;
+  std::string hosts;
+  for (const auto& n : allocation->nodes) {
+    hosts += (hosts.empty() ? "" : ",") + n.name + ":" + std::to_string(n.tasks);
+  }
+  s.hostLists.push_back(hosts);
+  if (!s.np && allocation->ntasks) s.np = allocation->ntasks;
+  s.slurm = std::move(allocation);
 }
 
 }  // namespace
@@ -496,8 +516,11 @@ CommandLine parseCommandLine(const std::vector<std::string>& args,
     if (pair.size() != 2 || pair[0].empty()) throw UsageError("--mca needs a key and a value");
     s.mca.emplace_back(pair[0], pair[1]);
   }
-  // After applyBatchJob, which may name the pool or emulated hosts of the job's allocation.
-  poolFromEnvironment(s, environment);
+  applySlurmAllocation(environment, s);
+  s.slurmDirectLinks = f.slurmLinks == "direct";
+  // After applyBatchJob, which may name the pool or emulated hosts of the job's allocation; a
+  // Slurm allocation is the job's hosts ($IONET_POOL does not replace them; --pool does).
+  if (!s.slurm) poolFromEnvironment(s, environment);
   result.settings = runSettingsFromEnvironment(environment);
   return result;
 }

@@ -128,6 +128,7 @@ class JobRun {
     std::optional<control::HostStats> stats;  // the newest, with --status-interval
     bool done = false;                        // JobDone received, or the agent is gone
     bool exited = false;                      // the agent process was reaped
+    bool lost = false;                        // its session ended before JobDone
   };
 
   bool usesDataPath() const { return settings_.dataPath && placement_.hosts.size() > 1; }
@@ -356,6 +357,7 @@ class JobRun {
     auto& h = hosts_[host];
     if (h.done) return;
     h.done = true;
+    h.lost = true;
     // A local agent whose channel dropped is usually dying: name how it died if it does.
     if (auto how = agents_.awaitExit(host, 200)) {
       h.exited = true;
@@ -370,9 +372,20 @@ class JobRun {
 
   // --- ending ---------------------------------------------------------------------------
   // The first failure decides the exit status and message; later ones are consequences.
+  // One exception: a host lost while a rank failure tears the job down is that failure's cause
+  // (ranks on other hosts see their peers' connections break before the launcher hears of the
+  // host, e.g. when srun reports a task's end only after its children are reaped): the restart
+  // must leave that host out.
   void fail(int status, const std::string& message, Cause cause, const std::string& host = "",
             std::int64_t rank = -1) {
-    if (!failure_) failure_ = JobOutcome{status, message, cause, host, rank, {}};
+    if (!failure_) {
+      failure_ = JobOutcome{status, message, cause, host, rank, {}};
+    } else if (cause == Cause::kHostLost && !host.empty() && !failure_->host.empty() &&
+               failure_->host != host &&
+               (failure_->cause == Cause::kRankFailed || failure_->cause == Cause::kAborted)) {
+      log::warn(failure_->message, " followed from: ", message);
+      failure_ = JobOutcome{status, message, cause, host, rank, {}};
+    }
     teardown(false);
   }
 
@@ -444,6 +457,7 @@ class JobRun {
     h.exited = true;
     if (!h.done) {
       h.done = true;
+      h.lost = true;
       fail(1, "the agent of host " + placement_.hosts[host].name + " died (" + how + ")",
            Cause::kHostLost, placement_.hosts[host].name);
     } else if (failed) {
@@ -508,13 +522,12 @@ class JobRun {
     std::fflush(stderr);
   }
 
-  // An agent killed with -9 cannot clean up: its private directories are removed here.
+  // An agent killed with -9 cannot clean up: its private directories are removed for it.
   void removeAgentLeftovers() {
-    if (!agents_.agentsAreLocal()) return;  // their pool agents clean up there
-    std::error_code ignored;
-    for (const auto& h : hosts_) {
-      if (!h.hello.tmp_dir().empty()) std::filesystem::remove_all(h.hello.tmp_dir(), ignored);
-      if (!h.hello.shm_dir().empty()) std::filesystem::remove_all(h.hello.shm_dir(), ignored);
+    for (std::size_t h = 0; h < hosts_.size(); ++h) {
+      const auto& hello = hosts_[h].hello;
+      if (hello.tmp_dir().empty() && hello.shm_dir().empty()) continue;
+      agents_.removeLeftovers(h, hosts_[h].lost, {hello.tmp_dir(), hello.shm_dir()});
     }
   }
 

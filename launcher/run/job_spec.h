@@ -8,6 +8,7 @@
 #include <utility>
 #include <vector>
 
+#include "run/slurm_allocation.h"
 #include "run/wan_tuning.h"
 
 namespace ionet::launcher {
@@ -81,6 +82,11 @@ struct JobSpec {
   // Inside a batch job on a pool: the GPUs (NVML indices) the job holds on each host of its
   // allocation; no others are used. Unset outside a job.
   std::optional<std::map<std::string, std::vector<std::uint32_t>>> allocatedGpus;
+  // Inside a Slurm allocation with no hosts named: its nodes, whose agents one srun step
+  // starts (docs/slurm.md). slurmDirectLinks: --slurm-links direct (ranks dial each other's
+  // node address) or sessions (through the agents, as between a pool's sites).
+  std::optional<SlurmAllocation> slurm;
+  bool slurmDirectLinks = true;
   RestartPolicy restart;
   StagingPlan staging;            // set by runWithRestarts for one run (partner storage)
   std::vector<std::string> argv;  // the program and its arguments

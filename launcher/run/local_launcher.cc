@@ -77,6 +77,13 @@ void LocalLauncher::signalAll(int signum) {
   }
 }
 
+void LocalLauncher::removeLeftovers(std::size_t, bool, const std::vector<std::string>& dirs) {
+  std::error_code ignored;
+  for (const auto& d : dirs) {
+    if (!d.empty()) std::filesystem::remove_all(d, ignored);
+  }
+}
+
 bool LocalLauncher::allExited() const {
   for (const auto& a : agents_) {
     if (!a.exited) return false;

@@ -30,6 +30,7 @@ class LocalLauncher : public AgentLauncher {
   void signalAll(int signum) override;
   bool allExited() const override;
   bool agentsAreLocal() const override { return true; }
+  void removeLeftovers(std::size_t host, bool lost, const std::vector<std::string>& dirs) override;
   std::string dataEndpoint(std::size_t, std::uint32_t dataPort, const std::string&) const override {
     return "127.0.0.1:" + std::to_string(dataPort);
   }

@@ -11,6 +11,7 @@
 #include "run/placement.h"
 #include "run/pool_launcher.h"
 #include "run/restart.h"
+#include "run/slurm_launcher.h"
 
 namespace ionet::launcher {
 namespace {
@@ -45,11 +46,25 @@ int runLocally(JobSpec& spec, const RunSettings& settings) {
   });
 }
 
+// Inside a Slurm allocation: its nodes, their task counts as slots, agents started by srun.
+int runInSlurmAllocation(JobSpec& spec, const RunSettings& settings) {
+  asio::io_context io;
+  SlurmLauncher agents(io, settings.agentPath, *spec.slurm, spec.slurmDirectLinks);
+  Pool pool;
+  pool.slotsGiven = true;
+  for (const auto& n : spec.slurm->nodes) pool.hosts.push_back({n.name, n.tasks, false, {}});
+  return runWithRestarts(spec, pool, [&](const JobSpec& s, const Placement& placement) {
+    io.restart();
+    return runJob(s, placement, settings, agents, io);
+  });
+}
+
 }  // namespace
 
 int runCommandLine(CommandLine& cmd) {
   RunSettings settings = cmd.settings;
   settings.agentPath = defaultAgentPath();
+  if (cmd.spec.slurm) return runInSlurmAllocation(cmd.spec, settings);
   return cmd.spec.poolFile.empty() ? runLocally(cmd.spec, settings) : runOnPool(cmd.spec, settings);
 }
 

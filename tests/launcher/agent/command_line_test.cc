@@ -27,6 +27,17 @@ TEST(AgentCommandLine, ConnectServesOneJob) {
   EXPECT_EQ(c.deadPeerMs, 5000u);
 }
 
+TEST(AgentCommandLine, HostNameFromTheEnvironmentAsUnderSrun) {
+  ::setenv("IONET_TEST_NODE_NAME", "n2", 1);
+  auto c = parse({"--connect", "127.0.0.1:7000", "--host-name-from-env", "IONET_TEST_NODE_NAME"});
+  EXPECT_EQ(c.mode, AgentMode::kJobAgent);
+  EXPECT_EQ(c.job.hostName, "n2");
+  ::unsetenv("IONET_TEST_NODE_NAME");
+  c = parse({"--connect", "127.0.0.1:7000", "--host-name-from-env", "IONET_TEST_NODE_NAME"});
+  EXPECT_EQ(c.mode, AgentMode::kExit);
+  EXPECT_EQ(c.exitStatus, 2);
+}
+
 TEST(AgentCommandLine, PoolWithoutConnectIsThePoolAgent) {
   auto c = parse({"--pool", "pool.toml"});
   EXPECT_EQ(c.mode, AgentMode::kPoolAgent);
