@@ -287,7 +287,8 @@ std::uint64_t parseSize(const std::string& option, const std::string& text) {
 
 // Inside an ionet-batch job (IONET_JOB_ID set): with no hosts named, ionet-run runs on the
 // job's allocation, as srun does inside sbatch; the job's --checkpoint-dir and --max-restarts
-// and --gpus-per-task are the defaults.
+// and --gpus-per-task are the defaults, also in a Slurm job (ionet-batch --backend slurm puts
+// them in its environment; the allocation is then Slurm's, applySlurmAllocation).
 struct GivenOptions {
   bool checkpointDir = false, maxRestarts = false, gpusPerRank = false;
 };
@@ -305,8 +306,11 @@ std::optional<std::uint32_t> environmentCount(const std::vector<std::string>& en
 }
 
 void applyBatchJob(const std::vector<std::string>& environment, JobSpec& s, GivenOptions given) {
-  if (!environmentValue(environment, "IONET_JOB_ID")) return;
-  const auto allocation = environmentValue(environment, "IONET_ALLOCATION");
+  // ionet-batch --backend slurm passes the same IONET_ settings to its Slurm jobs.
+  const bool inIonetQueue = environmentValue(environment, "IONET_JOB_ID").has_value();
+  if (!inIonetQueue && !environmentValue(environment, "SLURM_JOB_ID")) return;
+  const auto allocation = inIonetQueue ? environmentValue(environment, "IONET_ALLOCATION")
+                                       : std::nullopt;
   const auto kind = environmentValue(environment, "IONET_ALLOCATION_KIND").value_or("");
   const bool hostsNamed =
       !s.hostLists.empty() || !s.hostfile.empty() || s.localHosts || !s.poolFile.empty();

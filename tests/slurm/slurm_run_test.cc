@@ -187,6 +187,30 @@ TEST_F(SlurmRunTest, ANodesAgentKilledMidRunRestartsOnTheOtherNodesWithTheSameRe
   EXPECT_EQ(finalChecksum(r.out), expected) << r.out;
 }
 
+TEST_F(SlurmRunTest, AnIonetBatchSlurmJobRunsIonetRunWithItsIonetDirectives) {
+  // The #IONET checkpoint settings Slurm has no name for reach ionet-run in the job.
+  const auto script = dir_ / "train.sh";
+  std::ofstream(script) << "#!/bin/bash\n#IONET -N 3 --ntasks-per-node=2 -o " +
+                               (dir_ / "train.out").string() + "\n#IONET --checkpoint-dir " +
+                               (dir_ / "ck").string() + " --max-restarts 1\n" + kBin +
+                               "/ionet-run bash -c 'echo rank $OMPI_COMM_WORLD_RANK host "
+                               "$IONET_HOST restarts $IONET_MAX_RESTARTS'\n" +
+                               kBin + "/ionet-run " + example("train") + " 100 20\n";
+  auto env = slurmEnv();
+  env.push_back("IONET_BATCH_BACKEND=slurm");
+  auto r = Command({kBin + "/ionet-batch", "--parsable", script.string()}, env).wait(30s);
+  ASSERT_EQ(r.exitCode, 0) << r.err;
+  const std::string id = r.out.substr(0, r.out.find_first_of(";\n"));
+  auto state = cluster_->waitJobDone(id, 120s);
+  const std::string out = readFile(dir_ / "train.out");
+  EXPECT_EQ(state.value_or("still running"), "COMPLETED") << out;
+  EXPECT_EQ(rankHosts(out), (std::map<int, std::string>{
+                                {0, "n1"}, {1, "n1"}, {2, "n2"}, {3, "n2"}, {4, "n3"}, {5, "n3"}}))
+      << out;
+  EXPECT_NE(finalChecksum(out), "none") << out;
+  EXPECT_TRUE(fs::exists(dir_ / "ck" / "step-100")) << out;
+}
+
 TEST_F(SlurmRunTest, ABrokenAllocationIsAOneLineError) {
   // The node list and the task counts disagree: which node gets which tasks is unknown.
   auto env = slurmEnv();

@@ -93,6 +93,19 @@ TEST(SlurmCommandLine, NoHostArgumentsRunOnTheAllocation) {
   EXPECT_FALSE(spec.slurmDirectLinks);
 }
 
+TEST(SlurmCommandLine, TheBatchJobsIonetSettingsAreDefaults) {
+  auto env = kBatchJob;
+  env.insert(env.end(), {"IONET_CHECKPOINT_DIR=/shared/ck", "IONET_MAX_RESTARTS=3"});
+  auto spec = parseCommandLine({"prog"}, env).spec;
+  EXPECT_EQ(spec.restart.checkpointDir, "/shared/ck");
+  EXPECT_EQ(spec.restart.maxRestarts, 3u);
+  spec = parseCommandLine({"--max-restarts", "1", "prog"}, env).spec;
+  EXPECT_EQ(spec.restart.maxRestarts, 1u);
+  // Outside any job the variables are the ranks' business only.
+  spec = parseCommandLine({"prog"}, {"IONET_MAX_RESTARTS=3"}).spec;
+  EXPECT_EQ(spec.restart.maxRestarts, 0u);
+}
+
 TEST(SlurmCommandLine, NamedHostsOrAPoolWin) {
   auto env = kBatchJob;
   env.push_back("IONET_POOL=/etc/ionet/pool.toml");
