@@ -243,8 +243,9 @@ std::string row(const JobTable& t, Value value) {
   return out;
 }
 
-// "[3-6,9%2]": ascending task ids as ranges, then the array's limit when it has one.
-std::string taskRanges(std::vector<std::uint32_t> ids, std::uint32_t maxRunning) {
+}  // namespace
+
+std::string taskIdRanges(std::vector<std::uint32_t> ids, std::uint32_t maxRunning) {
   std::sort(ids.begin(), ids.end());
   std::string out;
   for (std::size_t i = 0; i < ids.size();) {
@@ -255,10 +256,8 @@ std::string taskRanges(std::vector<std::uint32_t> ids, std::uint32_t maxRunning)
     i = k + 1;
   }
   if (maxRunning) out += "%" + std::to_string(maxRunning);
-  return "[" + out + "]";
+  return out;
 }
-
-}  // namespace
 
 std::string tableRow(const JobTable& t, const JobRecord& job, const std::string& partition,
                      double now) {
@@ -292,7 +291,8 @@ std::vector<QueueLine> queueLines(std::vector<JobRecord> jobs, bool oneTaskPerLi
   }
   for (const auto& [at, ids] : tasks) {
     // A task alone keeps its own id ("12_9"), as it would with --array.
-    if (ids.size() > 1) lines[at].pendingTasks = taskRanges(ids, lines[at].job.arrayMaxRunning);
+    if (ids.size() > 1)
+      lines[at].pendingTasks = "[" + taskIdRanges(ids, lines[at].job.arrayMaxRunning) + "]";
   }
   return lines;
 }

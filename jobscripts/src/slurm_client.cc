@@ -13,28 +13,16 @@
 #include <sstream>
 
 #include "ionet/error.h"
+#include "ionet/find_program.h"
 
 extern char** environ;
 
 namespace ionet::jobscripts {
-namespace {
-
-std::string onPath(const std::string& name) {
-  const char* path = std::getenv("PATH");
-  std::istringstream dirs(path ? path : "/usr/bin:/bin");
-  for (std::string dir; std::getline(dirs, dir, ':');) {
-    const std::string candidate = (dir.empty() ? "." : dir) + "/" + name;
-    if (::access(candidate.c_str(), X_OK) == 0) return candidate;
-  }
-  return "";
-}
-
-}  // namespace
 
 SlurmReply runSlurmCommand(const std::vector<std::string>& argv,
                            const std::optional<std::vector<std::string>>& environment,
                            const std::string& input) {
-  const std::string program = onPath(argv.at(0));
+  const std::string program = findOnPath(argv.at(0));
   if (program.empty()) {
     throw UsageError("the Slurm backend needs " + argv[0] + ", not found on PATH");
   }

@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "ionet/error.h"
+#include "ionet/jobscripts/job_format.h"
 
 namespace fs = std::filesystem;
 
@@ -87,18 +88,7 @@ std::string exportSpec(const std::string& spec, const std::vector<std::string>& 
 }  // namespace
 
 std::string slurmArraySpec(const ArraySpec& array) {
-  std::vector<std::uint32_t> ids = array.ids;
-  std::sort(ids.begin(), ids.end());
-  std::string out;
-  for (std::size_t i = 0; i < ids.size();) {
-    std::size_t k = i;
-    while (k + 1 < ids.size() && ids[k + 1] == ids[k] + 1) ++k;
-    out += (out.empty() ? "" : ",") + std::to_string(ids[i]);
-    if (k > i) out += "-" + std::to_string(ids[k]);
-    i = k + 1;
-  }
-  if (array.maxRunning) out += "%" + std::to_string(array.maxRunning);
-  return out;
+  return taskIdRanges(array.ids, array.maxRunning);
 }
 
 std::string withoutSbatchDirectives(const std::string& scriptText) {

@@ -128,17 +128,30 @@ std::optional<SlurmAllocation> slurmAllocationFromEnvironment(
   if (list.empty())
     throw UsageError("SLURM_JOB_ID=" + a.jobId + " but SLURM_JOB_NODELIST is not set");
   const auto names = expandSlurmHostList(list);
+  // In a job step (an srun'd shell) SLURM_TASKS_PER_NODE and SLURM_NTASKS are the step's, not
+  // the allocation's: the job's tasks per node, else its CPUs per node, are the slots then.
+  const bool inStep = environmentValue(environment, "SLURM_STEP_ID").has_value();
+  std::string countsName = "SLURM_TASKS_PER_NODE";
+  auto counts = environmentValue(environment, countsName);
+  if (inStep) {
+    const auto uniform = environmentValue(environment, "SLURM_NTASKS_PER_NODE");
+    countsName = uniform ? "SLURM_NTASKS_PER_NODE" : "SLURM_JOB_CPUS_PER_NODE";
+    counts = uniform
+                 ? std::optional<std::string>(*uniform + "(x" + std::to_string(names.size()) + ")")
+                 : environmentValue(environment, countsName);
+  }
   std::vector<std::uint32_t> tasks(names.size(), 1);
-  if (const auto perNode = environmentValue(environment, "SLURM_TASKS_PER_NODE")) {
-    tasks = expandSlurmTaskCounts(*perNode);
+  if (counts) {
+    tasks = expandSlurmTaskCounts(*counts);
     if (tasks.size() != names.size()) {
-      throw UsageError("SLURM_TASKS_PER_NODE=" + *perNode + " counts " +
-                       std::to_string(tasks.size()) + " nodes but SLURM_JOB_NODELIST=" + list +
-                       " names " + std::to_string(names.size()));
+      throw UsageError(countsName + "=" + *counts + " counts " + std::to_string(tasks.size()) +
+                       " nodes but SLURM_JOB_NODELIST=" + list + " names " +
+                       std::to_string(names.size()));
     }
   }
   for (std::size_t i = 0; i < names.size(); ++i) a.nodes.push_back({names[i], tasks[i]});
-  if (const auto n = environmentValue(environment, "SLURM_NTASKS"); n && !n->empty()) {
+  const auto n = environmentValue(environment, "SLURM_NTASKS");
+  if (n && !n->empty() && !inStep) {
     if (!parseNumber(*n, a.ntasks)) throw UsageError("SLURM_NTASKS=" + *n + ": expected a number");
   }
   return a;

@@ -17,6 +17,7 @@
 #include "common/process_status.h"
 #include "common/rank_env.h"
 #include "ionet/error.h"
+#include "ionet/find_program.h"
 #include "ionet/log.h"
 
 extern char** environ;
@@ -60,17 +61,6 @@ std::string lastLine(std::string text) {
   while (!text.empty() && text.back() == '\n') text.pop_back();
   const auto nl = text.rfind('\n');
   return nl == std::string::npos ? text : text.substr(nl + 1);
-}
-
-// `command` as the shell finds it on PATH; "" when it is not there.
-std::string findOnPath(const std::string& command) {
-  const char* path = std::getenv("PATH");
-  std::istringstream dirs(path ? path : "/usr/bin:/bin");
-  for (std::string dir; std::getline(dirs, dir, ':');) {
-    const std::string candidate = (dir.empty() ? "." : dir) + "/" + command;
-    if (::access(candidate.c_str(), X_OK) == 0) return candidate;
-  }
-  return "";
 }
 
 std::string ipv4Of(const std::string& name) {

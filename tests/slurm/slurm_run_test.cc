@@ -150,6 +150,16 @@ TEST_F(SlurmRunTest, SallocGivesTheAllocationsTasksAsTheDefaultRanksAsSrunPlaces
   EXPECT_EQ(r.exitCode, 0) << r.err;
   EXPECT_EQ(rankHosts(r.out), (std::map<int, std::string>{{0, "n1"}, {1, "n2"}, {2, "n3"}}))
       << r.out;
+  // From an srun'd shell (a one-task step), the allocation is still the job's.
+  r = Command({"salloc", "--quiet", "-N3", "--ntasks-per-node=2", "srun", "-N1", "-n1",
+               kBin + "/ionet-run", "bash", "-c", show},
+              slurmEnv())
+          .wait(60s);
+  EXPECT_EQ(r.exitCode, 0) << r.err;
+  EXPECT_EQ(rankHosts(r.out),
+            (std::map<int, std::string>{
+                {0, "n1"}, {1, "n1"}, {2, "n2"}, {3, "n2"}, {4, "n3"}, {5, "n3"}}))
+      << r.out;
 }
 
 TEST_F(SlurmRunTest, ExitStatusAndOutputAreTheProgramsAsUnderSrun) {

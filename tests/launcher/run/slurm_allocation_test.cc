@@ -47,6 +47,27 @@ TEST(SlurmAllocation, FromTheEnvironmentOfABatchJob) {
   EXPECT_EQ(a->ntasks, 5u);
 }
 
+TEST(SlurmAllocation, InsideAStepTheJobsLayoutCounts) {
+  // As `salloc -N3 --ntasks-per-node=2` then `srun -N1 -n1 bash` showed them in the step.
+  const std::vector<std::string> step{"SLURM_JOB_ID=9",
+                                      "SLURM_JOB_NODELIST=n[1-3]",
+                                      "SLURM_STEP_ID=0",
+                                      "SLURM_NTASKS=1",
+                                      "SLURM_TASKS_PER_NODE=1",
+                                      "SLURM_NTASKS_PER_NODE=2",
+                                      "SLURM_JOB_CPUS_PER_NODE=2(x3)"};
+  auto a = slurmAllocationFromEnvironment(step);
+  ASSERT_TRUE(a);
+  EXPECT_EQ(a->nodes, (std::vector<SlurmNode>{{"n1", 2}, {"n2", 2}, {"n3", 2}}));
+  EXPECT_EQ(a->ntasks, 0u);  // the step's one task is not the job's rank count
+  // Without a uniform --ntasks-per-node, the job's CPUs per node.
+  a = slurmAllocationFromEnvironment({"SLURM_JOB_ID=9", "SLURM_JOB_NODELIST=n[1-2]",
+                                      "SLURM_STEP_ID=0", "SLURM_TASKS_PER_NODE=1",
+                                      "SLURM_JOB_CPUS_PER_NODE=4,2"});
+  ASSERT_TRUE(a);
+  EXPECT_EQ(a->nodes, (std::vector<SlurmNode>{{"n1", 4}, {"n2", 2}}));
+}
+
 TEST(SlurmAllocation, NoneOutsideSlurmOrInsideIonetsOwnQueue) {
   EXPECT_FALSE(slurmAllocationFromEnvironment({"PATH=/bin"}));
   // ionet's queue sets SLURM_ variables for its jobs too: IONET_JOB_ID says whose job it is.

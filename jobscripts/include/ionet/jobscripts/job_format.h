@@ -33,6 +33,10 @@ std::string tableHeader(const JobTable& table);
 std::string tableRow(const JobTable& table, const JobRecord& job, const std::string& partition,
                      double now);
 
+// "3-6,9%2": ascending array task ids as ranges, then the array's limit when it has one, as
+// Slurm writes them (squeue's "12_[3-6,9%2]", sbatch's --array).
+std::string taskIdRanges(std::vector<std::uint32_t> ids, std::uint32_t maxRunning);
+
 // squeue's lines: the pending tasks of an array that wait for the same reason are one line
 // (unless oneTaskPerLine, squeue's --array), written as Slurm writes them: "12_[3-6,9%2]"
 // (task ranges, then the array's limit); every other job is a line of its own. A collapsed line
