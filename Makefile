@@ -24,6 +24,7 @@ demo: build
 
 bench: build
 	/usr/bin/python3 bench/launch/launch_bench.py --build $(BUILD)
+	/usr/bin/python3 bench/launch/slurm_launch_bench.py --build $(BUILD)
 	/usr/bin/python3 bench/wan/wan_bench.py --build $(BUILD)
 	/usr/bin/python3 bench/datapath/datapath_bench.py --build $(BUILD)
 	/usr/bin/python3 bench/checkpoint/checkpoint_bench.py --build $(BUILD)
