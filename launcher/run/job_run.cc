@@ -375,13 +375,13 @@ class JobRun {
   // One exception: a host lost while a rank failure tears the job down is that failure's cause
   // (ranks on other hosts see their peers' connections break before the launcher hears of the
   // host, e.g. when srun reports a task's end only after its children are reaped): the restart
-  // must leave that host out.
+  // must leave that host out. Not after a user's signal, which ends every agent and rank.
   void fail(int status, const std::string& message, Cause cause, const std::string& host = "",
             std::int64_t rank = -1) {
     if (!failure_) {
       failure_ = JobOutcome{status, message, cause, host, rank, {}};
-    } else if (cause == Cause::kHostLost && !host.empty() && !failure_->host.empty() &&
-               failure_->host != host &&
+    } else if (cause == Cause::kHostLost && userSignals_ == 0 && !host.empty() &&
+               !failure_->host.empty() && failure_->host != host &&
                (failure_->cause == Cause::kRankFailed || failure_->cause == Cause::kAborted)) {
       log::warn(failure_->message, " followed from: ", message);
       failure_ = JobOutcome{status, message, cause, host, rank, {}};

@@ -221,6 +221,37 @@ TEST_F(SlurmRunTest, AnIonetBatchSlurmJobRunsIonetRunWithItsIonetDirectives) {
   EXPECT_TRUE(fs::exists(dir_ / "ck" / "step-100")) << out;
 }
 
+TEST_F(SlurmRunTest, ScancelOfTheBatchJobEndsIonetRunItsAgentsAndRanks) {
+  const auto script = dir_ / "long.sh";
+  const auto out = dir_ / "long.out";
+  std::ofstream(script) << "#!/bin/bash\n#SBATCH -N3 --ntasks-per-node=2\n" + kBin +
+                               "/ionet-run bash -c 'echo started; exec sleep 120'\n";
+  auto r =
+      Command({"sbatch", "--parsable", "-o", out.string(), script.string()}, slurmEnv()).wait(30s);
+  ASSERT_EQ(r.exitCode, 0) << r.err;
+  const std::string id = r.out.substr(0, r.out.find_first_of(";\n"));
+  ASSERT_TRUE(waitUntil(
+      [&] {
+        const auto text = readFile(out);
+        std::size_t n = 0;
+        for (auto at = text.find("started"); at != std::string::npos;
+             at = text.find("started", at + 1)) {
+          ++n;
+        }
+        return n == 6;
+      },
+      60s))
+      << readFile(out);
+  const auto cancelledAt = Clock::now();
+  ASSERT_EQ(cluster_->client({"scancel", id}).exitCode, 0);
+  EXPECT_EQ(cluster_->waitJobDone(id, 60s).value_or("still running"), "CANCELLED");
+  // Every agent and rank is gone within the 5 s the fixture's teardown allows, long before the
+  // sleep's 120 s; the cancel is not reported as a lost host.
+  EXPECT_TRUE(waitUntil([&] { return processesNamed("sleep").empty(); }, 10s));
+  EXPECT_LT(Clock::now() - cancelledAt, 15s);
+  EXPECT_EQ(readFile(out).find("followed from"), std::string::npos) << readFile(out);
+}
+
 TEST_F(SlurmRunTest, ABrokenAllocationIsAOneLineError) {
   // The node list and the task counts disagree: which node gets which tasks is unknown.
   auto env = slurmEnv();
