@@ -226,12 +226,14 @@ void SlurmLauncher::readSrunOutput() {
   });
 }
 
-// Every line goes on to ionet-run's stderr, as srun's own would; a task's end names its node.
+// Every line goes on to ionet-run's stderr, as srun's own would; a task killed names its node.
 void SlurmLauncher::onSrunLine(const std::string& line) {
   std::fprintf(stderr, "%s\n", line.c_str());
   std::fflush(stderr);
   const auto exit = parseSrunTaskExit(line);
-  if (!exit) return;
+  // An agent that exits with a status ends in order (a teardown, a job it could not start): its
+  // session or the step's end tells. Only a death by a signal is news: its node is lost.
+  if (!exit || exit->how.rfind("Exited with exit code", 0) == 0) return;
   for (std::size_t i = 0; i < hosts_.size(); ++i) {
     if (hosts_[i] == exit->node) report(i, "srun: " + exit->how, true);
   }

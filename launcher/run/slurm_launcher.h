@@ -50,8 +50,8 @@ class SlurmLauncher : public AgentLauncher {
   void start(const std::vector<std::string>& hosts, const std::string& jobId,
              const std::string& launcher, const std::string& token, ExitHandler onExit) override;
   void poll() override;
-  // One step runs every agent: how one of them ended is known from srun's line about its task
-  // (read from srun's stderr, which is passed on), or when the step ends.
+  // One step runs every agent: an agent killed by a signal is known from srun's line about its
+  // task (read from srun's stderr, which is passed on); any other end when the step ends.
   std::optional<std::string> awaitExit(std::size_t host, int timeoutMs) override;
   // srun passes a signal to every task of the step: there is no signal for one node alone.
   void signal(std::size_t host, int signum) override;
