@@ -309,8 +309,8 @@ void applyBatchJob(const std::vector<std::string>& environment, JobSpec& s, Give
   // ionet-batch --backend slurm passes the same IONET_ settings to its Slurm jobs.
   const bool inIonetQueue = environmentValue(environment, "IONET_JOB_ID").has_value();
   if (!inIonetQueue && !environmentValue(environment, "SLURM_JOB_ID")) return;
-  const auto allocation = inIonetQueue ? environmentValue(environment, "IONET_ALLOCATION")
-                                       : std::nullopt;
+  const auto allocation =
+      inIonetQueue ? environmentValue(environment, "IONET_ALLOCATION") : std::nullopt;
   const auto kind = environmentValue(environment, "IONET_ALLOCATION_KIND").value_or("");
   const bool hostsNamed =
       !s.hostLists.empty() || !s.hostfile.empty() || s.localHosts || !s.poolFile.empty();
@@ -342,7 +342,8 @@ void applyBatchJob(const std::vector<std::string>& environment, JobSpec& s, Give
   if (!given.maxRestarts) {
     if (auto n = environmentCount(environment, "IONET_MAX_RESTARTS")) s.restart.maxRestarts = *n;
   }
-  if (!given.gpusPerRank) {
+  // In a Slurm job the GPUs are Slurm's: its --gpus/--gres set CUDA_VISIBLE_DEVICES per node.
+  if (!given.gpusPerRank && inIonetQueue) {
     if (auto n = environmentCount(environment, "IONET_GPUS_PER_TASK")) s.gpusPerRank = *n;
   }
 }
@@ -353,6 +354,11 @@ void applySlurmAllocation(const std::vector<std::string>& environment, JobSpec& 
   if (!s.hostLists.empty() || !s.hostfile.empty() || s.localHosts || !s.poolFile.empty()) return;
   auto allocation = slurmAllocationFromEnvironment(environment);
   if (!allocation) return;
+  if (s.gpusPerRank > 0) {
+    throw UsageError("--gpus-per-rank inside Slurm job " + allocation->jobId +
+                     ": the allocation's GPUs are Slurm's (the job's --gpus or --gres set each "
+                     "node's CUDA_VISIBLE_DEVICES); ionet places GPUs on a pool only");
+  }
   std::string hosts;
   for (const auto& n : allocation->nodes) {
     hosts += (hosts.empty() ? "" : ",") + n.name + ":" + std::to_string(n.tasks);

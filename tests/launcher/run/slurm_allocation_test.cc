@@ -127,6 +127,16 @@ TEST(SlurmCommandLine, TheBatchJobsIonetSettingsAreDefaults) {
   EXPECT_EQ(spec.restart.maxRestarts, 0u);
 }
 
+TEST(SlurmCommandLine, GpusAreSlurmsInsideAnAllocation) {
+  auto env = kBatchJob;
+  env.push_back("IONET_GPUS_PER_TASK=1");  // ionet-batch --backend slurm's --gpus-per-task
+  EXPECT_EQ(parseCommandLine({"prog"}, env).spec.gpusPerRank, 0u);
+  EXPECT_NE(usageError([] {
+              parseCommandLine({"--gpus-per-rank", "1", "prog"}, kBatchJob);
+            }).find("--gpus-per-rank inside Slurm job 42: the allocation's GPUs are Slurm's"),
+            std::string::npos);
+}
+
 TEST(SlurmCommandLine, NamedHostsOrAPoolWin) {
   auto env = kBatchJob;
   env.push_back("IONET_POOL=/etc/ionet/pool.toml");
