@@ -8,8 +8,7 @@
 #include <regex>
 #include <sstream>
 
-#include "fixture.h"
-#include "slurm_cluster.h"
+#include "slurm_test.h"
 
 namespace ionet::test {
 namespace {
@@ -24,25 +23,8 @@ std::string slurp(const std::string& path) {
   return text.str();
 }
 
-class SlurmBatchTest : public IonetTest {
+class SlurmBatchTest : public SlurmTest {
  protected:
-  static void SetUpTestSuite() { cluster_ = new SlurmCluster(); }
-  static void TearDownTestSuite() {
-    delete cluster_;
-    cluster_ = nullptr;
-  }
-
-  void SetUp() override {
-    ASSERT_TRUE(cluster_->started()) << cluster_->why();
-    dir_ = fs::temp_directory_path() / ("slurm-batch-test-" + std::to_string(::getpid()));
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-  }
-  void TearDown() override {
-    fs::remove_all(dir_);
-    IonetTest::TearDown();
-  }
-
   std::string path(const std::string& name) const { return (dir_ / name).string(); }
 
   void writeScript(const std::string& name, const std::string& text) const {
@@ -55,7 +37,7 @@ class SlurmBatchTest : public IonetTest {
                         std::vector<std::string> env = {}, const SlurmCluster* cluster = nullptr) {
     args.insert(args.begin(),
                 {"/bin/sh", "-c", "cd \"$0\" && exec \"$@\"", dir_.string(), kBin + "/" + name});
-    auto all = (cluster ? cluster : cluster_)->env();
+    auto all = (cluster ? cluster : cluster_.get())->env();
     all.push_back(leftovers_.markerEnv());
     all.insert(all.end(), env.begin(), env.end());
     return run(args, all, "", 60s);
@@ -101,12 +83,7 @@ class SlurmBatchTest : public IonetTest {
   std::string slurmJobsNamed(const std::string& name) const {
     return cluster_->client({"squeue", "-h", "-t", "all", "-n", name, "-o", "%i"}).out;
   }
-
-  fs::path dir_;
-  static SlurmCluster* cluster_;
 };
-
-SlurmCluster* SlurmBatchTest::cluster_ = nullptr;
 
 TEST_F(SlurmBatchTest, ArrayTasksWriteTheirOwnOutputFiles) {
   writeScript("array.sh",

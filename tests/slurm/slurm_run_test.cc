@@ -9,8 +9,7 @@
 #include <regex>
 #include <sstream>
 
-#include "fixture.h"
-#include "slurm_cluster.h"
+#include "slurm_test.h"
 
 namespace ionet::test {
 namespace {
@@ -23,25 +22,8 @@ std::string readFile(const fs::path& p) {
   return std::string((std::istreambuf_iterator<char>(in)), {});
 }
 
-class SlurmRunTest : public IonetTest {
+class SlurmRunTest : public SlurmTest {
  protected:
-  static void SetUpTestSuite() { cluster_ = new SlurmCluster(3, 16); }
-  static void TearDownTestSuite() {
-    delete cluster_;
-    cluster_ = nullptr;
-  }
-
-  void SetUp() override {
-    ASSERT_TRUE(cluster_->started()) << cluster_->why();
-    dir_ = fs::temp_directory_path() / ("slurm-run-test-" + std::to_string(::getpid()));
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-  }
-  void TearDown() override {
-    fs::remove_all(dir_);
-    IonetTest::TearDown();
-  }
-
   // The test's environment for a Slurm client: the cluster and the leftover marker, which
   // sbatch and salloc pass on to the job (--export=ALL is their default).
   std::vector<std::string> slurmEnv() const {
@@ -91,12 +73,7 @@ class SlurmRunTest : public IonetTest {
     }
     return -1;
   }
-
-  static SlurmCluster* cluster_;
-  fs::path dir_;
 };
-
-SlurmCluster* SlurmRunTest::cluster_ = nullptr;
 
 // rank -> host from lines "rank R host H".
 std::map<int, std::string> rankHosts(const std::string& out) {
