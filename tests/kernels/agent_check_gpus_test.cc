@@ -1,11 +1,11 @@
 // ionet-agent --check-gpus, the real command: JSON and table output, exit codes, usage errors.
 // On a host without a GPU it must report "no GPU" and succeed.
 #include <gtest/gtest.h>
-#include <sys/wait.h>
 
-#include <cstdio>
+#include <chrono>
 #include <string>
 
+#include "command.h"
 #include "crash_check.h"
 #include "ionet/kernels/device.h"
 
@@ -16,16 +16,15 @@ struct AgentRun {
   std::string out;  // stdout and stderr
 };
 
+// Through the test support's Command, not popen: the process-wide crash watch reaps every child
+// it did not start through Command, and a popen'd shell it reaped first made pclose fail (-1).
 AgentRun runAgent(const std::string& args) {
   AgentRun r;
-  const std::string command = std::string(IONET_AGENT) + " " + args + " 2>&1";
-  FILE* p = ::popen(command.c_str(), "r");
-  if (p == nullptr) return r;
-  char buf[4096];
-  std::size_t n;
-  while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) r.out.append(buf, n);
-  const int status = ::pclose(p);
-  r.exitCode = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  auto result =
+      ionet::test::Command({"/bin/sh", "-c", std::string(IONET_AGENT) + " " + args + " 2>&1"})
+          .wait(std::chrono::seconds(120));
+  r.out = result.out;
+  r.exitCode = result.signal ? 128 + result.signal : result.exitCode;
   return r;
 }
 
