@@ -5,7 +5,6 @@
 #include <ifaddrs.h>
 #include <netdb.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -19,42 +18,19 @@
 #include "ionet/error.h"
 #include "ionet/find_program.h"
 #include "ionet/log.h"
+#include "ionet/program_output.h"
 
 extern char** environ;
 
 namespace ionet::launcher {
 namespace {
 
-// What `argv` prints on stdout and stderr, and its exit status (-1 when it could not run).
+// What Slurm's `argv` prints on stdout and stderr, and its exit status (-1 when not on PATH).
 std::pair<std::string, int> captureOutput(const std::vector<std::string>& argv) {
-  int fds[2];
-  if (::pipe2(fds, O_CLOEXEC) != 0) return {"", -1};
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_adddup2(&actions, fds[1], 1);
-  posix_spawn_file_actions_adddup2(&actions, fds[1], 2);
-  std::vector<char*> args;
-  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-  args.push_back(nullptr);
-  pid_t pid = -1;
-  const int rc = ::posix_spawnp(&pid, args[0], &actions, nullptr, args.data(), environ);
-  posix_spawn_file_actions_destroy(&actions);
-  ::close(fds[1]);
-  std::string out;
-  if (rc == 0) {
-    char buf[4096];
-    for (ssize_t n; (n = ::read(fds[0], buf, sizeof buf)) != 0;) {
-      if (n < 0 && errno == EINTR) continue;
-      if (n < 0) break;
-      out.append(buf, static_cast<std::size_t>(n));
-    }
-  }
-  ::close(fds[0]);
-  if (rc != 0) return {"", -1};
-  int status = 0;
-  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-  }
-  return {out, WIFEXITED(status) ? WEXITSTATUS(status) : -1};
+  const std::string path = findOnPath(argv.at(0));
+  if (path.empty()) return {"", -1};
+  auto result = runProgram(path, argv);
+  return {result.out + result.err, result.status};
 }
 
 std::string lastLine(std::string text) {

@@ -16,13 +16,6 @@ namespace {
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 
-std::string slurp(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
 class SlurmBatchTest : public SlurmTest {
  protected:
   std::string path(const std::string& name) const { return (dir_ / name).string(); }
@@ -94,7 +87,7 @@ TEST_F(SlurmBatchTest, ArrayTasksWriteTheirOwnOutputFiles) {
       id, "JobID,State,ExitCode",
       id + "_0|COMPLETED|0:0\n" + id + "_1|COMPLETED|0:0\n" + id + "_2|COMPLETED|0:0\n"));
   for (int task = 0; task < 3; ++task) {
-    const std::string out = slurp(path("out-" + id + "_" + std::to_string(task) + ".txt"));
+    const std::string out = readFile(path("out-" + id + "_" + std::to_string(task) + ".txt"));
     EXPECT_EQ(out.rfind("task " + std::to_string(task) + " of " + id + " on n", 0), 0u) << out;
   }
 }
@@ -108,7 +101,7 @@ TEST_F(SlurmBatchTest, AfterokRunsAfterSuccessAndNeverAfterFailure) {
   const std::string fails = submit({"fails.sh"});
   const std::string never = submit({"-d", "afterok:" + fails, "second.sh"});
   ASSERT_TRUE(waitForAcct(second, "State,ExitCode", "COMPLETED|0:0\n"));
-  EXPECT_EQ(slurp(path("second.out")), "after\n");
+  EXPECT_EQ(readFile(path("second.out")), "after\n");
   ASSERT_TRUE(waitForAcct(fails, "State,ExitCode", "FAILED|3:0\n"));
   // Slurm leaves the dependent job pending for ever (no kill_invalid_depend); ionet-queue says so.
   EXPECT_TRUE(waitUntil(
@@ -177,7 +170,7 @@ TEST_F(SlurmBatchTest, IonetDirectivesArriveAsVariablesAndNoEmbeddedJobVariables
   ASSERT_EQ(r.exitCode, 0) << r.err;
   const std::string id = r.out.substr(r.out.rfind(' ') + 1, r.out.size() - r.out.rfind(' ') - 2);
   ASSERT_TRUE(waitForAcct(id, "State", "COMPLETED\n"));
-  const std::string out = slurp(path("env.out"));
+  const std::string out = readFile(path("env.out"));
   EXPECT_NE(out.find("IONET_CHECKPOINT_DIR\n"), std::string::npos) << out;
   EXPECT_NE(out.find("IONET_MAX_RESTARTS\n"), std::string::npos) << out;
   EXPECT_NE(out.find("SLURM_JOB_ID\n"), std::string::npos) << out;

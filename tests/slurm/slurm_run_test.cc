@@ -17,11 +17,6 @@ namespace {
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 
-std::string readFile(const fs::path& p) {
-  std::ifstream in(p);
-  return std::string((std::istreambuf_iterator<char>(in)), {});
-}
-
 class SlurmRunTest : public SlurmTest {
  protected:
   // The test's environment for a Slurm client: the cluster and the leftover marker, which

@@ -5,6 +5,8 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <memory>
 #include <string>
 
@@ -12,6 +14,12 @@
 #include "slurm_cluster.h"
 
 namespace ionet::test {
+
+// A file's text ("" when it cannot be read): job output files, which appear when Slurm writes.
+inline std::string readFile(const std::filesystem::path& p) {
+  std::ifstream in(p);
+  return std::string((std::istreambuf_iterator<char>(in)), {});
+}
 
 class SlurmTest : public IonetTest {
  protected:

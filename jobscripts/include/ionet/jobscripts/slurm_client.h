@@ -6,12 +6,11 @@
 #include <string>
 #include <vector>
 
+#include "ionet/program_output.h"
+
 namespace ionet::jobscripts {
 
-struct SlurmReply {
-  int status = 0;  // exit status; 128+N when killed by signal N
-  std::string out, err;
-};
+using SlurmReply = ProgramOutput;  // status: exit status; 128+N when killed by signal N
 
 // Runs argv[0] found on PATH, with `environment` (nullopt: this process's) and `input` on its
 // standard input. Throws UsageError "the Slurm backend needs X, not found on PATH" when it is
