@@ -23,6 +23,10 @@ packages=(
   libxxhash-dev                            # XXH3-64 checksums of checkpoint files
   libsqlite3-dev                           # the batch queue's state (jobscripts/)
   slurmctld slurmd slurm-client munge      # a real Slurm for tests/slurm and bench/launch (DESIGN.md §6)
+  libcpp-httplib-dev nlohmann-json3-dev    # /metrics and the queue's web view; every JSON ionet writes
+  prometheus                               # promtool and a real Prometheus server in tests/observe
+  chromium                                 # headless Chromium: the web view's DOM test, screenshot
+  curl                                     # fetching endpoints in tests and benches
 )
 
 missing=()

@@ -1,7 +1,7 @@
 // Health reports for programs (one JSON object) and for people (a table plus failure lines).
 #include <cmath>
 #include <cstdio>
-#include <sstream>
+#include <nlohmann/json.hpp>
 #include <vector>
 
 #include "ionet/kernels/health_check.h"
@@ -9,40 +9,15 @@
 namespace ionet::kernels {
 namespace {
 
-std::string jsonString(const std::string& s) {
-  std::string out = "\"";
-  for (unsigned char c : s) {
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      default:
-        if (c < 0x20) {
-          char esc[8];
-          std::snprintf(esc, sizeof esc, "\\u%04x", c);
-          out += esc;
-        } else {
-          out += static_cast<char>(c);
-        }
-    }
-  }
-  return out + "\"";
-}
+// Keys in the order they are written: readers (and the tests) expect "gpus" first, the verdict
+// last, and each GPU's identity before its measurements.
+using Json = nlohmann::ordered_json;
 
-std::string jsonNumber(double v) {
-  if (!std::isfinite(v)) return "null";
-  char s[32];
-  std::snprintf(s, sizeof s, "%.3f", v);
-  return s;
+// Measured values with three decimals, as the report has always given them; the JSON number is
+// the shortest form of the rounded value ("3.25", "2900.0"). Not finite (nothing measured): null.
+Json measured(double v) {
+  if (!std::isfinite(v)) return nullptr;
+  return std::round(v * 1000) / 1000;
 }
 
 std::string hex32(std::uint32_t v) {
@@ -61,35 +36,43 @@ std::string gib(std::uint64_t bytes) {
   return fixed(static_cast<double>(bytes) / (1ull << 30), 1) + " GiB";
 }
 
-std::string gpuJson(const GpuReport& g) {
-  std::ostringstream o;
-  o << "{\"index\":" << g.index << ",\"name\":" << jsonString(g.name)
-    << ",\"uuid\":" << jsonString(g.uuid) << ",\"pci_bus_id\":" << jsonString(g.pciBusId)
-    << ",\"memory_total_bytes\":" << g.totalMemoryBytes
-    << ",\"memory_free_bytes\":" << g.freeMemoryBytes << ",\"compute_capability\":"
-    << jsonString(std::to_string(g.ccMajor) + "." + std::to_string(g.ccMinor))
-    << ",\"multiprocessors\":" << g.multiprocessors << ",\"ecc\":" << (g.ecc ? "true" : "false")
-    << ",\"driver\":" << jsonString(g.driver)
-    << ",\"cuda_driver_version\":" << jsonString(g.cudaDriverVersion)
-    << ",\"cuda_runtime_version\":" << jsonString(g.runtimeVersion);
-  o << ",\"memory_test\":{\"tested_bytes\":" << g.memTestedBytes << ",\"errors\":" << g.memErrors
-    << ",\"seconds\":" << jsonNumber(g.memTestSeconds) << ",\"first_error\":";
+Json gpuJson(const GpuReport& g) {
+  Json firstError = nullptr;
   if (g.memErrors > 0) {
-    o << "{\"offset\":" << g.memFirstErrorOffset
-      << ",\"expected\":" << jsonString(hex32(g.memFirstErrorExpected))
-      << ",\"actual\":" << jsonString(hex32(g.memFirstErrorActual))
-      << ",\"test\":" << jsonString(g.memFirstErrorTest) << "}";
-  } else {
-    o << "null";
+    firstError = {{"offset", g.memFirstErrorOffset},
+                  {"expected", hex32(g.memFirstErrorExpected)},
+                  {"actual", hex32(g.memFirstErrorActual)},
+                  {"test", g.memFirstErrorTest}};
   }
-  o << "},\"matmul\":{\"size\":" << g.matmulSize << ",\"iterations\":" << g.matmulIterations
-    << ",\"mismatches\":" << g.matmulMismatches << ",\"tflops\":" << jsonNumber(g.tflops)
-    << ",\"seconds\":" << jsonNumber(g.computeSeconds) << "}";
-  o << ",\"bandwidth_gbps\":{\"h2d\":" << jsonNumber(g.h2dGBps)
-    << ",\"d2h\":" << jsonNumber(g.d2hGBps) << ",\"d2d\":" << jsonNumber(g.d2dGBps) << "}";
-  o << ",\"seconds\":" << jsonNumber(g.seconds) << ",\"passed\":" << (g.passed ? "true" : "false")
-    << ",\"failure\":" << (g.passed ? "null" : jsonString(g.failure)) << "}";
-  return o.str();
+  return {
+      {"index", g.index},
+      {"name", g.name},
+      {"uuid", g.uuid},
+      {"pci_bus_id", g.pciBusId},
+      {"memory_total_bytes", g.totalMemoryBytes},
+      {"memory_free_bytes", g.freeMemoryBytes},
+      {"compute_capability", std::to_string(g.ccMajor) + "." + std::to_string(g.ccMinor)},
+      {"multiprocessors", g.multiprocessors},
+      {"ecc", g.ecc},
+      {"driver", g.driver},
+      {"cuda_driver_version", g.cudaDriverVersion},
+      {"cuda_runtime_version", g.runtimeVersion},
+      {"memory_test",
+       {{"tested_bytes", g.memTestedBytes},
+        {"errors", g.memErrors},
+        {"seconds", measured(g.memTestSeconds)},
+        {"first_error", firstError}}},
+      {"matmul",
+       {{"size", g.matmulSize},
+        {"iterations", g.matmulIterations},
+        {"mismatches", g.matmulMismatches},
+        {"tflops", measured(g.tflops)},
+        {"seconds", measured(g.computeSeconds)}}},
+      {"bandwidth_gbps",
+       {{"h2d", measured(g.h2dGBps)}, {"d2h", measured(g.d2hGBps)}, {"d2d", measured(g.d2dGBps)}}},
+      {"seconds", measured(g.seconds)},
+      {"passed", g.passed},
+      {"failure", g.passed ? Json(nullptr) : Json(g.failure)}};
 }
 
 // Columns padded to their widest cell; `right` aligns numbers.
@@ -115,14 +98,14 @@ std::string columns(const std::vector<std::vector<std::string>>& rows,
 }  // namespace
 
 std::string toJson(const HealthReport& report) {
-  std::string out = "{\"gpus\":[";
-  for (std::size_t i = 0; i < report.gpus.size(); ++i) {
-    out += (i ? "," : "") + gpuJson(report.gpus[i]);
-  }
-  out += "],\"passed\":";
-  out += report.allPassed() ? "true" : "false";
-  out += ",\"reason\":" + (report.gpus.empty() ? jsonString(report.noGpuReason) : "null") + "}";
-  return out;
+  Json gpus = Json::array();
+  for (const GpuReport& g : report.gpus) gpus.push_back(gpuJson(g));
+  const Json doc = {{"gpus", std::move(gpus)},
+                    {"passed", report.allPassed()},
+                    {"reason", report.gpus.empty() ? Json(report.noGpuReason) : Json(nullptr)}};
+  // Strings come from the driver and the device: replace a byte that is not UTF-8 rather than
+  // fail the whole report over a name.
+  return doc.dump(-1, ' ', false, Json::error_handler_t::replace);
 }
 
 std::string toTable(const HealthReport& report) {

@@ -2,6 +2,8 @@
 // failure lines, the no-GPU forms.
 #include <gtest/gtest.h>
 
+#include <cmath>
+
 #include "ionet/kernels/health_check.h"
 
 namespace ionet::kernels {
@@ -71,11 +73,11 @@ TEST(HealthReportJson, PassingGpu) {
             "\"memory_free_bytes\":85000000000,\"compute_capability\":\"9.0\","
             "\"multiprocessors\":132,\"ecc\":true,\"driver\":\"550.54.15\","
             "\"cuda_driver_version\":\"12.4\",\"cuda_runtime_version\":\"13.0\","
-            "\"memory_test\":{\"tested_bytes\":68719476736,\"errors\":0,\"seconds\":3.250,"
+            "\"memory_test\":{\"tested_bytes\":68719476736,\"errors\":0,\"seconds\":3.25,"
             "\"first_error\":null},"
-            "\"matmul\":{\"size\":4096,\"iterations\":900,\"mismatches\":0,\"tflops\":312.500,"
-            "\"seconds\":2.500},"
-            "\"bandwidth_gbps\":{\"h2d\":25.250,\"d2h\":26.500,\"d2d\":2900.000},"
+            "\"matmul\":{\"size\":4096,\"iterations\":900,\"mismatches\":0,\"tflops\":312.5,"
+            "\"seconds\":2.5},"
+            "\"bandwidth_gbps\":{\"h2d\":25.25,\"d2h\":26.5,\"d2d\":2900.0},"
             "\"seconds\":7.125,\"passed\":true,\"failure\":null}],\"passed\":true,"
             "\"reason\":null}");
 }
@@ -93,6 +95,29 @@ TEST(HealthReportJson, FailingGpuHasItsFirstErrorAndEscapedStrings) {
   EXPECT_NE(json.find("\"passed\":false,\"failure\":\"memory test: 3 errors\"}"),
             std::string::npos);
   EXPECT_EQ(json.substr(json.size() - 31), "],\"passed\":false,\"reason\":null}");
+}
+
+// Measurements keep three decimals (the shortest JSON number of the rounded value); one that
+// could not be measured (not finite) is null rather than text no JSON reader accepts.
+TEST(HealthReportJson, MeasurementsHaveThreeDecimalsAndNonFiniteIsNull) {
+  HealthReport r;
+  r.gpus.push_back(passingGpu());
+  r.gpus[0].tflops = 312.51249;
+  r.gpus[0].h2dGBps = 0.0006;
+  r.gpus[0].d2hGBps = std::nan("");
+  r.gpus[0].d2dGBps = INFINITY;
+  const std::string json = toJson(r);
+  EXPECT_NE(json.find("\"tflops\":312.512,"), std::string::npos) << json;
+  EXPECT_NE(json.find("{\"h2d\":0.001,\"d2h\":null,\"d2d\":null}"), std::string::npos) << json;
+}
+
+// Control characters are escaped and a byte that is not UTF-8 does not fail the report.
+TEST(HealthReportJson, OddStringsStayValidJson) {
+  HealthReport r;
+  r.gpus.push_back(passingGpu());
+  r.gpus[0].name = "tab\there\nnewline \xff";
+  const std::string json = toJson(r);
+  EXPECT_NE(json.find("\"name\":\"tab\\there\\nnewline \xef\xbf\xbd\""), std::string::npos) << json;
 }
 
 TEST(HealthReportTable, RowsAndFailures) {

@@ -13,8 +13,10 @@
 
 #include <asio.hpp>
 #include <cinttypes>
+#include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <nlohmann/json.hpp>
 #include <sstream>
 
 #include "ionet/error.h"
@@ -30,6 +32,23 @@ using Clock = std::chrono::steady_clock;
 using namespace std::chrono_literals;
 
 constexpr std::size_t kHighWater = 16u << 20;  // bytes queued in the channel before waiting
+
+// --json lines keep their keys in the order written: "role" first is how readers (the
+// integration tests, bench/wan) tell a result line from an interval line.
+using Json = nlohmann::ordered_json;
+
+// Rates and times with the decimals the text output has always had (a value that is not finite
+// becomes null when dumped).
+double rounded(double v, int decimals) {
+  const double scale = std::pow(10.0, decimals);
+  return std::round(v * scale) / scale;
+}
+
+// One JSON object per line. Strings that came over the network (the peer's name, the server's
+// verdict) may hold any byte: one that is not UTF-8 is replaced rather than failing the run.
+void printJson(const Json& line) {
+  std::printf("%s\n", line.dump(-1, ' ', false, Json::error_handler_t::replace).c_str());
+}
 
 double secondsSince(Clock::time_point t) {
   return std::chrono::duration<double>(Clock::now() - t).count();
@@ -119,12 +138,14 @@ void applyTimeouts(Settings& s) {
 
 void printStats(const wan::SessionStats& st, double t, bool json) {
   if (json) {
-    std::printf(
-        "{\"interval_end_s\":%.3f,\"send_mbps\":%.2f,\"receive_mbps\":%.2f,\"rtt_ms\":%.3f,"
-        "\"links_up\":%d,\"retransmitted_bytes\":%" PRIu64 ",\"reconnects\":%" PRIu64
-        ",\"resumes\":%" PRIu64 "}\n",
-        t, st.sendRate * 8 / 1e6, st.receiveRate * 8 / 1e6, st.rtt.count() / 1000.0, st.linksUp,
-        st.retransmittedBytes, st.reconnects, st.resumes);
+    printJson({{"interval_end_s", rounded(t, 3)},
+               {"send_mbps", rounded(st.sendRate * 8 / 1e6, 2)},
+               {"receive_mbps", rounded(st.receiveRate * 8 / 1e6, 2)},
+               {"rtt_ms", rounded(st.rtt.count() / 1000.0, 3)},
+               {"links_up", st.linksUp},
+               {"retransmitted_bytes", st.retransmittedBytes},
+               {"reconnects", st.reconnects},
+               {"resumes", st.resumes}});
   } else {
     std::printf(
         "[%7.2f s] send %9.2f Mbit/s  receive %9.2f Mbit/s  rtt %7.2f ms  links %d/%d  "
@@ -136,6 +157,44 @@ void printStats(const wan::SessionStats& st, double t, bool json) {
 }
 
 // --- client -------------------------------------------------------------------------------
+
+// The client's last line: what the server says it received, against what was sent.
+struct ClientResult {
+  std::uint64_t bytes = 0;  // as the server counted them
+  double seconds = 0, goodputMbps = 0, cpuSeconds = 0;
+  wan::SessionStats stats;
+  std::string sha, serverSha, verdict;
+  bool verified = false;
+};
+
+void printClientResult(const ClientResult& r, bool json) {
+  const wan::SessionStats& st = r.stats;
+  if (json) {
+    printJson({{"role", "client"},
+               {"bytes", r.bytes},
+               {"seconds", rounded(r.seconds, 3)},
+               {"goodput_mbps", rounded(r.goodputMbps, 2)},
+               {"rtt_ms", rounded(st.rtt.count() / 1000.0, 3)},
+               {"streams", st.streams},
+               {"retransmitted_bytes", st.retransmittedBytes},
+               {"reconnects", st.reconnects},
+               {"resumes", st.resumes},
+               {"cpu_seconds", rounded(r.cpuSeconds, 3)},
+               {"sha256", r.sha},
+               {"server_sha256", r.serverSha},
+               {"verified", r.verified},
+               {"server_verdict", r.verdict}});
+  } else {
+    std::printf("sent %" PRIu64
+                " bytes in %.3f s: %.2f Mbit/s goodput; rtt %.2f ms;"
+                " %d streams; retransmitted %" PRIu64 " B; reconnects %" PRIu64 "; resumes %" PRIu64
+                "\nsha256 sent     %s\nsha256 received %s (%s)\n",
+                r.bytes, r.seconds, r.goodputMbps, st.rtt.count() / 1000.0, st.streams,
+                st.retransmittedBytes, st.reconnects, st.resumes, r.sha.c_str(),
+                r.serverSha.c_str(), r.verdict.c_str());
+  }
+  std::fflush(stdout);
+}
 
 int runClient(Settings& s) {
   applyTimeouts(s);
@@ -197,44 +256,26 @@ int runClient(Settings& s) {
           io.stop();
         });
         auto control = session->control();
-        control->start(
-            {[&](std::string result) {
-               const double elapsed = secondsSince(start);
-               std::istringstream in(result);
-               std::string word, serverSha, verdict;
-               std::uint64_t bytes = 0, messages = 0;
-               in >> word >> bytes >> messages >> serverSha;
-               std::getline(in >> std::ws, verdict);
-               const std::string sha = digest.hex();
-               const auto st = session->stats();
-               const double mbps = double(bytes) * 8 / elapsed / 1e6;
-               const bool ok = verdict == "ok" && sha == serverSha && bytes == sentBytes;
-               if (s.json) {
-                 std::printf("{\"role\":\"client\",\"bytes\":%" PRIu64
-                             ",\"seconds\":%.3f,\"goodput_mbps\":%.2f,\"rtt_ms\":%.3f,"
-                             "\"streams\":%d,\"retransmitted_bytes\":%" PRIu64
-                             ",\"reconnects\":%" PRIu64 ",\"resumes\":%" PRIu64
-                             ",\"cpu_seconds\":%.3f,\"sha256\":\"%s\",\"server_sha256\":\"%s\","
-                             "\"verified\":%s,\"server_verdict\":\"%s\"}\n",
-                             bytes, elapsed, mbps, st.rtt.count() / 1000.0, st.streams,
-                             st.retransmittedBytes, st.reconnects, st.resumes,
-                             cpuSeconds() - cpuStart, sha.c_str(), serverSha.c_str(),
-                             ok ? "true" : "false", verdict.c_str());
-               } else {
-                 std::printf("sent %" PRIu64
-                             " bytes in %.3f s: %.2f Mbit/s goodput; rtt %.2f ms;"
-                             " %d streams; retransmitted %" PRIu64 " B; reconnects %" PRIu64
-                             "; resumes %" PRIu64 "\nsha256 sent     %s\nsha256 received %s (%s)\n",
-                             bytes, elapsed, mbps, st.rtt.count() / 1000.0, st.streams,
-                             st.retransmittedBytes, st.reconnects, st.resumes, sha.c_str(),
-                             serverSha.c_str(), verdict.c_str());
-               }
-               std::fflush(stdout);
-               status = ok ? 0 : 1;
-               intervalTimer.cancel();
-               session->close("done");
-             },
-             [](const std::string&) {}});
+        control->start({[&](std::string result) {
+                          ClientResult r;
+                          r.seconds = secondsSince(start);
+                          std::istringstream in(result);
+                          std::string word;
+                          std::uint64_t messages = 0;
+                          in >> word >> r.bytes >> messages >> r.serverSha;
+                          std::getline(in >> std::ws, r.verdict);
+                          r.sha = digest.hex();
+                          r.stats = session->stats();
+                          r.goodputMbps = double(r.bytes) * 8 / r.seconds / 1e6;
+                          r.cpuSeconds = cpuSeconds() - cpuStart;
+                          r.verified =
+                              r.verdict == "ok" && r.sha == r.serverSha && r.bytes == sentBytes;
+                          printClientResult(r, s.json);
+                          status = r.verified ? 0 : 1;
+                          intervalTimer.cancel();
+                          session->close("done");
+                        },
+                        [](const std::string&) {}});
         data = session->openChannel("wanperf");
         data->start({[](std::string) {}, [](const std::string&) {}});
         data->onWritable([&] { pump(); });
@@ -321,14 +362,17 @@ int runServer(Settings& s) {
                                    std::to_string(sink->messages) + " " + sha + " " + verdict);
                const auto st = sink->session->stats();
                if (s.json) {
-                 std::printf("{\"role\":\"server\",\"peer\":\"%s\",\"bytes\":%" PRIu64
-                             ",\"messages\":%" PRIu64
-                             ",\"seconds\":%.3f,\"sha256\":\"%s\",\"verdict\":\"%s\","
-                             "\"duplicate_bytes\":%" PRIu64 ",\"reconnects\":%" PRIu64
-                             ",\"resumes\":%" PRIu64 ",\"cpu_seconds\":%.3f}\n",
-                             st.peer.c_str(), sink->bytes, sink->messages, elapsed, sha.c_str(),
-                             verdict.c_str(), st.duplicateBytes, st.reconnects, st.resumes,
-                             cpuSeconds());
+                 printJson({{"role", "server"},
+                            {"peer", st.peer},
+                            {"bytes", sink->bytes},
+                            {"messages", sink->messages},
+                            {"seconds", rounded(elapsed, 3)},
+                            {"sha256", sha},
+                            {"verdict", verdict},
+                            {"duplicate_bytes", st.duplicateBytes},
+                            {"reconnects", st.reconnects},
+                            {"resumes", st.resumes},
+                            {"cpu_seconds", rounded(cpuSeconds(), 3)}});
                } else {
                  std::printf("received %" PRIu64 " bytes in %" PRIu64
                              " messages from %s in %.3f s; sha256 %s; %s; duplicates "
@@ -410,8 +454,8 @@ int runTcpClient(Settings& s) {
   const auto target = *resolver.resolve(endpoint.host, std::to_string(endpoint.port)).begin();
   socket.open(target.endpoint().protocol());
   if (!s.options.congestion.empty() &&
-      ::setsockopt(socket.native_handle(), IPPROTO_TCP, TCP_CONGESTION,
-                   s.options.congestion.data(), socklen_t(s.options.congestion.size())) != 0) {
+      ::setsockopt(socket.native_handle(), IPPROTO_TCP, TCP_CONGESTION, s.options.congestion.data(),
+                   socklen_t(s.options.congestion.size())) != 0) {
     throw Error("congestion control '" + s.options.congestion + "': " + std::strerror(errno));
   }
   socket.connect(target.endpoint());
@@ -437,10 +481,13 @@ int runTcpClient(Settings& s) {
   const double elapsed = secondsSince(start);
   const double mbps = double(received) * 8 / elapsed / 1e6;
   if (s.json) {
-    std::printf("{\"role\":\"tcp-client\",\"congestion\":\"%s\",\"bytes\":%" PRIu64
-                ",\"seconds\":%.3f,\"goodput_mbps\":%.2f,\"rtt_ms\":%.3f,\"retransmits\":%u}\n",
-                congestion.c_str(), received, elapsed, mbps, info.tcpi_rtt / 1000.0,
-                info.tcpi_total_retrans);
+    printJson({{"role", "tcp-client"},
+               {"congestion", congestion},
+               {"bytes", received},
+               {"seconds", rounded(elapsed, 3)},
+               {"goodput_mbps", rounded(mbps, 2)},
+               {"rtt_ms", rounded(info.tcpi_rtt / 1000.0, 3)},
+               {"retransmits", info.tcpi_total_retrans}});
   } else {
     std::printf("tcp %s: %" PRIu64
                 " bytes in %.3f s: %.2f Mbit/s goodput; rtt %.2f ms; "
