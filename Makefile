@@ -31,6 +31,7 @@ bench: build
 	/usr/bin/python3 bench/batch/batch_bench.py --build $(BUILD)
 	/usr/bin/python3 bench/nccl/nccl_bench.py --build $(BUILD)
 	/usr/bin/python3 bench/collectives/collectives_bench.py --build $(BUILD)
+	/usr/bin/python3 bench/observe/fence_latency_bench.py --build $(BUILD)
 	bash bench/wan/fuzz.sh $(BUILD)
 	$(BUILD)/bench/ionet-kernels-bench
 	bash scripts/sanitize.sh $(BUILD)-asan

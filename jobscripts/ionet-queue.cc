@@ -9,6 +9,7 @@
 #include "ionet/jobscripts/queue_db.h"
 #include "ionet/jobscripts/queue_dir.h"
 #include "ionet/jobscripts/slurm_backend.h"
+#include "ionet/jobscripts/web_server.h"
 #include "ionet/log.h"
 
 int main(int argc, char** argv) {
@@ -38,8 +39,20 @@ int main(int argc, char** argv) {
   app.add_option("--backend", backend,
                  "embedded or slurm (default $IONET_BATCH_BACKEND, else the pool file's [batch] "
                  "backend, else embedded)");
+  bool web = false;
+  app.add_flag("--web", web,
+               "Print the URL of the queue's web view (starting its daemon if need be) and exit");
   if (auto done = parseCommand(app, argc, argv)) return *done;
   return jobscripts::slurmExitStatusOf([&] {
+    if (web) {
+      if (resolveBackend(backend, pool) == Backend::kSlurm) {
+        throw UsageError("--web: a Slurm queue has no ionet web view (see docs/observability.md)");
+      }
+      auto queue = openQueueDir(pool);
+      ensureDaemon(queue);
+      std::cout << awaitWebUrl(queue, 10) << "/\n" << std::flush;
+      return 0;
+    }
     JobFilter filter;
     filter.users = commaList(users);
     if (me) filter.users.insert(userName());

@@ -19,6 +19,7 @@
 #include "ionet/jobscripts/dependency.h"
 #include "ionet/jobscripts/process_identity.h"
 #include "ionet/jobscripts/scheduler.h"
+#include "ionet/jobscripts/web_server.h"
 #include "ionet/log.h"
 
 namespace ionet::jobscripts {
@@ -172,7 +173,50 @@ void schedulePass(const QueueDir& q, QueueDb& db,
   reasons.write(db);
 }
 
-int runDaemon(const QueueDir& q) {
+namespace {
+
+// The web view's listener and the pool watch behind it; a failure to start either is logged
+// and the queue runs without it (a page is no reason to stop scheduling).
+struct WebSide {
+  std::unique_ptr<WebServer> server;
+  std::unique_ptr<observe::PoolWatch> watch;
+  LinkHistory history;
+  WebRunCache runs;
+  double published = 0;
+
+  WebSide(const QueueDir& q, const std::string& webListen) {
+    try {
+      const auto address = webListenAddress(q, webListen);
+      if (!address) return;
+      server = std::make_unique<WebServer>(q, *address);
+      log::info("web view on ", server->url());
+      if (q.kind == "pool")
+        watch = std::make_unique<observe::PoolWatch>(launcher::loadPoolFile(q.pool));
+    } catch (const std::exception& e) {
+      log::error("no web view: ", e.what());
+    }
+  }
+
+  // After a pass, at most once a second.
+  void publish(const QueueDir& q, QueueDb& db) {
+    if (!server || wallClock() - published < 1.0) return;
+    published = wallClock();
+    try {
+      server->publish(buildWebSnapshot(gatherWebInputs(q, db, watch.get(), runs), history));
+    } catch (const std::exception& e) {
+      log::warn("web view not updated: ", e.what());
+    }
+  }
+
+  // A page asked something within `window` seconds.
+  bool watched(double window) const {
+    return server && wallClock() - server->lastRequest() < window;
+  }
+};
+
+}  // namespace
+
+int runDaemon(const QueueDir& q, const std::string& webListen) {
   log::prefix() = "ionet-queued";
   const int lock = ::open(q.lockFile().c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
   if (lock < 0 || ::flock(lock, LOCK_EX | LOCK_NB) != 0) return 0;  // another daemon has it
@@ -190,18 +234,21 @@ int runDaemon(const QueueDir& q) {
   const std::string self = binaryDir() + "/ionet-queued";
   QueueDb db(q.database());
   log::info("serving ", q.path, " (pid ", ::getpid(), ")");
+  WebSide web(q, webListen);
   auto startShepherd = [&](const JobRecord& j) -> pid_t {
+    // Everything the child needs is made before fork: the web view's threads run beside us.
+    const std::string dir = q.jobDir(j.id), log = dir + "/shepherd.log", id = std::to_string(j.id);
     const pid_t pid = ::fork();
     if (pid == 0) {
       ::setsid();  // its own session: the daemon's death does not reach the job
-      const std::string log = q.jobDir(j.id) + "/shepherd.log";
-      ::mkdir(q.jobDir(j.id).c_str(), 0700);
+      ::mkdir(dir.c_str(), 0700);
       const int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
       if (fd >= 0) {
         ::dup2(fd, 1);
         ::dup2(fd, 2);
       }
-      const std::string id = std::to_string(j.id);
+      // Not the web listener's or the pool watch's sockets: a shepherd outlives the daemon.
+      ::close_range(3, ~0U, 0);
       ::execl(self.c_str(), self.c_str(), "--queue-dir", q.path.c_str(), "--shepherd", id.c_str(),
               nullptr);
       ::_exit(127);
@@ -221,13 +268,14 @@ int runDaemon(const QueueDir& q) {
     } catch (const std::exception& e) {
       log::error("scheduling pass failed: ", e.what());  // next pass retries
     }
+    web.publish(q, db);
     bool busy = false;
     try {
       busy = db.activeCount() > 0;
     } catch (const std::exception&) {
       busy = true;
     }
-    if (busy) idleSince = wallClock();
+    if (busy || web.watched(idleExit)) idleSince = wallClock();
     if (!busy && wallClock() - idleSince >= idleExit) {
       // A command that found the lock held just before it is released relies on this daemon:
       // let go, look once more, and carry on if work came in and nobody else took over.

@@ -21,6 +21,7 @@
 #include "hosts/pool_file.h"
 #include "hosts/resources.h"
 #include "ionet/error.h"
+#include "ionet/jobscripts/web_server.h"
 
 namespace fs = std::filesystem;
 
@@ -219,6 +220,7 @@ QueueTimings queueTimings() {
 
 void ensureDaemon(const QueueDir& q) {
   queueTimings();
+  webListenAddress(q, "");  // a bad address is the command's error, as a bad timing is
   const int lock = ::open(q.lockFile().c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
   if (lock < 0) throw Error("cannot open " + q.lockFile() + ": " + std::strerror(errno));
   const bool running = ::flock(lock, LOCK_EX | LOCK_NB) != 0;

@@ -19,6 +19,7 @@
 #include "ionet/error.h"
 #include "ionet/jobscripts/process_identity.h"
 #include "ionet/jobscripts/queue_db.h"
+#include "ionet/jobscripts/web_server.h"
 #include "ionet/log.h"
 
 namespace fs = std::filesystem;
@@ -40,6 +41,7 @@ bool ownedByTheQueue(const std::string& assignment) {
                                          "IONET_ARRAY",
                                          "IONET_ALLOCATION",
                                          "IONET_STEP_LOG=",
+                                         "IONET_STATUS_DIR=",
                                          "IONET_CHECKPOINT_DIR=",
                                          "IONET_MAX_RESTARTS=",
                                          "IONET_GPUS_PER_TASK=",
@@ -164,6 +166,8 @@ std::vector<std::string> jobEnvironment(const JobRecord& job, const QueueDir& q,
   setVariable(env, "IONET_ALLOCATION_KIND=" + q.kind);
   if (!q.pool.empty()) setVariable(env, "IONET_POOL=" + q.pool);
   setVariable(env, "IONET_STEP_LOG=" + stepLog(q, job));
+  // ionet-run's status files, which the queue's web view reads (web_server.h).
+  setVariable(env, "IONET_STATUS_DIR=" + statusDir(q, job.id));
   if (!job.checkpointDir.empty()) setVariable(env, "IONET_CHECKPOINT_DIR=" + job.checkpointDir);
   if (job.maxRestarts) setVariable(env, "IONET_MAX_RESTARTS=" + std::to_string(*job.maxRestarts));
   return env;
@@ -181,6 +185,7 @@ int runShepherd(const QueueDir& q, std::int64_t id) {
   }
   JobRecord job = *loaded;
   fs::create_directories(q.jobDir(id));
+  fs::create_directories(statusDir(q, id));
 
   // Signals the shepherd acts on arrive through sigtimedwait, never asynchronously.
   sigset_t waited;

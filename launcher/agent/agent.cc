@@ -20,6 +20,7 @@
 #include "agent/host_launch.h"
 #include "agent/host_stats.h"
 #include "agent/rank_process.h"
+#include "agent/stats_file.h"
 #include "common/control.h"
 #include "common/rank_env.h"
 #include "ionet/bridge/forwarder.h"
@@ -50,8 +51,9 @@ struct Agent::Impl {
   asio::signal_set signals;
   asio::steady_timer killTimer;
   asio::steady_timer statsTimer{io};
-  std::shared_ptr<wan::Session> session;  // to the launcher
-  std::shared_ptr<wan::Channel> channel;  // the session's control channel
+  std::unique_ptr<HostStatsFile> statsFile;  // for the pool agent's metrics, when it asks
+  std::shared_ptr<wan::Session> session;     // to the launcher
+  std::shared_ptr<wan::Channel> channel;     // the session's control channel
   std::unique_ptr<AgentTree> tree;
   std::unique_ptr<CheckpointStore> store;  // --checkpoint-storage partner
   // After tree and store, so destroyed before them: ~Forwarder closes its sessions, whose end
@@ -340,15 +342,18 @@ struct Agent::Impl {
     }
     send(started);
     if (job.status_interval_ms() > 0) sendStats();
+    if (!options.statsFile.empty()) {
+      statsFile = std::make_unique<HostStatsFile>(io, options.statsFile, [this] {
+        return makeHostStats(ranksRunning(ranks), forwarder.get());
+      });
+    }
   }
 
   // ionet-run --status: what our part of the job does, every status_interval_ms until it ends.
   void sendStats() {
     if (phase == Phase::kFinished) return;
     control::Envelope e;
-    const auto running =
-        std::count_if(ranks.begin(), ranks.end(), [](const auto& r) { return !r->exited(); });
-    *e.mutable_host_stats() = makeHostStats(static_cast<unsigned>(running), forwarder.get());
+    *e.mutable_host_stats() = makeHostStats(ranksRunning(ranks), forwarder.get());
     send(e);
     statsTimer.expires_after(std::chrono::milliseconds(job.status_interval_ms()));
     statsTimer.async_wait([this](asio::error_code ec) {
@@ -473,6 +478,7 @@ struct Agent::Impl {
     log::debug("all ", ranks.size(), " ranks ended");
     killTimer.cancel();
     statsTimer.cancel();
+    if (statsFile) statsFile->stop();
     // Whatever a rank left running in its process group goes with it.
     for (auto& r : ranks) r->signal(SIGKILL);
     for (auto& [key, complete] : pendingFences) complete(-1, {});

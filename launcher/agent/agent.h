@@ -23,6 +23,8 @@ struct AgentOptions {
   std::string token;                     // proves to the launcher that it started this agent
   std::string tmpRoot;  // parent of the agent's scratch dir ($IONET_TMPDIR or /tmp)
   std::string shmRoot;  // parent of its shared-memory dir ($IONET_SHMDIR or /dev/shm)
+  // $IONET_AGENT_STATS_FILE: the pool agent's metrics read the host's stats here (stats_file.h)
+  std::string statsFile;
 };
 
 class Agent {

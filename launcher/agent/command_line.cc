@@ -10,6 +10,7 @@
 #include "ionet/log.h"
 #include "ionet/wan/session.h"
 #include "poold/kernels_gpu_checker.h"
+#include "poold/pool_metrics_endpoint.h"
 
 namespace ionet::launcher {
 namespace {
@@ -80,6 +81,9 @@ void addOptions(CLI::App& app, AgentCommandLine& c, bool& version) {
   app.add_option("--pool", k.pool,
                  "Serve the pool defined in FILE (pool.toml) as host --host-name (default: this "
                  "machine's hostname); with --gen-ca/--gen-psk: the pool's NAME");
+  app.add_option("--metrics-listen", c.pool.metricsListen,
+                 "With --pool: serve Prometheus metrics on http://ADDR:PORT/metrics (PORT alone: "
+                 "127.0.0.1; 0: any free port); overrides the pool file's metrics_listen");
   app.add_option("--ca", k.caDir, "Pool CA directory, for --issue-cert")->needs(issue);
   app.add_option("--out", k.outDir, "Output directory, for --issue-cert")->needs(issue);
   app.add_flag("-V,--version", version, "Show the version and exit");
@@ -142,6 +146,10 @@ AgentCommandLine parseAgentCommandLine(int argc, const char* const* argv,
     }
     c.mode = AgentMode::kJobAgent;
   }
+  if (!c.pool.metricsListen.empty() && c.mode != AgentMode::kPoolAgent) {
+    std::fprintf(stderr, "--metrics-listen is for the pool agent (--pool FILE, no --connect)\n");
+    return exitWith(std::move(c), 2);
+  }
   return c;
 }
 
@@ -165,6 +173,8 @@ int runJobAgent(AgentCommandLine& c) {
   }
   const char* tmp = std::getenv("IONET_TMPDIR");
   const char* shm = std::getenv("IONET_SHMDIR");
+  if (const char* stats = std::getenv(kAgentStatsFileVariable)) options.statsFile = stats;
+  ::unsetenv(kAgentStatsFileVariable);  // not for the ranks
   options.tmpRoot = tmp ? tmp : "/tmp";
   options.shmRoot = shm ? shm : "/dev/shm";
   try {

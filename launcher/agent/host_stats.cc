@@ -1,5 +1,7 @@
 #include "agent/host_stats.h"
 
+#include <algorithm>
+
 namespace ionet::launcher {
 
 control::HostStats makeHostStats(unsigned ranksRunning, const bridge::Forwarder* forwarder) {
@@ -22,8 +24,17 @@ control::HostStats makeHostStats(unsigned ranksRunning, const bridge::Forwarder*
     l->set_links_up(static_cast<std::uint32_t>(peer.session.linksUp));
     l->set_reconnects(peer.session.reconnects);
     l->set_retransmitted_bytes(peer.session.retransmittedBytes);
+    l->set_bytes_sent(peer.session.bytesSent);
+    l->set_bytes_received(peer.session.bytesReceived);
+    l->set_duplicate_bytes(peer.session.duplicateBytes);
+    l->set_resumes(peer.session.resumes);
   }
   return s;
+}
+
+unsigned ranksRunning(const std::vector<std::unique_ptr<RankProcess>>& ranks) {
+  return static_cast<unsigned>(
+      std::count_if(ranks.begin(), ranks.end(), [](const auto& r) { return !r->exited(); }));
 }
 
 }  // namespace ionet::launcher

@@ -28,8 +28,11 @@ const Keys kPoolKeys = {"name",
                         "relay_port",
                         "heartbeat_timeout",
                         "shared_checkpoint_dir",
-                        "direct_sites"};
-const Keys kHostKeys = {"name", "address", "port", "site", "slots", "gpus", "relay", "via"};
+                        "direct_sites",
+                        "metrics_listen",
+                        "web_listen"};
+const Keys kHostKeys = {"name", "address", "port", "site",          "slots",
+                        "gpus", "relay",   "via",  "metrics_listen"};
 
 bool validName(std::string_view s) {
   if (s.empty() || s.size() > 63) return false;
@@ -200,6 +203,14 @@ class PoolReader {
         pool.directSites.insert(site.as_string()->get());
       }
     }
+    if (auto listen = string(t, "metrics_listen", "pool.metrics_listen")) {
+      pool.metricsListen = *listen;
+      pool.metricsListenOrigin = at(*t.get("metrics_listen"));
+    }
+    if (auto listen = string(t, "web_listen", "pool.web_listen")) {
+      pool.webListen = *listen;
+      pool.webListenOrigin = at(*t.get("web_listen"));
+    }
     if (auto text = string(t, "heartbeat_timeout", "pool.heartbeat_timeout")) {
       try {
         pool.heartbeatTimeout = parseDuration(*text, "pool.heartbeat_timeout");
@@ -238,6 +249,10 @@ class PoolReader {
       host.relay = relay->as_boolean()->get();
     }
     host.via = string(t, "via", what + "via").value_or("");
+    if (auto listen = string(t, "metrics_listen", what + "metrics_listen")) {
+      host.metricsListen = *listen;
+      host.metricsListenOrigin = at(*t.get("metrics_listen"));
+    }
     if (host.relay && !host.via.empty()) {
       fail(*t.get("via"), what + "a relay host cannot itself be behind a relay (via)");
     }

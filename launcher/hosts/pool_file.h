@@ -29,6 +29,9 @@ struct PoolFileHost {
   bool relay = false;                  // runs a relay (on the pool's relay_port) for NAT hosts
   std::string via;                     // behind NAT: reached only through this relay host
   std::string origin;                  // "pool.toml:12": where it is defined, for errors
+  // Its pool agent's Prometheus listener (ionet-agent --metrics-listen), overriding the pool's;
+  // checked by the agent that uses it, which names metricsListenOrigin ("pool.toml:14").
+  std::string metricsListen, metricsListenOrigin;
 };
 
 struct PoolFile {
@@ -48,6 +51,11 @@ struct PoolFile {
   std::set<std::string> directSites;
   // [batch] backend: which queue ionet-batch and friends use ("embedded", "slurm"); "" unset.
   std::string batchBackend;
+  // Every pool agent's Prometheus listener unless its host says otherwise; "" none.
+  std::string metricsListen, metricsListenOrigin;
+  // [pool] web_listen: where the queue daemon of this pool serves its web view (checked by
+  // the daemon and the batch commands, which name webListenOrigin).
+  std::string webListen, webListenOrigin;
   std::vector<PoolFileHost> hosts;  // in file order (the node order)
 
   const PoolFileHost* find(const std::string& hostName) const;  // nullptr if absent

@@ -19,6 +19,7 @@
 #include "ionet/wan/credentials.h"
 #include "ionet/wan/relay.h"
 #include "ionet/wan/session.h"
+#include "poold/pool_metrics_endpoint.h"
 
 namespace ionet::launcher {
 namespace {
@@ -46,6 +47,7 @@ class PoolDaemon {
     }
     credentials_ = loadPoolCredentials(pool_, options.nodeName);
     sessionOptions_ = poolSessionOptions(pool_);
+    metricsListen_ = metricsListenFor(pool_, *host_, options.metricsListen);
   }
 
   // Before any job can be placed here: a GPU that fails is not offered.
@@ -86,6 +88,7 @@ class PoolDaemon {
     } else {
       log::info("listening on port ", server_->port());
     }
+    if (metricsListen_) startMetrics();
     server_->onSession([this](std::shared_ptr<wan::Session> s) { onLauncher(std::move(s)); });
     waitSignals();
     io_.run();
@@ -98,7 +101,38 @@ class PoolDaemon {
     std::weak_ptr<wan::Channel> launcher;
     std::string scratch;     // its IONET_TMPDIR
     std::string shmScratch;  // its IONET_SHMDIR (Open MPI's shared-memory segments)
+    std::string statsFile;   // where its agent writes its HostStats, with metrics on
   };
+
+  // Metrics: an HTTP listener serving from its own threads what this loop publishes, every
+  // second and whenever a job starts or ends.
+  void startMetrics() {
+    // Whole seconds: a larger number with a fraction would be written with an exponent.
+    const auto now = std::chrono::system_clock::now().time_since_epoch();
+    startTime_ = static_cast<double>(std::chrono::duration_cast<std::chrono::seconds>(now).count());
+    metrics_ = std::make_unique<PoolMetricsEndpoint>(*metricsListen_);
+    // At the default log level: with port 0 it is the only way to learn the port.
+    log::warn("metrics on ", metrics_->url());
+    publishMetrics();
+  }
+
+  void publishMetrics() {
+    if (!metrics_) return;
+    PoolMetricsSnapshot s;
+    s.host = options_.nodeName;
+    s.site = host_->site;
+    s.resources = resources_;
+    s.startTime = startTime_;
+    for (const auto& [id, job] : jobs_) s.jobs.push_back({id, job.statsFile, std::nullopt});
+    for (const auto& session : sessions_) s.sessions.push_back(session->stats());
+    s.ended = endedSessions_;
+    if (relay_) s.relay = relay_->stats();
+    metrics_->publish(std::move(s));
+    metricsTimer_.expires_after(std::chrono::seconds(1));
+    metricsTimer_.async_wait([this](asio::error_code ec) {
+      if (!ec) publishMetrics();
+    });
+  }
 
   void onLauncher(std::shared_ptr<wan::Session> session) {
     log::info("launcher ", session->peerName(), " connected");
@@ -110,6 +144,8 @@ class PoolDaemon {
                     },
                     [this, session](const std::string& why) {
                       log::info("launcher ", session->peerName(), " gone: ", why);
+                      // Its counters live on in the totals of its peer.
+                      endedSessions_[{"control", session->peerName()}].add(session->stats());
                       std::erase(sessions_, session);
                     }});
     control::Envelope e;
@@ -165,6 +201,12 @@ class PoolDaemon {
     job.launcher = channel;
     job.scratch = options_.scratchRoot + "/ionet-" + options_.nodeName + "-" + s.job_id();
     job.shmScratch = "/dev/shm/ionet-" + options_.nodeName + "-" + s.job_id();
+    std::vector<std::string> env = {"IONET_AGENT_TOKEN=" + s.token(), "IONET_TMPDIR=" + job.scratch,
+                                    "IONET_SHMDIR=" + job.shmScratch};
+    if (metrics_) {
+      job.statsFile = job.scratch + "/host-stats.pb";
+      env.push_back(std::string(kAgentStatsFileVariable) + "=" + job.statsFile);
+    }
     std::vector<std::string> args = {options_.agentPath,
                                      "--connect",
                                      s.launcher(),
@@ -187,11 +229,7 @@ class PoolDaemon {
     try {
       fs::create_directories(job.scratch);
       fs::create_directories(job.shmScratch);
-      job.pid = spawnAgentProcess(
-          args,
-          agentEnvironment({"IONET_AGENT_TOKEN=" + s.token(), "IONET_TMPDIR=" + job.scratch,
-                            "IONET_SHMDIR=" + job.shmScratch}),
-          false);
+      job.pid = spawnAgentProcess(args, agentEnvironment(env), false);
     } catch (const std::exception& ex) {
       std::error_code ignored;
       fs::remove_all(job.scratch, ignored);
@@ -202,6 +240,7 @@ class PoolDaemon {
               channel->peer());
     report(job.pid, false, "started");
     jobs_[s.job_id()] = std::move(job);
+    publishMetrics();
   }
 
   void stopAgent(const control::StopAgent& s) {
@@ -227,24 +266,32 @@ class PoolDaemon {
       if (pid <= 0) return;
       for (auto it = jobs_.begin(); it != jobs_.end(); ++it) {
         if (it->second.pid != pid) continue;
+        const std::string id = it->first;
+        const Job job = std::move(it->second);
+        jobs_.erase(it);
         const Termination t = decodeWaitStatus(status);
-        const bool failed = t.signal != 0 || t.exitCode != 0;
-        log::info("job ", it->first, ": agent ", describeWaitStatus(t));
-        if (auto channel = it->second.launcher.lock()) {
+        log::info("job ", id, ": agent ", describeWaitStatus(t));
+        // What the agent wrote last joins the ended totals, published before the file goes: a
+        // scrape that misses the file finds them in the newer snapshot.
+        if (auto stats = metrics_ ? readHostStatsFile(job.statsFile) : std::nullopt) {
+          for (const auto& link : stats->links()) endedSessions_[{"data", link.host()}].add(link);
+        }
+        publishMetrics();
+        // An agent killed with -9 cannot clean up after itself. Before the launcher hears of the
+        // end: when ionet-run returns, nothing of the job is left here.
+        std::error_code ignored;
+        fs::remove_all(job.scratch, ignored);
+        fs::remove_all(job.shmScratch, ignored);
+        if (auto channel = job.launcher.lock()) {
           control::Envelope e;
           auto* st = e.mutable_agent_status();
-          st->set_job_id(it->first);
+          st->set_job_id(id);
           st->set_pid(static_cast<std::uint32_t>(pid));
           st->set_exited(true);
-          st->set_failed(failed);
+          st->set_failed(t.signal != 0 || t.exitCode != 0);
           st->set_description(describeWaitStatus(t));
           sendEnvelope(*channel, e);
         }
-        // An agent killed with -9 cannot clean up after itself.
-        std::error_code ignored;
-        fs::remove_all(it->second.scratch, ignored);
-        fs::remove_all(it->second.shmScratch, ignored);
-        jobs_.erase(it);
         break;
       }
     }
@@ -255,6 +302,7 @@ class PoolDaemon {
     log::info("signal ", signum, ": stopping (", jobs_.size(), " job agents keep running)");
     if (server_) server_->close();
     if (relay_) relay_->close();
+    metricsTimer_.cancel();
     // A session's end handler erases it from sessions_, and close() may end it at once (no
     // link left, nothing unacknowledged): iterate a copy that the handlers cannot touch.
     const auto sessions = sessions_;
@@ -275,6 +323,11 @@ class PoolDaemon {
   std::unique_ptr<wan::SessionServer> server_;
   std::vector<std::shared_ptr<wan::Session>> sessions_;
   std::map<std::string, Job> jobs_;
+  std::optional<MetricsListen> metricsListen_;
+  std::unique_ptr<PoolMetricsEndpoint> metrics_;
+  asio::steady_timer metricsTimer_{io_};
+  EndedSessions endedSessions_;
+  double startTime_ = 0;
 };
 
 }  // namespace

@@ -19,6 +19,9 @@ struct PoolDaemonOptions {
   // The GPU health check, run before registering when NVML lists GPUs; empty: GPUs are offered
   // unchecked (ionet-agent --no-gpu-check).
   GpuChecker checkGpus;
+  // --metrics-listen: where to serve Prometheus metrics; "": the pool file's metrics_listen of
+  // this host or of the pool, if any (pool_metrics.h).
+  std::string metricsListen;
 };
 
 // Serves until SIGTERM/SIGINT; returns the exit code. Throws UsageError for a bad pool file.

@@ -15,6 +15,7 @@
 #include "common/rank_env.h"
 #include "hosts/allocation.h"
 #include "ionet/error.h"
+#include "observe/http_endpoint.h"
 
 namespace ionet::launcher {
 namespace {
@@ -115,6 +116,7 @@ struct Flags {
   std::string ncclNet = "ionet";
   std::string coll = "ionet", wanTuning = "auto", wanCompress = "none";
   std::string slurmLinks = "direct";
+  std::string metricsListen;
 };
 
 void defineOptions(CLI::App& app, JobSpec& s, Flags& f) {
@@ -163,6 +165,9 @@ void defineOptions(CLI::App& app, JobSpec& s, Flags& f) {
   app.add_option("--timeout", f.timeout, "Kill the job after SECONDS (exit status 124)");
   app.add_option("--status-interval", f.statusInterval,
                  "Print the job's status (hosts, ranks, fences, links) every SECONDS");
+  app.add_option("--metrics-listen", f.metricsListen,
+                 "Serve the job's Prometheus metrics at http://ADDR:PORT/metrics ([ADDR:]PORT; "
+                 "no ADDR: 127.0.0.1; port 0: any free port, printed on stderr)");
   app.add_option("--checkpoint-dir", f.checkpointDir,
                  "The job's checkpoint directory (IONET_CHECKPOINT_DIR in every rank)");
   app.add_option("--checkpoint-storage", f.checkpointStorage,
@@ -532,6 +537,10 @@ CommandLine parseCommandLine(const std::vector<std::string>& args,
   // Slurm allocation is the job's hosts ($IONET_POOL does not replace them; --pool does).
   if (!s.slurm) poolFromEnvironment(s, environment);
   result.settings = runSettingsFromEnvironment(environment);
+  if (app.count("--metrics-listen")) {
+    result.settings.metricsListen =
+        observe::parseListenAddress(f.metricsListen, "--metrics-listen");
+  }
   return result;
 }
 

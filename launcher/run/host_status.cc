@@ -14,4 +14,25 @@ void applyHostStats(const control::HostStats& stats, HostStatus& host) {
   }
 }
 
+std::vector<LinkReport> linkReports(const control::HostStats& stats) {
+  std::vector<LinkReport> out;
+  for (const auto& l : stats.links()) {
+    LinkReport r;
+    r.peer = l.host();
+    r.rttSeconds = static_cast<double>(l.rtt_us()) / 1e6;
+    r.sendRate = l.send_rate();
+    r.receiveRate = l.receive_rate();
+    r.streams = l.streams();
+    r.linksUp = l.links_up();
+    r.reconnects = l.reconnects();
+    r.retransmittedBytes = l.retransmitted_bytes();
+    r.bytesSent = l.bytes_sent();
+    r.bytesReceived = l.bytes_received();
+    r.duplicateBytes = l.duplicate_bytes();
+    r.resumes = l.resumes();
+    out.push_back(std::move(r));
+  }
+  return out;
+}
+
 }  // namespace ionet::launcher

@@ -25,11 +25,11 @@
 #include "ionet/wan/credentials.h"
 #include "ionet/wan/session.h"
 #include "run/checkpoint_messages.h"
-#include "run/host_status.h"
+#include "run/job_hosts.h"
+#include "run/job_observer.h"
 #include "run/launch_message.h"
 #include "run/local_launcher.h"
 #include "run/output.h"
-#include "run/status_line.h"
 #include "run/stdin_reader.h"
 
 namespace ionet::launcher {
@@ -46,13 +46,14 @@ using Cause = JobOutcome::Cause;
 class JobRun {
  public:
   JobRun(const JobSpec& spec, const Placement& placement, const RunSettings& settings,
-         AgentLauncher& agents, asio::io_context& io)
+         AgentLauncher& agents, asio::io_context& io, JobObserver& observer)
       : spec_(spec),
         placement_(placement),
         settings_(settings),
         io_(io),
         output_({spec.tagOutput, spec.timestampOutput, spec.mergeStderrToStdout, spec.outputDir}),
         agents_(agents),
+        observer_(observer),
         signals_(io_, SIGINT, SIGTERM, SIGCHLD),
         connectTimer_(io_),
         jobTimer_(io_),
@@ -108,6 +109,8 @@ class JobRun {
       });
     }
     if (spec_.statusIntervalSeconds > 0) scheduleStatus();
+    JobObserver::RunWatch watch(observer_, io_, jobId_,
+                                [this] { return runView(hosts_, launched_); });
     io_.run();
     removeAgentLeftovers();
     JobOutcome outcome = failure_.value_or(JobOutcome());
@@ -121,16 +124,6 @@ class JobRun {
   }
 
  private:
-  struct HostState {
-    std::shared_ptr<wan::Channel> channel;
-    std::weak_ptr<wan::Session> session;
-    control::Hello hello;
-    std::optional<control::HostStats> stats;  // the newest, with --status-interval
-    bool done = false;                        // JobDone received, or the agent is gone
-    bool exited = false;                      // the agent process was reaped
-    bool lost = false;                        // its session ended before JobDone
-  };
-
   bool usesDataPath() const { return settings_.dataPath && placement_.hosts.size() > 1; }
 
   std::vector<std::vector<std::uint32_t>> ranksByHost() const {
@@ -224,6 +217,7 @@ class JobRun {
     in.meetOnLoopback = hosts_.size() > 1 && !usesDataPath() && agents_.agentsAreLocal();
     in.killGraceMs = settings_.killGraceMs;
     in.treeFanout = tree_.isStar() ? 0 : settings_.treeFanout;
+    in.statsIntervalMs = observer_.enabled() ? 1000 : 0;
     for (std::size_t h = 0; h < hosts_.size(); ++h) {
       const auto& hello = hosts_[h].hello;
       LaunchHost host{hello.address(), hello.free_port(), {}, {}, {}};
@@ -343,7 +337,7 @@ class JobRun {
 
   void onFence(std::size_t host, const control::FenceContribution& f) {
     auto release = fences_.contribute(host, f.signature(), f.fence_id(), f.data());
-    if (!release) return;
+    if (!release) return observer_.fenceIn(f.signature(), f.fence_id());
     control::Envelope e;
     auto* r = e.mutable_fence_release();
     r->set_fence_id(f.fence_id());
@@ -351,6 +345,7 @@ class JobRun {
     r->set_data(std::move(release->data));
     r->set_status(0);
     for (auto h : release->hosts) send(h, e);
+    observer_.fenceReleased(f.signature(), f.fence_id());
   }
 
   void onClosed(std::size_t host, const std::string& why) {
@@ -499,24 +494,9 @@ class JobRun {
   }
 
   void printStatus() {
-    JobStatus status;
-    status.elapsedSeconds =
+    const double elapsed =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - startedAt_).count();
-    status.fencesDone = fences_.completed();
-    for (const auto& f : fences_.progress()) status.fencesOpen.push_back({f.in, f.of});
-    for (std::size_t i = 0; i < hosts_.size(); ++i) {
-      const auto& h = hosts_[i];
-      HostStatus hs;
-      hs.name = placement_.hosts[i].name;
-      hs.ranks = static_cast<unsigned>(placement_.hosts[i].ranks.size());
-      hs.connected = h.channel != nullptr && !h.done;
-      if (auto session = h.session.lock()) {
-        hs.controlRttMs = std::chrono::duration<double, std::milli>(session->stats().rtt).count();
-      }
-      if (h.stats) applyHostStats(*h.stats, hs);
-      status.hosts.push_back(std::move(hs));
-    }
-    for (const auto& line : formatStatus(status)) {
+    for (const auto& line : formatStatus(jobStatus(placement_, hosts_, fences_, elapsed))) {
       std::fprintf(stderr, "ionet-run: %s\n", line.c_str());
     }
     std::fflush(stderr);
@@ -557,6 +537,7 @@ class JobRun {
   asio::io_context& io_;
   OutputSink output_;
   AgentLauncher& agents_;
+  JobObserver& observer_;
   asio::signal_set signals_;
   asio::steady_timer connectTimer_, jobTimer_, watchdog_, statusTimer_;
   const std::chrono::steady_clock::time_point startedAt_ = std::chrono::steady_clock::now();
@@ -566,7 +547,7 @@ class JobRun {
   TreeShape tree_;
   FenceTable fences_;
   std::string jobId_, token_;
-  std::vector<HostState> hosts_;
+  std::vector<RunHost> hosts_;
   std::size_t connected_ = 0;
   bool launched_ = false, tearingDown_ = false, stopped_ = false;
   int userSignals_ = 0;
@@ -576,17 +557,18 @@ class JobRun {
 
 }  // namespace
 
-JobOutcome runJob(const JobSpec& spec, const Placement& placement, const RunSettings& settings) {
+JobOutcome runJob(const JobSpec& spec, const Placement& placement, const RunSettings& settings,
+                  JobObserver& observer) {
   asio::io_context io;
   LocalLauncher agents(settings.agentPath);
-  return runJob(spec, placement, settings, agents, io);
+  return runJob(spec, placement, settings, agents, io, observer);
 }
 
 JobOutcome runJob(const JobSpec& spec, const Placement& placement, const RunSettings& settings,
-                  AgentLauncher& agents, asio::io_context& io) {
+                  AgentLauncher& agents, asio::io_context& io, JobObserver& observer) {
   JobOutcome outcome;
   {
-    JobRun run(spec, placement, settings, agents, io);
+    JobRun run(spec, placement, settings, agents, io, observer);
     outcome = run.run();
   }
   // The run's signal set gave SIGUSR1/SIGUSR2 back to their default action (terminate): with no

@@ -28,9 +28,12 @@ struct JobOutcome {
   Holdings holdings;       // --checkpoint-storage partner: what each host last said it holds
 };
 
-JobOutcome runJob(const JobSpec& spec, const Placement& placement, const RunSettings& settings);
+class JobObserver;  // run/job_observer.h: what the run tells /metrics and the status file
+
+JobOutcome runJob(const JobSpec& spec, const Placement& placement, const RunSettings& settings,
+                  JobObserver& observer);
 // The same on agents that `agents` starts, whose sessions live on `io`.
 JobOutcome runJob(const JobSpec& spec, const Placement& placement, const RunSettings& settings,
-                  AgentLauncher& agents, asio::io_context& io);
+                  AgentLauncher& agents, asio::io_context& io, JobObserver& observer);
 
 }  // namespace ionet::launcher

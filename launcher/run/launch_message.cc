@@ -86,9 +86,12 @@ control::LaunchJob buildLaunchJob(const JobSpec& spec, const Placement& placemen
     setCheckpointPlan(job.mutable_checkpoint(), spec, placement, inputs.dataPath);
   }
   job.set_kill_grace_ms(inputs.killGraceMs);
-  if (spec.statusIntervalSeconds > 0) {
-    job.set_status_interval_ms(static_cast<std::uint32_t>(spec.statusIntervalSeconds * 1000));
+  // The agents report as often as --status-interval prints, or the observer needs, if sooner.
+  std::uint32_t statsMs = static_cast<std::uint32_t>(spec.statusIntervalSeconds * 1000);
+  if (inputs.statsIntervalMs > 0 && (statsMs == 0 || inputs.statsIntervalMs < statsMs)) {
+    statsMs = inputs.statsIntervalMs;
   }
+  if (statsMs > 0) job.set_status_interval_ms(statsMs);
   if (inputs.treeFanout > 0) job.set_tree_fanout(inputs.treeFanout);
   return job;
 }

@@ -30,6 +30,9 @@ struct LaunchInputs {
   bool meetOnLoopback = false;  // emulated hosts without the data path: btl_tcp_if_include=lo
   unsigned killGraceMs = 500;
   unsigned treeFanout = 0;  // > 0: the launch and fences go through a control tree
+  // > 0: the agents report HostStats at least this often for the metrics and the status
+  // file, whether or not --status-interval prints them.
+  unsigned statsIntervalMs = 0;
   std::vector<LaunchHost> hosts;
   // The largest control-session round trip to the job's hosts (0: none measured yet): the
   // collectives' link model (wan_tuning.h).

@@ -12,6 +12,7 @@
 #include "ionet/error.h"
 #include "ionet/log.h"
 #include "run/checkpoint_plan.h"
+#include "run/job_observer.h"
 
 namespace ionet::launcher {
 
@@ -158,7 +159,8 @@ std::pair<std::string, std::string> chooseResume(const RestartPolicy& policy, co
 
 }  // namespace
 
-int runWithRestarts(const JobSpec& spec, const Pool& pool, const JobRunner& run) {
+int runWithRestarts(const JobSpec& spec, const Pool& pool, const JobRunner& run,
+                    JobObserver* observer) {
   const RestartPolicy& policy = spec.restart;
   // With partner storage the directory is on the hosts, made by their agents.
   if (!policy.checkpointDir.empty() && policy.storage == CheckpointStorage::kShared) {
@@ -190,6 +192,7 @@ int runWithRestarts(const JobSpec& spec, const Pool& pool, const JobRunner& run)
     }
     for (auto& v : contractEnvironment(policy, restart, resumeFrom)) attempt.exports.push_back(v);
     logPlacement(restart, placement);
+    if (observer) observer->runStarting(placement, resumeFrom);
     const JobOutcome outcome = run(attempt, placement);
     logOutcome(outcome);
     for (const auto& [host, sets] : outcome.holdings) held[host] = sets;
@@ -230,6 +233,7 @@ int runWithRestarts(const JobSpec& spec, const Pool& pool, const JobRunner& run)
     }
     log::warn("the job failed (", outcome.message, "); restarting it in ",
               policy.restartDelaySeconds, " s");
+    if (observer) observer->restarting(outcome.message, outcome.cause);
     std::this_thread::sleep_for(std::chrono::duration<double>(policy.restartDelaySeconds));
   }
 }

@@ -56,10 +56,14 @@ ResumePoint findResumePoint(const std::string& dir);
 std::vector<std::string> contractEnvironment(const RestartPolicy& policy, std::uint32_t restart,
                                              const std::string& resumeFrom);
 
+class JobObserver;  // run/job_observer.h
+
 // Runs spec on pool through run(), with spec.restart, until it succeeds, fails in a way not worth a
-// restart, or the budget is spent; prints each restart. Returns the exit status.
+// restart, or the budget is spent; prints each restart, and tells `observer` (when given) of
+// each run's placement and resume point and of each restart. Returns the exit status.
 using JobRunner = std::function<JobOutcome(const JobSpec&, const Placement&)>;
-int runWithRestarts(const JobSpec& spec, const Pool& pool, const JobRunner& run);
+int runWithRestarts(const JobSpec& spec, const Pool& pool, const JobRunner& run,
+                    JobObserver* observer = nullptr);
 
 // Inside a batch job on a pool: a host of the job's allocation (spec.hostLists) that did not
 // answer discovery is a lost host. Records it in the step log ($IONET_STEP_LOG: the queue ends

@@ -39,6 +39,16 @@ RunSettings runSettingsFromEnvironment(const std::vector<std::string>& environme
     s.treeFanout = static_cast<unsigned>(wholeNumber(
         "IONET_TREE_FANOUT", *v, 0, 65536, "a number of children between 0 (no tree) and 65536"));
   }
+  if (auto v = environmentValue(environment, "IONET_RUN_METRICS_LISTEN"); v && !v->empty()) {
+    s.metricsListen = observe::parseListenAddress(*v, "IONET_RUN_METRICS_LISTEN");
+  }
+  s.statusDir = environmentValue(environment, "IONET_STATUS_DIR").value_or("");
+  for (const char* name : {"IONET_JOB_ID", "SLURM_JOB_ID"}) {
+    if (auto v = environmentValue(environment, name); v && !v->empty()) {
+      s.jobLabel = *v;
+      break;
+    }
+  }
   return s;
 }
 

@@ -16,6 +16,7 @@
 
 #include "command.h"
 #include "crash_check.h"
+#include "ionet/find_program.h"
 #include "leftovers.h"
 
 namespace ionet::test {
@@ -89,6 +90,17 @@ inline void expectCleanStop(const std::string& what, const CommandResult& r) {
   EXPECT_TRUE((r.signal == 0 && r.exitCode == 0) || r.signal == SIGTERM)
       << what << " ended with exit code " << r.exitCode << ", signal " << r.signal << "\nstderr:\n"
       << r.err;
+}
+
+// promtool check metrics (Debian's prometheus package) on an endpoint's text: "" when it
+// accepts it, else what it says. promtool is a test dependency (scripts/install-deps.sh): its
+// absence is a complaint too, never a silent pass.
+inline std::string promtoolComplaints(const std::string& text) {
+  if (ionet::findOnPath("promtool").empty()) return "promtool is missing (scripts/install-deps.sh)";
+  if (text.empty()) return "nothing was scraped";
+  auto r = Command({"promtool", "check", "metrics"}, {}, text).wait(std::chrono::seconds(30));
+  if (r.finished && r.exitCode == 0 && r.out.empty() && r.err.empty()) return "";
+  return "promtool: exit " + std::to_string(r.exitCode) + "\n" + r.out + r.err;
 }
 
 // Fails the test with the command's output when it did not finish in time.

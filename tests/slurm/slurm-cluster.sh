@@ -81,6 +81,10 @@ start() {
     echo "MinJobAge=300"
     echo "SlurmctldTimeout=10"
     echo "SlurmdTimeout=30"
+    # A client gives up on an unreachable controller after about MessageTimeout (default 10 s,
+    # ~9 s a command): the tests that stop Slurm on purpose need not wait that long, and every
+    # RPC of a one-machine cluster answers in milliseconds.
+    echo "MessageTimeout=3"
     echo "InactiveLimit=0"
     for ((i = 1; i <= nodes; i++)); do
       echo "NodeName=n$i NodeHostname=localhost NodeAddr=127.0.0.1 Port=${ports[$i]} CPUs=$cpus State=UNKNOWN"

@@ -49,6 +49,16 @@ TEST(AgentCommandLine, PoolWithoutConnectIsThePoolAgent) {
   EXPECT_FALSE(c.gpuCheckBeforeOffering);
 }
 
+TEST(AgentCommandLine, MetricsListenIsThePoolAgents) {
+  auto c = parse({"--pool", "pool.toml", "--metrics-listen", "0.0.0.0:9450"});
+  EXPECT_EQ(c.mode, AgentMode::kPoolAgent);
+  EXPECT_EQ(c.pool.metricsListen, "0.0.0.0:9450");
+  EXPECT_EQ(parse({"--pool", "pool.toml"}).pool.metricsListen, "");  // the pool file's, if any
+  c = parse({"--connect", "127.0.0.1:7000", "--host-name", "h1", "--metrics-listen", "9450"});
+  EXPECT_EQ(c.mode, AgentMode::kExit);
+  EXPECT_EQ(c.exitStatus, 2);
+}
+
 TEST(AgentCommandLine, OtherModes) {
   auto c = parse({"--check-gpus", "--json", "--gpu-mem-fraction", "0.25"});
   EXPECT_EQ(c.mode, AgentMode::kCheckGpus);

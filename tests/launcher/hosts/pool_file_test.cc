@@ -128,6 +128,32 @@ TEST(PoolFile, Defaults) {
   EXPECT_FALSE(pool.hosts[0].relay);
 }
 
+// The pool agents' Prometheus listeners: the pool's, overridden per host; the agent parses them
+// (poold/pool_metrics.h) and names the line kept here when one is bad.
+TEST(PoolFile, MetricsListenOfThePoolAndOfAHost) {
+  const PoolFile pool = parsePoolText(
+      "[pool]\nname = \"p\"\nmetrics_listen = \"9450\"\n\n"
+      "[[host]]\nname = \"a\"\naddress = \"h\"\nmetrics_listen = \"0.0.0.0:9451\"\n\n"
+      "[[host]]\nname = \"b\"\naddress = \"h2\"\n",
+      "pool.toml");
+  EXPECT_EQ(pool.metricsListen, "9450");
+  EXPECT_EQ(pool.metricsListenOrigin, "pool.toml:3");
+  ASSERT_EQ(pool.hosts.size(), 2u);
+  EXPECT_EQ(pool.hosts[0].metricsListen, "0.0.0.0:9451");
+  EXPECT_EQ(pool.hosts[0].metricsListenOrigin, "pool.toml:8");
+  EXPECT_EQ(pool.hosts[1].metricsListen, "");
+  EXPECT_EQ(parsePoolText(withHost("address = \"h\"\n"), "p.toml").metricsListen, "");
+}
+
+TEST(PoolFile, WebListenOfThePoolsQueue) {
+  const PoolFile pool = parsePoolText("[pool]\nname = \"p\"\nweb_listen = \"0.0.0.0:9400\"\n\n" +
+                                          std::string("[[host]]\nname = \"a\"\naddress = \"h\"\n"),
+                                      "pool.toml");
+  EXPECT_EQ(pool.webListen, "0.0.0.0:9400");
+  EXPECT_EQ(pool.webListenOrigin, "pool.toml:3");
+  EXPECT_EQ(parsePoolText(withHost("address = \"h\"\n"), "p.toml").webListen, "");
+}
+
 TEST(PoolFile, Endpoints) {
   const PoolFile pool = parsePoolText(kLab, "pool.toml");
   EXPECT_EQ(agentEndpoint(pool, pool.hosts[0]), "203.0.113.7:7460");
@@ -137,8 +163,8 @@ TEST(PoolFile, Endpoints) {
 
 TEST(PoolFile, EndpointOfHandBuiltHostWithoutRelayRefused) {
   PoolFile pool;
-  pool.hosts.push_back({"r", "", 7450, "", {}, {}, false, "", "x:1"});
-  pool.hosts.push_back({"n", "", 7450, "", {}, {}, false, "r", "x:2"});
+  pool.hosts.push_back({"r", "", 7450, "", {}, {}, false, "", "x:1", "", ""});
+  pool.hosts.push_back({"n", "", 7450, "", {}, {}, false, "r", "x:2", "", ""});
   const auto msg = usageError([&] { agentEndpoint(pool, pool.hosts[1]); });
   EXPECT_NE(msg.find("x:2:"), std::string::npos) << msg;
   EXPECT_NE(msg.find("not a relay"), std::string::npos) << msg;
@@ -242,6 +268,12 @@ TEST(PoolFile, EachErrorNamesFileLineAndWhatIsWrong) {
       {"host = [3]\n" + top, "pool.toml:1:", "each host must be a table ([[host]]), got integer"},
       {withHost("address = \"h\"\n") + "[[host]]\naddress = \"h2\"\n",
        "pool.toml:7:", "[[host]] needs a name"},
+      {withHost("address = \"h\"\nmetrics_listen = 9450\n"),
+       "pool.toml:7:", "host 'a': metrics_listen must be a string, got integer"},
+      {"[pool]\nname = \"p\"\nmetrics_listen = \"\"\n",
+       "pool.toml:3:", "pool.metrics_listen must not be empty"},
+      {"[pool]\nname = \"p\"\nmetrics_port = \"9450\"\n",
+       "pool.toml:3:", "unknown key 'metrics_port' in [pool]"},
   };
   for (const auto& c : cases) {
     const auto msg = poolError(c.text);

@@ -212,6 +212,23 @@ TEST(CommandLine, BadNumberRejected) {
   EXPECT_NE(usageError({"-np", "many", "prog"}).find("many"), std::string::npos);
 }
 
+TEST(CommandLine, MetricsListenOverridesTheVariable) {
+  auto cmd = parseCommandLine({"--metrics-listen", ":0", "prog"},
+                              {"IONET_RUN_METRICS_LISTEN=0.0.0.0:9464"});
+  ASSERT_TRUE(cmd.settings.metricsListen);
+  EXPECT_EQ(cmd.settings.metricsListen->host, "127.0.0.1");
+  EXPECT_EQ(cmd.settings.metricsListen->port, 0);
+  cmd = parseCommandLine({"-metrics-listen", "[::1]:9100", "prog"}, {});
+  EXPECT_EQ(cmd.settings.metricsListen->host, "::1");
+  EXPECT_EQ(cmd.settings.metricsListen->port, 9100);
+  cmd = parseCommandLine({"prog"}, {"IONET_RUN_METRICS_LISTEN=0.0.0.0:9464"});
+  ASSERT_TRUE(cmd.settings.metricsListen);
+  EXPECT_EQ(cmd.settings.metricsListen->host, "0.0.0.0");
+  EXPECT_FALSE(parseCommandLine({"prog"}, {}).settings.metricsListen);
+  const std::string message = usageError({"--metrics-listen", "host:http", "prog"});
+  EXPECT_EQ(message.rfind("--metrics-listen: ", 0), 0u) << message;
+}
+
 TEST(CommandLine, HelpAndVersionExitNow) {
   for (const char* flag : {"--help", "-h"}) {
     auto cmd = parseCommandLine({flag}, {});

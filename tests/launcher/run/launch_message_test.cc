@@ -107,6 +107,19 @@ TEST(LaunchMessage, TreeStatusAndCheckpointsOnlyWhenAsked) {
   EXPECT_TRUE(job.has_checkpoint());
 }
 
+// With metrics or the status file the agents report every second, printed or not; the sooner
+// of that and --status-interval.
+TEST(LaunchMessage, TheObserverAsksForHostStats) {
+  JobSpec spec;
+  auto in = inputs(true);
+  in.statsIntervalMs = 1000;
+  EXPECT_EQ(buildLaunchJob(spec, twoHosts(), in).status_interval_ms(), 1000u);
+  spec.statusIntervalSeconds = 60;
+  EXPECT_EQ(buildLaunchJob(spec, twoHosts(), in).status_interval_ms(), 1000u);
+  spec.statusIntervalSeconds = 0.2;
+  EXPECT_EQ(buildLaunchJob(spec, twoHosts(), in).status_interval_ms(), 200u);
+}
+
 // A job spanning hosts through the sessions gets libionet-coll and its link model; on a link of
 // 10 ms or more, Open MPI's eager limit (the bandwidth-delay product) and recursive doubling.
 TEST(LaunchMessage, CollectivesFollowTheMeasuredRoundTrip) {

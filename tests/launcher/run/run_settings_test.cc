@@ -26,6 +26,25 @@ TEST(RunSettings, ValuesInRangeAreTaken) {
   EXPECT_EQ(runSettingsFromEnvironment({"IONET_TREE_FANOUT=65536"}).treeFanout, 65536u);
 }
 
+TEST(RunSettings, MetricsStatusDirectoryAndJobLabel) {
+  const RunSettings none = runSettingsFromEnvironment({"IONET_RUN_METRICS_LISTEN="});
+  EXPECT_FALSE(none.metricsListen);
+  EXPECT_EQ(none.statusDir, "");
+  EXPECT_EQ(none.jobLabel, "");
+  const RunSettings s = runSettingsFromEnvironment(
+      {"IONET_RUN_METRICS_LISTEN=9464", "IONET_STATUS_DIR=/run/ionet/7", "SLURM_JOB_ID=55"});
+  ASSERT_TRUE(s.metricsListen);
+  EXPECT_EQ(s.metricsListen->host, "127.0.0.1");
+  EXPECT_EQ(s.metricsListen->port, 9464);
+  EXPECT_EQ(s.statusDir, "/run/ionet/7");
+  EXPECT_EQ(s.jobLabel, "55");
+  // An ionet-batch job's id wins over the Slurm job it may run in.
+  EXPECT_EQ(runSettingsFromEnvironment({"SLURM_JOB_ID=55", "IONET_JOB_ID=9"}).jobLabel, "9");
+  const std::string message =
+      usageError([] { runSettingsFromEnvironment({"IONET_RUN_METRICS_LISTEN=host:99999"}); });
+  EXPECT_EQ(message.rfind("IONET_RUN_METRICS_LISTEN: ", 0), 0u) << message;
+}
+
 TEST(RunSettings, BadValuesAreUsageErrorsNamingTheVariable) {
   for (const char* bad : {"IONET_KILL_GRACE_MS=0", "IONET_KILL_GRACE_MS=600001",
                           "IONET_KILL_GRACE_MS=", "IONET_KILL_GRACE_MS=5s",

@@ -10,8 +10,10 @@
 namespace ionet::jobscripts {
 
 // Runs until the queue has been idle (nothing pending or running) for $IONET_QUEUE_IDLE_EXIT
-// seconds (default 300). Returns at once when another daemon holds the queue's lock.
-int runDaemon(const QueueDir& q);
+// seconds (default 300) and no web page asked it anything for as long. Returns at once when
+// another daemon holds the queue's lock. `webListen`: ionet-queued --web-listen ("" unset; see
+// web_server.h for the other sources).
+int runDaemon(const QueueDir& q, const std::string& webListen = "");
 
 // One pass over the queue (exposed for tests); `shepherd` starts a shepherd for a job the pass
 // marked RUNNING and returns its pid.
