@@ -18,6 +18,19 @@
 namespace ionet::launcher {
 namespace {
 
+// Every run of the job on agents that `agents` starts (a pool's, an allocation's), driven on io,
+// which is made ready again for each run.
+int runOnAgents(JobSpec& spec, const Pool& pool, const RunSettings& settings,
+                AgentLauncher& agents, asio::io_context& io, JobObserver& observer) {
+  return runWithRestarts(
+      spec, pool,
+      [&](const JobSpec& s, const Placement& placement) {
+        io.restart();
+        return runJob(s, placement, settings, agents, io, observer);
+      },
+      &observer);
+}
+
 // A pool of real hosts: ask their pool agents what they offer, place, run there.
 int runOnPool(JobSpec& spec, const RunSettings& settings, JobObserver& observer) {
   asio::io_context io;
@@ -30,14 +43,7 @@ int runOnPool(JobSpec& spec, const RunSettings& settings, JobObserver& observer)
   PoolLauncher agents(io, poolFile);
   const auto answered = agents.discover(std::chrono::seconds(10));
   requireAllocatedHosts(spec, answered);
-  auto pool = restrictPool(answered, spec);
-  return runWithRestarts(
-      spec, pool,
-      [&](const JobSpec& s, const Placement& placement) {
-        io.restart();
-        return runJob(s, placement, settings, agents, io, observer);
-      },
-      &observer);
+  return runOnAgents(spec, restrictPool(answered, spec), settings, agents, io, observer);
 }
 
 // The embedded local pool: this machine, or --local-hosts emulated hosts on it.
@@ -61,13 +67,7 @@ int runInSlurmAllocation(JobSpec& spec, const RunSettings& settings, JobObserver
   Pool pool;
   pool.slotsGiven = true;
   for (const auto& n : spec.slurm->nodes) pool.hosts.push_back({n.name, n.tasks, false, {}});
-  return runWithRestarts(
-      spec, pool,
-      [&](const JobSpec& s, const Placement& placement) {
-        io.restart();
-        return runJob(s, placement, settings, agents, io, observer);
-      },
-      &observer);
+  return runOnAgents(spec, pool, settings, agents, io, observer);
 }
 
 int runWith(CommandLine& cmd, const RunSettings& settings, JobObserver& observer) {

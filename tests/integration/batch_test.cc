@@ -219,7 +219,8 @@ TEST_F(BatchTest, TheSignalWarningReachesTheRanksThroughIonetRun) {
   writeScript("ranks.sh",
               "#!/bin/bash\n"
               "#SBATCH -n 2 --time=0:04 --signal=USR1@2\n"
-              "ionet-run " + example("signal_trap") + "\n");
+              "ionet-run " +
+                  example("signal_trap") + "\n");
   const std::string id = submit({"ranks.sh"});
   EXPECT_TRUE(waitForState(id, "TIMEOUT", 30s));
   const std::string out = read(path("ionet-" + id + ".out"));

@@ -3,11 +3,7 @@
 // /metrics where the pool file's metrics_listen says, h2's where --metrics-listen says (its own
 // metrics_listen names an address it does not have: the command line must win). Scrapes go to
 // each agent's loopback from a thread that joined its host's namespace.
-#include <fcntl.h>
-#include <netinet/in.h>
-#include <poll.h>
 #include <signal.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -16,7 +12,9 @@
 #include <memory>
 #include <regex>
 
+#include "emulated_pool.h"
 #include "fixture.h"
+#include "http_probe.h"
 #include "wanemu.h"
 
 namespace ionet::test {
@@ -26,105 +24,22 @@ namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 
 // Everything the suite shares: the emulated WAN, the pool's files, the agents and their ports.
-struct MetricsWorld {
-  std::unique_ptr<WanEmulator> wan;
-  std::string dir, poolFile;
-  std::vector<std::unique_ptr<Command>> agents;  // h1, h2
-  std::uint16_t port[3] = {0, 0, 0};             // /metrics port of h1, h2 (index = host)
+struct MetricsWorld : EmulatedPool {
+  using EmulatedPool::EmulatedPool;
+  std::uint16_t port[3] = {0, 0, 0};  // /metrics port of h1, h2 (index = host)
 };
 MetricsWorld* world = nullptr;
 
-// A TCP connection to 127.0.0.1:port inside host's namespace; -1 when refused.
+// A non-blocking connection to 127.0.0.1:port inside host's namespace; -1 when refused.
 int connectIn(int host, std::uint16_t port) {
   int fd = -1;
-  world->wan->inHost(host, [&] {
-    fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_port = htons(port);
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
-      ::close(fd);
-      fd = -1;
-    }
-  });
-  if (fd >= 0) ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK);
+  world->wan->inHost(host, [&] { fd = connectLoopback(port); });
   return fd;
 }
 
-// Sends as much of data as the peer takes before the deadline; false when it stopped taking it
-// (closed, reset, or full until the deadline).
-bool sendAll(int fd, const std::string& data, Clock::time_point deadline) {
-  std::size_t done = 0;
-  while (done < data.size()) {
-    const ssize_t n = ::send(fd, data.data() + done, data.size() - done, MSG_NOSIGNAL);
-    if (n > 0) {
-      done += static_cast<std::size_t>(n);
-      continue;
-    }
-    if (n < 0 && errno != EAGAIN && errno != EINTR) return false;
-    const auto left =
-        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
-    if (left <= 0ms) return false;
-    pollfd p{fd, POLLOUT, 0};
-    ::poll(&p, 1, static_cast<int>(left.count()));
-  }
-  return true;
-}
-
-// Whether raw holds a whole HTTP response (headers, and a body of its Content-Length).
-bool wholeResponse(const std::string& raw) {
-  const auto bodyAt = raw.find("\r\n\r\n");
-  if (bodyAt == std::string::npos) return false;
-  std::smatch m;
-  const std::string head = raw.substr(0, bodyAt);
-  if (!std::regex_search(head, m, std::regex("\r\nContent-Length: (\\d+)", std::regex::icase))) {
-    return false;  // read to the end
-  }
-  return raw.size() - bodyAt - 4 >= std::stoul(m[1]);
-}
-
-// Reads until the peer closes (or resets) the connection, or until `enough` holds for what came;
-// false at the deadline.
-bool readUntilClosed(int fd, std::string& out, Clock::time_point deadline,
-                     const std::function<bool(const std::string&)>& enough = {}) {
-  char buf[65536];
-  for (;;) {
-    const ssize_t n = ::recv(fd, buf, sizeof buf, 0);
-    if (n > 0) {
-      out.append(buf, static_cast<std::size_t>(n));
-      if (enough && enough(out)) return true;
-      continue;
-    }
-    if (n == 0 || (errno != EAGAIN && errno != EINTR)) return true;
-    const auto left =
-        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
-    if (left <= 0ms) return false;
-    pollfd p{fd, POLLIN, 0};
-    ::poll(&p, 1, static_cast<int>(left.count()));
-  }
-}
-
-struct HttpAnswer {
-  bool ended = false;  // a whole answer came, or the agent closed the connection, in time
-  int status = 0;      // 0: no status line (closed without an answer)
-  std::string body;
-};
-
+// One request to host's agent's /metrics listener, from inside its namespace.
 HttpAnswer exchange(int host, const std::string& request, std::chrono::milliseconds timeout = 10s) {
-  HttpAnswer a;
-  const int fd = connectIn(host, world->port[host]);
-  if (fd < 0) return a;
-  const auto deadline = Clock::now() + timeout;
-  sendAll(fd, request, deadline);
-  std::string raw;
-  a.ended = readUntilClosed(fd, raw, deadline, wholeResponse);
-  ::close(fd);
-  std::smatch m;
-  if (std::regex_search(raw, m, std::regex("^HTTP/1\\.[01] (\\d{3})"))) a.status = std::stoi(m[1]);
-  const auto bodyAt = raw.find("\r\n\r\n");
-  if (bodyAt != std::string::npos) a.body = raw.substr(bodyAt + 4);
-  return a;
+  return test::exchange(connectIn(host, world->port[host]), request, timeout);
 }
 
 HttpAnswer scrape(int host) {
@@ -142,50 +57,30 @@ class PoolMetricsTest : public IonetTest {
  protected:
   static void SetUpTestSuite() {
     if (!WanEmulator::unavailableReason().empty()) return;
-    world = new MetricsWorld;
     WanOptions o;
     o.hosts = 2;
     o.natHosts = {2};
-    world->wan = std::make_unique<WanEmulator>(o);
-    world->dir = fs::temp_directory_path() / ("poolmetrics-" + std::to_string(::getpid()));
-    fs::create_directories(world->dir);
-    Command psk({kBin + "/ionet-agent", "--gen-psk", world->dir + "/pool.psk", "--pool", "lab"});
-    psk.wait(10s);
-    world->poolFile = world->dir + "/pool.toml";
-    std::ofstream(world->poolFile) << "[pool]\nname = \"lab\"\npsk = \"pool.psk\"\n"
-                                   << "heartbeat_timeout = \"4s\"\n"
-                                   << "metrics_listen = \"127.0.0.1:0\"\n\n"
-                                   << "[[host]]\nname = \"h1\"\naddress = \""
-                                   << world->wan->address(1) << "\"\nrelay = true\nslots = 2\n"
-                                   << "site = \"fra\"\n\n"
-                                   << "[[host]]\nname = \"h2\"\nvia = \"h1\"\nslots = 2\n"
-                                   << "site = \"home\"\nmetrics_listen = \"192.0.2.1:9450\"\n";
-    for (int h = 1; h <= 2; ++h) {
-      auto args = world->wan->execPrefix(h);
-      // Emulated hosts share this machine's GPUs, if it has any: not theirs to check twice.
-      args.insert(args.end(), {kBin + "/ionet-agent", "--pool", world->poolFile, "--host-name",
-                               "h" + std::to_string(h), "--no-gpu-check"});
-      if (h == 2) args.insert(args.end(), {"--metrics-listen", "0"});
-      world->agents.push_back(std::make_unique<Command>(args));
-    }
+    world = new MetricsWorld(o, "poolmetrics");
+    world->writePoolFile(
+        "metrics_listen = \"127.0.0.1:0\"\n\n"
+        "[[host]]\nname = \"h1\"\naddress = \"" +
+        world->wan->address(1) +
+        "\"\nrelay = true\nslots = 2\nsite = \"fra\"\n\n"
+        "[[host]]\nname = \"h2\"\nvia = \"h1\"\nslots = 2\nsite = \"home\"\n"
+        "metrics_listen = \"192.0.2.1:9450\"\n");
+    world->startAgent(1);
+    world->startAgent(2, {"--metrics-listen", "0"});
     // Each agent says where it serves: "metrics on http://127.0.0.1:PORT/metrics".
     const std::regex url("metrics on http://127\\.0\\.0\\.1:(\\d+)/metrics");
     for (int h = 1; h <= 2; ++h) {
       std::smatch m;
-      world->agents[h - 1]->waitForStderr(
+      world->agents[h]->waitForStderr(
           [&](const std::string& err) { return std::regex_search(err, m, url); }, 30s);
       if (!m.empty()) world->port[h] = static_cast<std::uint16_t>(std::stoi(m[1]));
     }
   }
 
   static void TearDownTestSuite() {
-    if (!world) return;
-    for (auto& a : world->agents) {
-      a->signal(SIGTERM);
-      expectCleanStop("pool agent", a->wait(10s));
-    }
-    std::error_code ignored;
-    fs::remove_all(world->dir, ignored);
     delete world;
     world = nullptr;
   }
@@ -196,7 +91,7 @@ class PoolMetricsTest : public IonetTest {
     ASSERT_NE(world, nullptr);
     for (int h = 1; h <= 2; ++h) {
       ASSERT_NE(world->port[h], 0) << "agent h" << h << " did not say where its metrics are:\n"
-                                   << world->agents[h - 1]->transcript();
+                                   << world->agents[h]->transcript();
     }
     // The pool is ready when a job reaches both hosts (h2 parks at h1's relay).
     const auto deadline = Clock::now() + 30s;
@@ -311,7 +206,7 @@ TEST_F(PoolMetricsTest, BadRequestsAreRefusedAndTheAgentCarriesOn) {
   ASSERT_TRUE(sendAll(stuck, "GET /metrics HTTP/1.1\r\nHost: x\r\n", Clock::now() + 5s));
   EXPECT_EQ(scrape(1).status, 200);
   std::string ignored;
-  EXPECT_TRUE(readUntilClosed(stuck, ignored, Clock::now() + 30s)) << "still held open";
+  EXPECT_TRUE(readUntil(stuck, ignored, Clock::now() + 30s)) << "still held open";
   ::close(stuck);
 
   // The agent still serves and still runs jobs.

@@ -11,6 +11,7 @@
 #include <memory>
 #include <regex>
 
+#include "emulated_pool.h"
 #include "fixture.h"
 #include "wanemu.h"
 
@@ -31,51 +32,24 @@ std::string shell(const std::string& command) {
 }
 
 // Everything the suite shares: the emulated WAN, the pool's files and the pool agents.
-struct PoolWorld {
-  std::unique_ptr<WanEmulator> wan;
-  std::string dir;
-  std::string poolFile;
-  std::vector<std::unique_ptr<Command>> agents;
-};
-PoolWorld* world = nullptr;
+EmulatedPool* world = nullptr;
 
 class PoolTest : public IonetTest {
  protected:
   static void SetUpTestSuite() {
     if (!WanEmulator::unavailableReason().empty()) return;
-    world = new PoolWorld;
     WanOptions o;
     o.hosts = 3;
     o.natHosts = {2, 3};
-    world->wan = std::make_unique<WanEmulator>(o);
-    world->dir = fs::temp_directory_path() / ("pooltest-" + std::to_string(::getpid()));
-    fs::create_directories(world->dir);
-    Command psk({kBin + "/ionet-agent", "--gen-psk", world->dir + "/pool.psk", "--pool", "lab"});
-    psk.wait(10s);
-    world->poolFile = world->dir + "/pool.toml";
-    std::ofstream(world->poolFile) << "[pool]\nname = \"lab\"\npsk = \"pool.psk\"\n"
-                                   << "heartbeat_timeout = \"4s\"\n\n"
-                                   << "[[host]]\nname = \"h1\"\naddress = \""
-                                   << world->wan->address(1) << "\"\nrelay = true\nslots = 2\n\n"
-                                   << "[[host]]\nname = \"h2\"\nvia = \"h1\"\nslots = 2\n\n"
-                                   << "[[host]]\nname = \"h3\"\nvia = \"h1\"\nslots = 2\n";
-    for (int h = 1; h <= 3; ++h) {
-      auto args = world->wan->execPrefix(h);
-      // Emulated hosts share this machine's GPUs, if it has any: not theirs to check 3 times.
-      args.insert(args.end(), {kBin + "/ionet-agent", "--pool", world->poolFile, "--host-name",
-                               "h" + std::to_string(h), "--no-gpu-check"});
-      world->agents.push_back(std::make_unique<Command>(args));
-    }
+    world = new EmulatedPool(o, "pooltest");
+    world->writePoolFile("\n[[host]]\nname = \"h1\"\naddress = \"" + world->wan->address(1) +
+                         "\"\nrelay = true\nslots = 2\n\n"
+                         "[[host]]\nname = \"h2\"\nvia = \"h1\"\nslots = 2\n\n"
+                         "[[host]]\nname = \"h3\"\nvia = \"h1\"\nslots = 2\n");
+    for (int h = 1; h <= 3; ++h) world->startAgent(h);
   }
 
   static void TearDownTestSuite() {
-    if (!world) return;
-    for (auto& a : world->agents) {
-      a->signal(SIGTERM);
-      expectCleanStop("pool agent", a->wait(10s));
-    }
-    std::error_code ignored;
-    fs::remove_all(world->dir, ignored);
     delete world;
     world = nullptr;
   }
@@ -152,7 +126,9 @@ class PoolTest : public IonetTest {
     const std::string pid = shell("pgrep -f 'ionet-agent --connect .* --host-name " + host + "'");
     EXPECT_FALSE(pid.empty()) << "no job agent on " << host;
     const auto at = Clock::now();
-    if (!pid.empty()) EXPECT_EQ(::kill(std::stoi(pid), SIGKILL), 0);
+    if (!pid.empty()) {
+      EXPECT_EQ(::kill(std::stoi(pid), SIGKILL), 0);
+    }
     return at;
   }
 

@@ -2,11 +2,7 @@
 // from its stderr), the job's series scraped while it runs and checked by promtool, hostile
 // clients (garbage, a 1 MiB header, a request never finished) that neither stop the endpoint
 // nor the job, and the $IONET_STATUS_DIR file through to state "done".
-#include <fcntl.h>
-#include <netinet/in.h>
-#include <poll.h>
 #include <signal.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -18,6 +14,7 @@
 #include <sstream>
 
 #include "fixture.h"
+#include "http_probe.h"
 
 namespace ionet::test {
 namespace {
@@ -25,76 +22,10 @@ namespace {
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 
-// A connection to 127.0.0.1:port, non-blocking; -1 when refused.
-int connectTo(std::uint16_t port) {
-  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_port = htons(port);
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
-    ::close(fd);
-    return -1;
-  }
-  ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK);
-  return fd;
-}
-
-// Sends what the peer takes before the deadline; false when it stopped taking it.
-bool sendAll(int fd, const std::string& data, Clock::time_point deadline) {
-  for (std::size_t done = 0; done < data.size();) {
-    const ssize_t n = ::send(fd, data.data() + done, data.size() - done, MSG_NOSIGNAL);
-    if (n > 0) {
-      done += static_cast<std::size_t>(n);
-      continue;
-    }
-    if (n < 0 && errno != EAGAIN && errno != EINTR) return false;
-    const auto left =
-        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
-    if (left <= 0ms) return false;
-    pollfd p{fd, POLLOUT, 0};
-    ::poll(&p, 1, static_cast<int>(left.count()));
-  }
-  return true;
-}
-
-// What the peer sends until it closes (or resets); nullopt at the deadline.
-std::optional<std::string> readUntilClosed(int fd, Clock::time_point deadline) {
-  std::string out;
-  char buf[65536];
-  for (;;) {
-    const ssize_t n = ::recv(fd, buf, sizeof buf, 0);
-    if (n > 0) {
-      out.append(buf, static_cast<std::size_t>(n));
-      continue;
-    }
-    if (n == 0 || (errno != EAGAIN && errno != EINTR)) return out;
-    const auto left =
-        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
-    if (left <= 0ms) return std::nullopt;
-    pollfd p{fd, POLLIN, 0};
-    ::poll(&p, 1, static_cast<int>(left.count()));
-  }
-}
-
-// Sends request and returns the whole answer ("" when refused or it did not come in 10 s).
-std::string ask(std::uint16_t port, const std::string& request) {
-  const int fd = connectTo(port);
-  if (fd < 0) return "";
-  const auto deadline = Clock::now() + 10s;
-  sendAll(fd, request, deadline);  // a server that answers early may close mid-request
-  auto answer = readUntilClosed(fd, deadline);
-  ::close(fd);
-  return answer.value_or("");
-}
-
 // GET /metrics: the body of a 200 answer, "" otherwise.
 std::string scrape(std::uint16_t port) {
-  const std::string answer =
-      ask(port, "GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
-  if (answer.rfind("HTTP/1.1 200", 0) != 0) return "";
-  const auto body = answer.find("\r\n\r\n");
-  return body == std::string::npos ? "" : answer.substr(body + 4);
+  const HttpAnswer a = httpGet(port, "/metrics");
+  return a.status == 200 ? a.body : "";
 }
 
 // The value of the series (name and labels exactly as written); nullopt when absent.
@@ -198,15 +129,16 @@ TEST_F(RunMetricsTest, RunMetricsAndStatusFileOfARealJob) {
   EXPECT_EQ(promtoolComplaints(text), "");
 
   // Hostile clients: the endpoint answers or drops them and goes on serving.
-  EXPECT_EQ(
-      ask(port, std::string("\x16\x03\x01\x00\xff garbage\r\n\r\n", 18)).rfind("HTTP/1.1 400", 0),
-      0u);
+  EXPECT_EQ(exchange(connectLoopback(port), std::string("\x16\x03\x01\x00\xff garbage\r\n\r\n", 18))
+                .status,
+            400);
   const std::string huge =
       "GET /metrics HTTP/1.1\r\nHost: x\r\nX-Big: " + std::string(1 << 20, 'a') +
       "\r\nConnection: close\r\n\r\n";
-  const std::string refused = ask(port, huge);
-  EXPECT_TRUE(refused.empty() || refused.rfind("HTTP/1.1 4", 0) == 0) << refused.substr(0, 200);
-  const int slow = connectTo(port);  // never finished: held until the job is over
+  const HttpAnswer refused = exchange(connectLoopback(port), huge);
+  EXPECT_TRUE(refused.ended && (refused.status == 0 || refused.status / 100 == 4))
+      << refused.status;
+  const int slow = connectLoopback(port);  // never finished: held until the job is over
   ASSERT_GE(slow, 0);
   ASSERT_TRUE(sendAll(slow, "GET /metrics HTTP/1.1\r\nHost: x\r\n", Clock::now() + 5s));
   text = scrape(port);

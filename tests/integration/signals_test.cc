@@ -54,8 +54,8 @@ TEST_F(IonetTest, SigusrIsForwardedToEveryRankAndTheJobGoesOn) {
 
 TEST_F(IonetTest, SigusrBetweenRestartsDoesNotEndIonetRun) {
   // No ranks to give it to during --restart-delay: ignored, and the restart goes ahead.
-  auto c = start({"-np", "2", "--max-restarts", "1", "--restart-delay", "2", example("exit_code"),
-                  "1", "5"});
+  auto c = start(
+      {"-np", "2", "--max-restarts", "1", "--restart-delay", "2", example("exit_code"), "1", "5"});
   ASSERT_TRUE(c.waitForStderr(
       [](const std::string& e) { return e.find("restarting it in 2 s") != std::string::npos; },
       std::chrono::seconds(30)))

@@ -3,6 +3,7 @@
 // real headless Chromium; a real Prometheus server scraping a pool agent, the job's ionet-run
 // and the queue; promtool on every endpoint; bad HTTP against the daemon's listener.
 #include <signal.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
@@ -11,7 +12,9 @@
 #include <nlohmann/json.hpp>
 #include <regex>
 
+#include "emulated_pool.h"
 #include "fixture.h"
+#include "http_probe.h"
 #include "wanemu.h"
 
 namespace ionet::test {
@@ -26,58 +29,34 @@ const std::string kArtifacts = IONET_BUILD_DIR "/test-artifacts";
 constexpr int kAgentMetricsPort = 9450;  // every host's agent, inside its own namespace
 constexpr int kRunMetricsPort = 9460;    // the job's ionet-run, in h1
 
-struct World {
-  std::unique_ptr<WanEmulator> wan;
-  std::string dir, poolFile;
-  std::map<int, std::unique_ptr<Command>> agents;
-};
-World* world = nullptr;
+EmulatedPool* world = nullptr;
 
 class WebViewTest : public IonetTest {
  protected:
   static void SetUpTestSuite() {
     if (!WanEmulator::unavailableReason().empty()) return;
-    world = new World;
     WanOptions o;
     o.hosts = 3;
     o.natHosts = {3};
-    world->wan = std::make_unique<WanEmulator>(o);
-    world->dir = fs::temp_directory_path() / ("webview-" + std::to_string(::getpid()));
-    fs::create_directories(world->dir);
-    Command({kBin + "/ionet-agent", "--gen-psk", world->dir + "/pool.psk", "--pool", "lab"})
-        .wait(10s);
-    world->poolFile = world->dir + "/pool.toml";
+    world = new EmulatedPool(o, "webview");
     // The pool's key makes every agent serve metrics on all its addresses; h3 overrides it
     // on the command line (it is behind NAT: only its own namespace reaches it).
-    std::ofstream(world->poolFile)
-        << "[pool]\nname = \"lab\"\npsk = \"pool.psk\"\n"
-        << "heartbeat_timeout = \"4s\"\nmetrics_listen = \"0.0.0.0:" << kAgentMetricsPort
-        << "\"\n\n"
-        << "[[host]]\nname = \"h1\"\naddress = \"" << world->wan->address(1)
-        << "\"\nrelay = true\nslots = 2\nsite = \"fra\"\n\n"
-        << "[[host]]\nname = \"h2\"\naddress = \"" << world->wan->address(2)
-        << "\"\nslots = 2\nsite = \"ams\"\n\n"
-        << "[[host]]\nname = \"h3\"\nvia = \"h1\"\nslots = 2\n"
-        << "site = \"home\"\n";
+    world->writePoolFile("metrics_listen = \"0.0.0.0:" + std::to_string(kAgentMetricsPort) +
+                         "\"\n\n[[host]]\nname = \"h1\"\naddress = \"" + world->wan->address(1) +
+                         "\"\nrelay = true\nslots = 2\nsite = \"fra\"\n\n"
+                         "[[host]]\nname = \"h2\"\naddress = \"" +
+                         world->wan->address(2) +
+                         "\"\nslots = 2\nsite = \"ams\"\n\n"
+                         "[[host]]\nname = \"h3\"\nvia = \"h1\"\nslots = 2\nsite = \"home\"\n");
     for (int h = 1; h <= 3; ++h) startAgent(h);
   }
 
   static void startAgent(int h) {
-    auto args = world->wan->execPrefix(h);
-    args.insert(args.end(), {kBin + "/ionet-agent", "--pool", world->poolFile, "--host-name",
-                             "h" + std::to_string(h), "--no-gpu-check"});
-    if (h == 3) args.insert(args.end(), {"--metrics-listen", "127.0.0.1:9451"});
-    world->agents[h] = std::make_unique<Command>(args);
+    world->startAgent(h, h == 3 ? std::vector<std::string>{"--metrics-listen", "127.0.0.1:9451"}
+                                : std::vector<std::string>{});
   }
 
   static void TearDownTestSuite() {
-    if (!world) return;
-    for (auto& [h, a] : world->agents) {
-      a->signal(SIGTERM);
-      a->wait(10s);
-    }
-    std::error_code ignored;
-    fs::remove_all(world->dir, ignored);
     delete world;
     world = nullptr;
   }
@@ -280,42 +259,28 @@ TEST_F(WebViewTest, PageShowsThePoolAndTheJobPrometheusScrapesItAndAKilledHostGo
   EXPECT_TRUE(prometheus.wait(20s).finished);
 
   // Bad HTTP against the daemon's listener: garbage, a 1 MiB header, a request never finished.
-  // Each gets a 4xx or is closed, and the page is still served.
-  const std::string port = webPort;
-  auto bad = inHost(1, {kPython, "-c", R"py(
-import socket, sys, time
-port = int(sys.argv[1])
-def send(data, wait=10):
-    s = socket.create_connection(("127.0.0.1", port))
-    try:
-        s.sendall(data)
-    except OSError:
-        pass
-    s.settimeout(wait)
-    try:
-        return s.recv(64)
-    except OSError:
-        return b""
-    finally:
-        s.close()
-assert send(b"\x16\x03\x01garbage\r\n\r\n").startswith(b"HTTP/1.1 400"), "garbage"
-r = send(b"GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * (1 << 20) + b"\r\n\r\n")
-assert r == b"" or r.startswith(b"HTTP/1.1 4"), r
-slow = socket.create_connection(("127.0.0.1", port))
-slow.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nX-Slow: ")
-start = time.time()
-ok = send(b"GET /api/hosts HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-assert ok.startswith(b"HTTP/1.1 200"), ok
-assert time.time() - start < 2, "a slow client held the listener"
-slow.settimeout(15)
-r = slow.recv(64)
-assert r == b"" or r.startswith(b"HTTP/1.1 4"), r
-print("ok")
-)py",
-                        port})
-                 .wait(40s);
-  EXPECT_EQ(bad.out, "ok\n") << bad.err;
-  EXPECT_TRUE(fetchJson(1, url + "api/hosts").is_object());
+  // Each gets a 4xx or is closed, and the page is still served meanwhile.
+  const auto port = static_cast<std::uint16_t>(std::stoi(webPort));
+  auto connect = [&] {
+    int fd = -1;
+    world->wan->inHost(1, [&] { fd = connectLoopback(port); });
+    return fd;
+  };
+  EXPECT_EQ(exchange(connect(), "\x16\x03\x01garbage\r\n\r\n").status, 400);
+  const HttpAnswer huge = exchange(
+      connect(), "GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + std::string(1 << 20, 'a') + "\r\n\r\n");
+  EXPECT_TRUE(huge.ended && (huge.status == 0 || huge.status / 100 == 4)) << huge.status;
+  const int slow = connect();
+  ASSERT_TRUE(sendAll(slow, "GET / HTTP/1.1\r\nHost: x\r\nX-Slow: ", ProbeClock::now() + 5s));
+  const auto start = ProbeClock::now();
+  const HttpAnswer ok =
+      exchange(connect(), "GET /api/hosts HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+  EXPECT_EQ(ok.status, 200);
+  EXPECT_LT(ProbeClock::now() - start, 2s) << "a slow client held the listener";
+  std::string cut;
+  EXPECT_TRUE(readUntil(slow, cut, ProbeClock::now() + 15s)) << "the slow client was never cut off";
+  ::close(slow);
+  EXPECT_EQ(cut.find("\"hosts\""), std::string::npos);
 
   // h3's pool agent and the job's agent there are killed: the next refresh shows it down.
   world->agents[3]->signal(SIGKILL);

@@ -2,16 +2,13 @@
 // header, a request that never finishes) that must not stop it serving others.
 #include "observe/http_endpoint.h"
 
-#include <arpa/inet.h>
 #include <gtest/gtest.h>
-#include <netinet/in.h>
-#include <poll.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <string>
 
+#include "http_probe.h"
 #include "ionet/error.h"
 
 namespace ionet::observe {
@@ -19,60 +16,13 @@ namespace {
 
 using namespace std::chrono_literals;
 
-int connectTo(std::uint16_t port) {
-  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_port = htons(port);
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  EXPECT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
-  return fd;
-}
-
-void sendAll(int fd, const std::string& data) {
-  std::size_t done = 0;
-  while (done < data.size()) {
-    const ssize_t n = ::send(fd, data.data() + done, data.size() - done, MSG_NOSIGNAL);
-    if (n <= 0) return;  // the server may close early on a bad request
-    done += static_cast<std::size_t>(n);
-  }
-}
-
-// A whole response: its head and Content-Length bytes of body.
-bool responseComplete(const std::string& out) {
-  const auto head = out.find("\r\n\r\n");
-  if (head == std::string::npos) return false;
-  const auto length = out.find("Content-Length: ");
-  if (length == std::string::npos || length > head) return true;
-  return out.size() - head - 4 >= std::stoul(out.substr(length + 16));
-}
-
-// Everything the server sends (one response) until it closes or `timeout` passes.
-std::string readReply(int fd, std::chrono::milliseconds timeout) {
-  std::string out;
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  for (;;) {
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-        deadline - std::chrono::steady_clock::now());
-    if (left.count() <= 0) break;
-    pollfd p{fd, POLLIN, 0};
-    if (::poll(&p, 1, static_cast<int>(left.count())) <= 0) break;
-    char buf[4096];
-    const ssize_t n = ::recv(fd, buf, sizeof buf, 0);
-    if (n <= 0) break;
-    out.append(buf, static_cast<std::size_t>(n));
-    if (responseComplete(out)) break;
-  }
-  return out;
-}
-
-std::string get(std::uint16_t port, const std::string& path) {
-  const int fd = connectTo(port);
-  sendAll(fd, "GET " + path + " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
-  std::string reply = readReply(fd, 5s);
-  ::close(fd);
-  return reply;
-}
+using test::connectLoopback;
+using test::exchange;
+using test::HttpAnswer;
+using test::httpGet;
+using test::ProbeClock;
+using test::readUntil;
+using test::sendAll;
 
 HttpEndpoint serveHello() {
   return HttpEndpoint(
@@ -111,11 +61,11 @@ TEST(ListenAddress, BadTextNamesTheOption) {
 TEST(HttpEndpoint, ServesItsRoutesAnd404sTheRest) {
   auto http = serveHello();
   EXPECT_EQ(http.url(), "http://127.0.0.1:" + std::to_string(http.port()));
-  const std::string ok = get(http.port(), "/metrics");
-  EXPECT_EQ(ok.rfind("HTTP/1.1 200 OK\r\n", 0), 0u) << ok;
-  EXPECT_NE(ok.find("\r\n\r\nionet_up 1\n"), std::string::npos) << ok;
-  EXPECT_EQ(get(http.port(), "/nothing").rfind("HTTP/1.1 404", 0), 0u);
-  EXPECT_EQ(get(http.port(), "/boom").rfind("HTTP/1.1 500", 0), 0u);
+  const HttpAnswer ok = httpGet(http.port(), "/metrics");
+  EXPECT_EQ(ok.status, 200);
+  EXPECT_EQ(ok.body, "ionet_up 1\n");
+  EXPECT_EQ(httpGet(http.port(), "/nothing").status, 404);
+  EXPECT_EQ(httpGet(http.port(), "/boom").status, 500);
 }
 
 TEST(HttpEndpoint, APortInUseIsAnErrorNamingTheAddress) {
@@ -130,55 +80,58 @@ TEST(HttpEndpoint, APortInUseIsAnErrorNamingTheAddress) {
   }
 }
 
+bool stillServes(const HttpEndpoint& http) {
+  return httpGet(http.port(), "/metrics").body == "ionet_up 1\n";
+}
+
 TEST(HttpEndpoint, GarbageGets400AndTheListenerCarriesOn) {
   auto http = serveHello();
-  const int fd = connectTo(http.port());
-  sendAll(fd, std::string("\x16\x03\x01\x02\x00garbage\r\n\r\n", 18));
-  const std::string reply = readReply(fd, 5s);
-  ::close(fd);
-  EXPECT_EQ(reply.rfind("HTTP/1.1 400", 0), 0u) << reply;
-  EXPECT_NE(get(http.port(), "/metrics").find("ionet_up 1"), std::string::npos);
+  const auto a = exchange(connectLoopback(http.port()),
+                          std::string("\x16\x03\x01\x02\x00garbage\r\n\r\n", 18));
+  EXPECT_EQ(a.status, 400);
+  EXPECT_TRUE(stillServes(http));
 }
 
 TEST(HttpEndpoint, AOneMebibyteHeaderGets4xxOrIsClosed) {
   auto http = serveHello();
-  const int fd = connectTo(http.port());
-  sendAll(fd,
-          "GET /metrics HTTP/1.1\r\nHost: x\r\nX-Big: " + std::string(1 << 20, 'a') + "\r\n\r\n");
-  const std::string reply = readReply(fd, 10s);
-  ::close(fd);
-  EXPECT_TRUE(reply.empty() || reply.rfind("HTTP/1.1 4", 0) == 0) << reply.substr(0, 200);
-  EXPECT_EQ(reply.find("ionet_up"), std::string::npos);
-  EXPECT_NE(get(http.port(), "/metrics").find("ionet_up 1"), std::string::npos);
+  const auto a = exchange(
+      connectLoopback(http.port()),
+      "GET /metrics HTTP/1.1\r\nHost: x\r\nX-Big: " + std::string(1 << 20, 'a') + "\r\n\r\n");
+  EXPECT_TRUE(a.ended);
+  EXPECT_TRUE(a.status == 0 || a.status / 100 == 4) << a.status;
+  EXPECT_EQ(a.body.find("ionet_up"), std::string::npos);
+  EXPECT_TRUE(stillServes(http));
 }
 
 TEST(HttpEndpoint, APostWithAHugeBodyIsRefused) {
   auto http = serveHello();
-  const int fd = connectTo(http.port());
-  sendAll(fd, "POST /metrics HTTP/1.1\r\nHost: x\r\nContent-Length: 100000000\r\n\r\n" +
-                  std::string(4096, 'a'));
-  const std::string reply = readReply(fd, 10s);
-  ::close(fd);
-  EXPECT_TRUE(reply.empty() || reply.rfind("HTTP/1.1 4", 0) == 0) << reply.substr(0, 200);
-  EXPECT_NE(get(http.port(), "/metrics").find("ionet_up 1"), std::string::npos);
+  const auto a = exchange(connectLoopback(http.port()),
+                          "POST /metrics HTTP/1.1\r\nHost: x\r\nContent-Length: 100000000\r\n\r\n" +
+                              std::string(4096, 'a'));
+  EXPECT_TRUE(a.ended);
+  EXPECT_TRUE(a.status == 0 || a.status / 100 == 4) << a.status;
+  EXPECT_TRUE(stillServes(http));
 }
 
 TEST(HttpEndpoint, ARequestThatNeverEndsDoesNotHoldOthersAndIsCutOff) {
   auto http = serveHello();
-  const int slow = connectTo(http.port());
-  sendAll(slow, "GET /metrics HTTP/1.1\r\nHost: x\r\nX-Slow: ");
+  const int slow = connectLoopback(http.port());
+  ASSERT_GE(slow, 0);
+  ASSERT_TRUE(
+      sendAll(slow, "GET /metrics HTTP/1.1\r\nHost: x\r\nX-Slow: ", ProbeClock::now() + 5s));
   // Others are served while it dribbles.
   for (int i = 0; i < 3; ++i) {
-    const auto start = std::chrono::steady_clock::now();
-    EXPECT_NE(get(http.port(), "/metrics").find("ionet_up 1"), std::string::npos);
-    EXPECT_LT(std::chrono::steady_clock::now() - start, 2s);
-    sendAll(slow, "a");
+    const auto start = ProbeClock::now();
+    EXPECT_TRUE(stillServes(http));
+    EXPECT_LT(ProbeClock::now() - start, 2s);
+    sendAll(slow, "a", ProbeClock::now() + 1s);
   }
   // The server gives up on it: 2 s of silence (the read timeout) closes the connection.
-  const auto start = std::chrono::steady_clock::now();
-  const std::string reply = readReply(slow, 15s);
+  const auto start = ProbeClock::now();
+  std::string reply;
+  EXPECT_TRUE(readUntil(slow, reply, start + 15s)) << "still held open";
   ::close(slow);
-  EXPECT_LT(std::chrono::steady_clock::now() - start, 8s);
+  EXPECT_LT(ProbeClock::now() - start, 8s);
   EXPECT_EQ(reply.find("ionet_up"), std::string::npos) << reply;
 }
 

@@ -4,8 +4,6 @@
 #include "poold/pool_metrics.h"
 
 #include <gtest/gtest.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -15,8 +13,10 @@
 #include <regex>
 #include <sstream>
 
+#include "http_probe.h"
 #include "ionet/error.h"
 #include "poold/pool_metrics_endpoint.h"
+#include "promtool.h"
 #include "usage_error.h"
 
 namespace ionet::launcher {
@@ -196,19 +196,10 @@ TEST(PoolMetrics, JobsAreCappedAtTheSeriesLimit) {
 
 // Prometheus' own checker (Debian's prometheus package) reads what we write.
 TEST(PoolMetrics, PromtoolAcceptsTheOutput) {
-  if (std::system("command -v promtool > /dev/null") != 0) GTEST_SKIP() << "no promtool";
   PoolMetricsSnapshot odd = sample();
   odd.site = "a \"quoted\"\nsite\\";
   for (const auto& s : {sample(), odd, PoolMetricsSnapshot{}}) {
-    const std::string path = ::testing::TempDir() + "/pool-metrics.txt";
-    std::ofstream(path) << poolMetrics(s).render();
-    FILE* p = ::popen(("promtool check metrics < " + path + " 2>&1").c_str(), "r");
-    std::string out;
-    char buf[512];
-    while (p && std::fgets(buf, sizeof buf, p)) out += buf;
-    const int status = p ? ::pclose(p) : -1;
-    EXPECT_EQ(status, 0) << out;
-    EXPECT_EQ(out, "") << out;
+    EXPECT_EQ(test::promtoolCheck(poolMetrics(s).render(), ::testing::TempDir() + "/pool.txt"), "");
   }
 }
 
@@ -252,27 +243,6 @@ TEST(MetricsListen, ABadValueNamesTheLineOrTheOption) {
   EXPECT_EQ(msg.find('\n'), std::string::npos);
 }
 
-// GET over a real socket, the whole answer (the endpoint closes after it).
-std::string httpGet(std::uint16_t port, const std::string& path) {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_port = htons(port);
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
-    ::close(fd);
-    return "";
-  }
-  const std::string request = "GET " + path + " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
-  (void)!::write(fd, request.data(), request.size());
-  std::string out;
-  char buf[4096];
-  for (ssize_t n; (n = ::read(fd, buf, sizeof buf)) > 0;)
-    out.append(buf, static_cast<std::size_t>(n));
-  ::close(fd);
-  return out;
-}
-
 TEST(PoolMetricsEndpoint, ServesTheSnapshotWithTheJobsStatsFiles) {
   const fs::path dir =
       fs::path(::testing::TempDir()) / ("pool-metrics-" + std::to_string(::getpid()));
@@ -297,9 +267,12 @@ TEST(PoolMetricsEndpoint, ServesTheSnapshotWithTheJobsStatsFiles) {
   std::smatch m;
   const std::string u = endpoint.url();
   ASSERT_TRUE(std::regex_match(u, m, url)) << u;
-  const std::string answer = httpGet(static_cast<std::uint16_t>(std::stoi(m[1])), "/metrics");
-  EXPECT_EQ(answer.rfind("HTTP/1.1 200", 0), 0u) << answer;
-  EXPECT_NE(answer.find("Content-Type: text/plain; version=0.0.4"), std::string::npos) << answer;
+  const auto port = static_cast<std::uint16_t>(std::stoi(m[1]));
+  const test::HttpAnswer got = test::httpGet(port, "/metrics");
+  EXPECT_EQ(got.status, 200) << got.head;
+  EXPECT_NE(got.head.find("Content-Type: text/plain; version=0.0.4"), std::string::npos)
+      << got.head;
+  const std::string& answer = got.body;
   EXPECT_NE(answer.find("ionet_host_job_ranks_running{host=\"gpu1\",job=\"abc\"} 3\n"),
             std::string::npos)
       << answer;
@@ -310,8 +283,7 @@ TEST(PoolMetricsEndpoint, ServesTheSnapshotWithTheJobsStatsFiles) {
   EXPECT_NE(answer.find(
                 "ionet_session_sent_bytes_total{host=\"gpu1\",peer=\"gpu2\",kind=\"data\"} 4242\n"),
             std::string::npos);
-  EXPECT_EQ(httpGet(static_cast<std::uint16_t>(std::stoi(m[1])), "/other").rfind("HTTP/1.1 404", 0),
-            0u);
+  EXPECT_EQ(test::httpGet(port, "/other").status, 404);
   fs::remove_all(dir);
 }
 

@@ -8,6 +8,8 @@
 #include <cstdlib>
 #include <fstream>
 
+#include "promtool.h"
+
 namespace ionet::launcher {
 namespace {
 
@@ -121,17 +123,9 @@ TEST(JobMetrics, HostileNamesAreEscaped) {
 
 // Prometheus' own checker (Debian's prometheus package), lint included: names, units, types.
 TEST(JobMetrics, PromtoolAcceptsTheOutput) {
-  if (std::system("command -v promtool > /dev/null") != 0) GTEST_SKIP() << "no promtool";
-  const std::string path = ::testing::TempDir() + "/job_metrics.txt";
-  std::ofstream(path) << renderJobMetrics(twoHostJob(), 1010);
-  const std::string command = "promtool check metrics < " + path + " 2>&1";
-  FILE* p = ::popen(command.c_str(), "r");
-  std::string out;
-  char buf[512];
-  while (p && std::fgets(buf, sizeof buf, p)) out += buf;
-  const int status = p ? ::pclose(p) : -1;
-  EXPECT_EQ(status, 0) << out;
-  EXPECT_EQ(out, "") << out;
+  EXPECT_EQ(test::promtoolCheck(renderJobMetrics(twoHostJob(), 1010),
+                                ::testing::TempDir() + "/job_metrics.txt"),
+            "");
 }
 
 }  // namespace
