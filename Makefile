@@ -16,8 +16,10 @@ $(BUILD)/CMakeCache.txt: | deps
 build: deps $(BUILD)/CMakeCache.txt
 	cmake --build $(BUILD) -j $(JOBS)
 
+# Unit tests side by side (they share nothing), then the rest one at a time as they need.
 test: build
-	cd $(BUILD) && ctest --output-on-failure --timeout 600
+	cd $(BUILD) && ctest --output-on-failure --timeout 600 -L unit -j $(JOBS)
+	cd $(BUILD) && ctest --output-on-failure --timeout 600 -LE unit
 
 demo: build
 	@bash scripts/demo.sh $(BUILD)
