@@ -94,8 +94,7 @@ WebServer::WebServer(const QueueDir& q, const observe::ListenAddress& address)
     : urlFile_(urlFileOf(q)) {
   rendered_.set({"{}", "{}", "{}", ""});
   auto page = [this](const observe::HttpQuery&) {
-    lastRequest_ =
-        std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+    lastRequest_ = wallClock();
     return observe::HttpResponse{200, "text/html; charset=utf-8", kWebPage};
   };
   http_ = std::make_unique<observe::HttpEndpoint>(
@@ -120,8 +119,7 @@ WebServer::~WebServer() {
 }
 
 observe::HttpResponse WebServer::serve(const std::string Rendered::*part, const char* contentType) {
-  lastRequest_ =
-      std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+  lastRequest_ = wallClock();
   const auto r = rendered_.get();
   return {200, contentType, (*r).*part};
 }
